@@ -1,0 +1,44 @@
+"""Make sure someone can log in to the admin on a fresh install.
+
+With ARANDU_ADMIN_PASSWORD set, user ARANDU_ADMIN_USER (default "admin") gets that
+password. Otherwise, when no superuser exists yet, one is created with a random password
+that is printed once and kept (mode 0600) in the data directory.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Create or update the admin login for a fresh install."
+
+    def handle(self, *args, **options) -> None:
+        user_model = get_user_model()
+        username = os.environ.get("ARANDU_ADMIN_USER", "admin")
+        password = os.environ.get("ARANDU_ADMIN_PASSWORD", "")
+        if password:
+            user, _ = user_model.objects.get_or_create(username=username)
+            user.is_staff = user.is_superuser = True
+            user.set_password(password)
+            user.save()
+            self.stdout.write(f"Admin user {username!r} set from ARANDU_ADMIN_PASSWORD.")
+            return
+        if user_model.objects.filter(is_superuser=True).exists():
+            return
+        password = secrets.token_urlsafe(12)
+        user_model.objects.create_superuser(username=username, email="", password=password)
+        secret_file = settings.ARANDU_DATA_DIR / "admin-password.txt"
+        secret_file.write_text(f"{username}\n{password}\n")
+        secret_file.chmod(0o600)
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Created admin user {username!r} with password {password} "
+                f"(also saved in {secret_file})."
+            )
+        )

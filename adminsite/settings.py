@@ -1,0 +1,185 @@
+"""Arandu settings: everything comes from environment variables, with embedded defaults.
+
+Defaults give a working single machine with no external service: SQLite, the django-q2
+ORM broker, the local vector store, the local embedder and extractive answers. Bad values
+fail at start-up with a message naming the variable (django-environ + `_require`).
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ImproperlyConfigured(message)
+
+
+# --- On-disk state: one directory holds the SQLite file, the local store and uploads.
+ARANDU_DATA_DIR = Path(env.str("ARANDU_DATA_DIR", default=str(BASE_DIR / "var"))).resolve()
+ARANDU_DATA_DIR.mkdir(parents=True, exist_ok=True)
+MEDIA_ROOT = ARANDU_DATA_DIR / "uploads"
+MEDIA_URL = "/media/"
+
+
+def _secret_key() -> str:
+    """DJANGO_SECRET_KEY if set; otherwise a random key kept in the data directory, so a
+    fresh machine runs without configuration and no key is ever committed."""
+    value = env.str("DJANGO_SECRET_KEY", default="")
+    if value:
+        return value
+    key_file = ARANDU_DATA_DIR / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(50))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_q",
+    "adminsite",
+    "ragengine",
+    "botcore",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "adminsite.urls"
+WSGI_APPLICATION = "adminsite.wsgi.application"
+ASGI_APPLICATION = "adminsite.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "adminsite" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{ARANDU_DATA_DIR / 'arandu.sqlite3'}")
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets the web process, the worker and the bots read while ingestion writes.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", "timeout": 20}
+    )
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+_REDIS_URL = env.str("REDIS_URL", default="")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _REDIS_URL}
+        if _REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("ARANDU_TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = ARANDU_DATA_DIR / "static"
+
+# --- Background tasks: django-q2, ORM broker by default (no extra service).
+Q_CLUSTER = {
+    "name": "arandu",
+    "workers": env.int("ARANDU_Q_WORKERS", default=1),
+    "timeout": env.int("ARANDU_Q_TIMEOUT", default=3600),
+    "retry": env.int("ARANDU_Q_TIMEOUT", default=3600) + 60,
+    "orm": "default",
+    "sync": env.bool("ARANDU_Q_SYNC", default=False),
+    "catch_up": False,
+}
+if _REDIS_URL and env.bool("ARANDU_Q_REDIS", default=False):
+    Q_CLUSTER.pop("orm")
+    Q_CLUSTER["redis"] = _REDIS_URL
+
+# --- Engine knobs.
+ARANDU_EMBEDDER = env.str("ARANDU_EMBEDDER", default="local")
+ARANDU_VECTOR_STORE = env.str("ARANDU_VECTOR_STORE", default="local")
+ARANDU_STORE_DIR = ARANDU_DATA_DIR / "store"
+ARANDU_CHUNK_TOKENS = env.int("ARANDU_CHUNK_TOKENS", default=256)
+ARANDU_CHUNK_OVERLAP = env.int("ARANDU_CHUNK_OVERLAP", default=32)
+ARANDU_MAX_FILE_MB = env.float("ARANDU_MAX_FILE_MB", default=20.0)
+ARANDU_QUESTION_MIN_CHARS = env.int("ARANDU_QUESTION_MIN_CHARS", default=3)
+ARANDU_QUESTION_MAX_CHARS = env.int("ARANDU_QUESTION_MAX_CHARS", default=1000)
+ARANDU_TOP_K = env.int("ARANDU_TOP_K", default=5)
+ARANDU_MIN_SIMILARITY = env.float("ARANDU_MIN_SIMILARITY", default=0.2)
+ARANDU_HYBRID_ALPHA = env.float("ARANDU_HYBRID_ALPHA", default=0.5)
+ARANDU_FUSION = env.str("ARANDU_FUSION", default="relative")
+ARANDU_EXTRACTIVE_SENTENCES = env.int("ARANDU_EXTRACTIVE_SENTENCES", default=3)
+# Ingestion commits to the vector store every N documents (and at the end of a run).
+ARANDU_INGEST_COMMIT_EVERY = env.int("ARANDU_INGEST_COMMIT_EVERY", default=50)
+
+_require(ARANDU_CHUNK_TOKENS >= 32, "ARANDU_CHUNK_TOKENS must be at least 32.")
+_require(
+    0 <= ARANDU_CHUNK_OVERLAP < ARANDU_CHUNK_TOKENS,
+    "ARANDU_CHUNK_OVERLAP must be >= 0 and smaller than ARANDU_CHUNK_TOKENS.",
+)
+_require(ARANDU_MAX_FILE_MB > 0, "ARANDU_MAX_FILE_MB must be positive.")
+_require(
+    1 <= ARANDU_QUESTION_MIN_CHARS <= ARANDU_QUESTION_MAX_CHARS,
+    "ARANDU_QUESTION_MIN_CHARS must be >= 1 and <= ARANDU_QUESTION_MAX_CHARS.",
+)
+_require(ARANDU_TOP_K >= 1, "ARANDU_TOP_K must be at least 1.")
+_require(-1.0 <= ARANDU_MIN_SIMILARITY <= 1.0, "ARANDU_MIN_SIMILARITY must be in [-1, 1].")
+_require(0.0 <= ARANDU_HYBRID_ALPHA <= 1.0, "ARANDU_HYBRID_ALPHA must be in [0, 1].")
+_require(ARANDU_FUSION in {"relative", "rrf"}, "ARANDU_FUSION must be 'relative' or 'rrf'.")
+_require(ARANDU_EMBEDDER in {"local"}, "ARANDU_EMBEDDER must be 'local'.")
+_require(ARANDU_VECTOR_STORE in {"local"}, "ARANDU_VECTOR_STORE must be 'local'.")
+_require(ARANDU_INGEST_COMMIT_EVERY >= 1, "ARANDU_INGEST_COMMIT_EVERY must be at least 1.")
+
+# --- Logging: key=value structured fields via `extra=`, one line per event.
+LOG_LEVEL = env.str("ARANDU_LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"kv": {"()": "adminsite.logging.KeyValueFormatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "kv"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"django": {"level": "WARNING"}, "bm25s": {"level": "WARNING"}},
+}
+
+# --- Errors: Sentry only when a DSN is given.
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    import sentry_sdk
+
+    sentry_sdk.init(dsn=SENTRY_DSN, send_default_pii=False, traces_sample_rate=0.0)

@@ -1,0 +1,76 @@
+"""What `ask()` takes and returns. Doors (Slack, Discord, API, CLI) only format these."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Literal
+
+
+class AnswerMode(StrEnum):
+    GENERATED = "generated"
+    EXTRACTIVE = "extractive"
+    CACHED = "cached"
+    REFUSED = "refused"
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """Where a question was asked. `knowledge_sets` names the sets it may use; None
+    means every set (the CLI and, until bindings exist, every door)."""
+
+    platform: str = "cli"
+    channel_id: str = ""
+    knowledge_sets: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    role: Literal["user", "assistant"]
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    number: int
+    title: str
+    location: str
+    snippet: str
+    score: float
+    document_id: int
+    link: str = ""
+
+
+@dataclass(slots=True)
+class Answer:
+    text: str
+    mode: AnswerMode
+    sources: list[Source] = field(default_factory=list)
+    provider: str = ""
+    model: str = ""
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost: Decimal = Decimal("0")
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)
+    request_id: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (the `ask --json` output and, later, the REST API)."""
+        return {
+            "answer": self.text,
+            "mode": str(self.mode),
+            "sources": [
+                {k: v for k, v in asdict(s).items() if k != "number"} | {"number": s.number}
+                for s in self.sources
+            ],
+            "provider": self.provider,
+            "model": self.model,
+            "tokens_in": self.tokens_in,
+            "tokens_out": self.tokens_out,
+            "cost": str(self.cost),
+            "timings_ms": {k: round(v, 3) for k, v in self.timings_ms.items()},
+            "notices": list(self.notices),
+            "request_id": self.request_id,
+        }

@@ -1,0 +1,49 @@
+"""`manage.py ask "question" [--knowledge-set NAME] [--json]`."""
+
+from __future__ import annotations
+
+import json
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from ragengine.answers import Answer, AnswerMode, Channel
+from ragengine.services.ask import ask
+from ragengine.services.members import member_for_cli
+
+
+def format_answer(answer: Answer) -> str:
+    """Plain-text rendering shared by `ask` and `chat`."""
+    lines = [answer.text]
+    if answer.sources:
+        lines += ["", "Sources:"]
+        for source in answer.sources:
+            where = f" — {source.location}" if source.location else ""
+            link = f" <{source.link}>" if source.link else ""
+            lines.append(f"  [{source.number}] {source.title}{where}{link}")
+    for notice in answer.notices:
+        lines.append(f"Note: {notice}")
+    return "\n".join(lines)
+
+
+class Command(BaseCommand):
+    help = "Ask a question and print the answer with its sources."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("question")
+        parser.add_argument(
+            "--knowledge-set", "-k", action="append", help="Limit to this set (repeatable)."
+        )
+        parser.add_argument("--json", action="store_true", help="Print one JSON object.")
+
+    def handle(self, *args, question: str, knowledge_set: list[str] | None, **options):
+        channel = Channel(
+            platform="cli", knowledge_sets=tuple(knowledge_set) if knowledge_set else None
+        )
+        answer = ask(member=member_for_cli(), question=question, channel=channel)
+        if options["json"]:
+            self.stdout.write(json.dumps(answer.to_dict(), ensure_ascii=False))
+        else:
+            self.stdout.write(format_answer(answer))
+        if answer.mode == AnswerMode.REFUSED:
+            # Still a clean exit for --json consumers; humans see the reason above.
+            self.stderr.write(self.style.WARNING("(question not answered)"))

@@ -1,0 +1,62 @@
+"""`manage.py ingest PATH... --knowledge-set NAME`: add or refresh documents."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from ragengine.services.ingest import IngestOutcome, documents_ingest_paths
+from ragengine.services.knowledge import KnowledgeSetError, knowledge_set_get_or_create
+
+_MARK = {"ingested": "+", "unchanged": "=", "failed": "!", "removed": "-"}
+
+
+class Command(BaseCommand):
+    help = "Ingest files or folders (recursively) into a knowledge set."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("paths", nargs="+", type=Path, help="Files or folders.")
+        parser.add_argument("--knowledge-set", "-k", default="default", help="Set name.")
+        parser.add_argument(
+            "--prune",
+            action="store_true",
+            help="Remove documents whose files were deleted from the given folders.",
+        )
+
+    def handle(self, *args, paths: list[Path], knowledge_set: str, prune: bool, **options):
+        try:
+            target = knowledge_set_get_or_create(name=knowledge_set)
+        except KnowledgeSetError as exc:
+            raise CommandError(str(exc)) from exc
+        verbosity = options.get("verbosity", 1)
+
+        def progress(outcome: IngestOutcome, index: int, total: int) -> None:
+            if verbosity < 1:
+                return
+            detail = {
+                "ingested": f"{outcome.chunks} chunks",
+                "unchanged": "unchanged",
+                "failed": outcome.error,
+                "removed": "removed",
+            }[outcome.status]
+            style = self.style.ERROR if outcome.status == "failed" else (lambda s: s)
+            self.stdout.write(
+                style(f"[{index}/{total}] {_MARK[outcome.status]} {outcome.source}: {detail}")
+            )
+
+        try:
+            report = documents_ingest_paths(
+                paths=paths, knowledge_set=target, prune=prune, progress=progress
+            )
+        except (FileNotFoundError, KnowledgeSetError) as exc:
+            raise CommandError(str(exc)) from exc
+        summary = (
+            f"Knowledge set {target.name!r}: {report.count('ingested')} ingested, "
+            f"{report.count('unchanged')} unchanged, {report.count('failed')} failed"
+        )
+        if report.count("removed"):
+            summary += f", {report.count('removed')} removed"
+        self.stdout.write(self.style.SUCCESS(summary + "."))
+        for failure in report.failures:
+            self.stdout.write(self.style.WARNING(f"  failed: {failure.source}: {failure.error}"))

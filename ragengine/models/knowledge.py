@@ -1,0 +1,110 @@
+"""Knowledge: sets of documents, the documents, and their chunks."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.text import slugify
+
+
+class KnowledgeSet(models.Model):
+    """A named group of documents that channels and people are given access to.
+
+    `index_version` is bumped on every document change so anything derived from the
+    set (cached answers) can tell it is stale. `embedder` records which embedder built
+    the set's vectors; mixing embedders in one set is refused.
+    """
+
+    name = models.CharField(max_length=120, unique=True)
+    slug = models.SlugField(max_length=140, unique=True)
+    description = models.TextField(blank=True)
+    embedder = models.CharField(max_length=200, blank=True)
+    index_version = models.PositiveBigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        if not self.slug:
+            self.slug = slugify(self.name)[:140] or "set"
+        super().save(*args, **kwargs)
+
+
+class DocumentStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    PROCESSING = "processing", "Processing"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"
+
+
+class Document(models.Model):
+    """One source file (or one record of a JSON/JSONL export) in a knowledge set.
+
+    `content_hash` is the hash of the bytes last seen; `indexed_hash` the hash whose
+    chunks are in the vector store. They differ while a change is being applied, or
+    after an interrupted run, which tells the next run what to redo.
+    """
+
+    knowledge_set = models.ForeignKey(
+        KnowledgeSet, on_delete=models.CASCADE, related_name="documents"
+    )
+    title = models.CharField(max_length=500)
+    source = models.CharField(max_length=1000, help_text="File path or URL the text came from.")
+    mime_type = models.CharField(max_length=120, blank=True)
+    size_bytes = models.PositiveBigIntegerField(default=0)
+    content_hash = models.CharField(max_length=64, blank=True)
+    indexed_hash = models.CharField(max_length=64, blank=True)
+    status = models.CharField(
+        max_length=20, choices=DocumentStatus.choices, default=DocumentStatus.PENDING
+    )
+    error = models.TextField(blank=True, help_text="Why the last ingestion failed.")
+    chunk_count = models.PositiveIntegerField(default=0)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    ingested_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["knowledge_set", "title"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["knowledge_set", "source"], name="document_unique_source_per_set"
+            )
+        ]
+        indexes = [models.Index(fields=["status"])]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Chunk(models.Model):
+    """A retrievable piece of a document; remembers where it came from for citations."""
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="chunks")
+    ordinal = models.PositiveIntegerField()
+    text = models.TextField()
+    token_count = models.PositiveIntegerField()
+    heading_path = models.CharField(max_length=1000, blank=True)
+    page = models.PositiveIntegerField(null=True, blank=True)
+    content_hash = models.CharField(max_length=64)
+    embedding = models.BinaryField(help_text="float32 little-endian, L2-normalised.")
+
+    class Meta:
+        ordering = ["document", "ordinal"]
+        constraints = [
+            models.UniqueConstraint(fields=["document", "ordinal"], name="chunk_unique_ordinal")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.document_id}#{self.ordinal}"
+
+    @property
+    def location(self) -> str:
+        """Human citation of where in the document this chunk is."""
+        if self.page:
+            return f"page {self.page}"
+        return self.heading_path

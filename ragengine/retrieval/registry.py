@@ -1,0 +1,40 @@
+"""Build the configured embedder and vector store once per process.
+
+Instances are cached per configuration (not in module globals set at import time), so a
+test or a second instance pointing `ARANDU_DATA_DIR` elsewhere gets its own store.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from django.conf import settings
+
+from ragengine.retrieval.types import Embedder, VectorStore
+
+
+@lru_cache(maxsize=4)
+def _embedder(kind: str) -> Embedder:
+    if kind == "local":
+        from ragengine.retrieval.embedders.local import LocalOnnxEmbedder
+
+        return LocalOnnxEmbedder()
+    raise ValueError(f"Unknown embedder {kind!r}")
+
+
+@lru_cache(maxsize=8)
+def _store(kind: str, path: str) -> VectorStore:
+    if kind == "local":
+        from ragengine.retrieval.stores.local import LocalStore
+
+        return LocalStore(Path(path))
+    raise ValueError(f"Unknown vector store {kind!r}")
+
+
+def get_embedder() -> Embedder:
+    return _embedder(settings.ARANDU_EMBEDDER)
+
+
+def get_vector_store() -> VectorStore:
+    return _store(settings.ARANDU_VECTOR_STORE, str(settings.ARANDU_STORE_DIR))

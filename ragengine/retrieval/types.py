@@ -1,0 +1,127 @@
+"""Value types and protocols shared by embedders, vector stores and the ask pipeline.
+
+Kept free of Django so stores and embedders can be tested (and benchmarked) without a
+database, and so every backend is held to the same small contract.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+Fusion = Literal["relative", "rrf"]
+
+
+@dataclass(frozen=True, slots=True)
+class StoreRecord:
+    """One chunk as a vector store keeps it.
+
+    `vector` is a float32, L2-normalised embedding. `metadata` carries what a source
+    citation needs without a database round trip (title, location, heading, page).
+    """
+
+    id: str
+    knowledge_set: str
+    document_id: str
+    ordinal: int
+    text: str
+    vector: np.ndarray
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """A search result. `score` is the fused score used for ranking; `similarity` is
+    the dense cosine similarity to the query (the value thresholds apply to) and
+    `lexical_score` the raw BM25 score (0.0 when the chunk had no keyword match)."""
+
+    id: str
+    knowledge_set: str
+    document_id: str
+    ordinal: int
+    text: str
+    metadata: Mapping[str, Any]
+    score: float
+    similarity: float
+    lexical_score: float
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    """Everything a hybrid search needs.
+
+    alpha weighs dense against lexical like Weaviate's hybrid query: 1.0 is pure vector,
+    0.0 pure keyword. `min_similarity` drops every hit whose cosine similarity to the
+    query is below it, whichever list it came from, so "nothing relevant" is detectable.
+    `knowledge_sets` / `document_ids` of None mean "no filter"; an empty tuple matches
+    nothing.
+    """
+
+    text: str
+    vector: np.ndarray
+    top_k: int = 5
+    knowledge_sets: tuple[str, ...] | None = None
+    document_ids: tuple[str, ...] | None = None
+    min_similarity: float = 0.0
+    alpha: float = 0.5
+    fusion: Fusion = "relative"
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns text into L2-normalised float32 vectors."""
+
+    @property
+    def name(self) -> str:
+        """Stable identifier of model + preprocessing; stored with every knowledge set."""
+        ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        """Shape (len(texts), dimension)."""
+        ...
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """Shape (dimension,)."""
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        """Model tokens in `text` (without special tokens); the chunker sizes by this."""
+        ...
+
+
+@runtime_checkable
+class VectorStore(Protocol):
+    """A persisted hybrid (BM25 + dense) index of chunks.
+
+    Writes are atomic per call: a reader sees either the state before or after, never a
+    mix. Every process sharing the store sees committed writes without a restart.
+    """
+
+    def replace_documents(
+        self, *, document_ids: Sequence[str], records: Sequence[StoreRecord]
+    ) -> None:
+        """Atomically drop every record of `document_ids` and add `records`."""
+        ...
+
+    def delete_documents(self, *, document_ids: Sequence[str]) -> None: ...
+
+    def delete_knowledge_set(self, *, knowledge_set: str) -> None: ...
+
+    def search(self, query: SearchQuery) -> list[SearchHit]: ...
+
+    def count(
+        self,
+        *,
+        knowledge_sets: Sequence[str] | None = None,
+        document_ids: Sequence[str] | None = None,
+    ) -> int: ...
+
+    def document_ids(self, *, knowledge_set: str | None = None) -> set[str]:
+        """Ids of documents that have at least one record (for reconciliation)."""
+        ...

@@ -1,0 +1,415 @@
+"""Ingestion: files and folders in, chunks with embeddings out, kept in step with the store.
+
+Idempotent and restartable. A document is "unchanged" only when the bytes hash matches
+both what the database last saw (`content_hash`) and what the vector store holds
+(`indexed_hash`); an interrupted run leaves those two apart, so the next run redoes just
+that document (embeddings come back from the cache, so redoing is cheap). Chunks are
+replaced in one database transaction and one store commit each, so no reader ever sees a
+document with both its old and new chunks, or with neither. One bad file fails alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import mimetypes
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from ragengine.models import Chunk, Document, DocumentStatus, KnowledgeSet
+from ragengine.retrieval.chunking import ChunkDraft, chunk_sections
+from ragengine.retrieval.parsers import (
+    ParsedDocument,
+    ParseError,
+    parse_bytes,
+    parse_records,
+    read_limited,
+)
+from ragengine.retrieval.registry import get_embedder, get_vector_store
+from ragengine.retrieval.types import Embedder, StoreRecord
+from ragengine.services.embedding import text_hash, texts_embed_cached, vector_to_bytes
+from ragengine.services.knowledge import KnowledgeSetError, knowledge_set_bump_version
+
+logger = logging.getLogger(__name__)
+
+RECORD_EXTENSIONS = frozenset({".json", ".jsonl", ".ndjson"})
+OutcomeStatus = Literal["ingested", "unchanged", "failed", "removed"]
+
+
+@dataclass(frozen=True, slots=True)
+class IngestOutcome:
+    source: str
+    status: OutcomeStatus
+    title: str = ""
+    chunks: int = 0
+    error: str = ""
+    document_id: int | None = None
+
+
+@dataclass(slots=True)
+class IngestReport:
+    outcomes: list[IngestOutcome] = field(default_factory=list)
+
+    def count(self, status: OutcomeStatus) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    @property
+    def failures(self) -> list[IngestOutcome]:
+        return [o for o in self.outcomes if o.status == "failed"]
+
+
+ProgressCallback = Callable[[IngestOutcome, int, int], None]
+
+
+@dataclass(slots=True)
+class _Pending:
+    """Documents written to the database whose chunks still wait for the store commit."""
+
+    document_ids: list[int] = field(default_factory=list)
+    hashes: dict[int, str] = field(default_factory=dict)
+    records: list[StoreRecord] = field(default_factory=list)
+
+
+def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
+    """Files under `paths` (recursively), skipping hidden files and folders, sorted."""
+    for path in paths:
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                relative = child.relative_to(path)
+                if child.is_file() and not any(p.startswith(".") for p in relative.parts):
+                    yield child
+        else:
+            yield path
+
+
+def _max_bytes() -> int:
+    return int(settings.ARANDU_MAX_FILE_MB * 1024 * 1024)
+
+
+def _location(draft_heading: Sequence[str], page: int | None) -> str:
+    if page:
+        return f"page {page}"
+    return " › ".join(draft_heading)
+
+
+class _Ingestor:
+    """One ingestion run into one knowledge set."""
+
+    def __init__(self, *, knowledge_set: KnowledgeSet, embedder: Embedder) -> None:
+        self.knowledge_set = knowledge_set
+        self.embedder = embedder
+        self.store = get_vector_store()
+        self.pending = _Pending()
+        self.commit_every = settings.ARANDU_INGEST_COMMIT_EVERY
+
+    # --- per logical document -------------------------------------------------------
+    def ingest_document(
+        self,
+        *,
+        source: str,
+        content_hash: str,
+        size_bytes: int,
+        parse: Callable[[], ParsedDocument],
+        title_hint: str,
+        metadata: dict | None = None,
+    ) -> IngestOutcome:
+        existing = Document.objects.filter(knowledge_set=self.knowledge_set, source=source).first()
+        if (
+            existing
+            and existing.status == DocumentStatus.READY
+            and existing.content_hash == content_hash
+            and existing.indexed_hash == content_hash
+        ):
+            return IngestOutcome(
+                source=source,
+                status="unchanged",
+                title=existing.title,
+                chunks=existing.chunk_count,
+                document_id=existing.pk,
+            )
+        document = existing or Document(
+            knowledge_set=self.knowledge_set, source=source, title=title_hint
+        )
+        try:
+            parsed = parse()
+            drafts = chunk_sections(
+                parsed.sections,
+                count_tokens=self.embedder.count_tokens,
+                max_tokens=settings.ARANDU_CHUNK_TOKENS,
+                overlap_tokens=settings.ARANDU_CHUNK_OVERLAP,
+            )
+            if not drafts:
+                raise ParseError("No text could be extracted from this file.")
+            vectors = texts_embed_cached(embedder=self.embedder, texts=[d.text for d in drafts])
+        except ParseError as exc:
+            return self._fail(document, source=source, error=str(exc), size_bytes=size_bytes)
+        except Exception as exc:  # one bad document must never stop the run
+            logger.exception("ingest failed", extra={"source": source})
+            return self._fail(
+                document,
+                source=source,
+                error=f"Unexpected error while reading this file ({type(exc).__name__}: {exc}).",
+                size_bytes=size_bytes,
+            )
+
+        with transaction.atomic():
+            document.title = (parsed.title or title_hint)[:500]
+            document.mime_type = parsed.mime_type
+            document.size_bytes = size_bytes
+            document.content_hash = content_hash
+            document.status = DocumentStatus.READY
+            document.error = ""
+            document.chunk_count = len(drafts)
+            document.metadata = metadata or document.metadata or {}
+            document.ingested_at = timezone.now()
+            document.save()
+            Chunk.objects.filter(document=document).delete()
+            Chunk.objects.bulk_create(
+                [
+                    Chunk(
+                        document=document,
+                        ordinal=d.ordinal,
+                        text=d.text,
+                        token_count=d.token_count,
+                        heading_path=" › ".join(d.heading_path)[:1000],
+                        page=d.page,
+                        content_hash=text_hash(d.text),
+                        embedding=vector_to_bytes(v),
+                    )
+                    for d, v in zip(drafts, vectors, strict=True)
+                ],
+                batch_size=500,
+            )
+        self._queue(document, drafts, vectors)
+        return IngestOutcome(
+            source=source,
+            status="ingested",
+            title=document.title,
+            chunks=len(drafts),
+            document_id=document.pk,
+        )
+
+    def _fail(
+        self, document: Document, *, source: str, error: str, size_bytes: int
+    ) -> IngestOutcome:
+        """Record a readable error on the document; a previous good version keeps serving."""
+        if document.pk and document.indexed_hash:
+            error = f"{error} The previously ingested version is still being used."
+        document.status = DocumentStatus.FAILED
+        document.error = error
+        document.size_bytes = size_bytes
+        if not document.title:
+            document.title = Path(source).name[:500]
+        document.save()
+        logger.warning("document failed", extra={"source": source, "error": error})
+        return IngestOutcome(
+            source=source,
+            status="failed",
+            title=document.title,
+            error=error,
+            document_id=document.pk,
+        )
+
+    def _queue(self, document: Document, drafts: list[ChunkDraft], vectors) -> None:
+        self.pending.document_ids.append(document.pk)
+        self.pending.hashes[document.pk] = document.content_hash
+        for draft, vector in zip(drafts, vectors, strict=True):
+            self.pending.records.append(
+                StoreRecord(
+                    id=f"{document.pk}:{draft.ordinal}",
+                    knowledge_set=str(self.knowledge_set.pk),
+                    document_id=str(document.pk),
+                    ordinal=draft.ordinal,
+                    text=draft.text,
+                    vector=vector,
+                    metadata={
+                        "title": document.title,
+                        "source": document.source,
+                        "location": _location(draft.heading_path, draft.page),
+                        "page": draft.page,
+                    },
+                )
+            )
+        if len(self.pending.document_ids) >= self.commit_every:
+            self.flush()
+
+    def flush(self) -> None:
+        """Commit queued documents to the store in one atomic write, then mark them."""
+        pending, self.pending = self.pending, _Pending()
+        if not pending.document_ids:
+            return
+        self.store.replace_documents(
+            document_ids=[str(pk) for pk in pending.document_ids], records=pending.records
+        )
+        with transaction.atomic():
+            for pk, content_hash in pending.hashes.items():
+                Document.objects.filter(pk=pk).update(indexed_hash=content_hash)
+            knowledge_set_bump_version(knowledge_set_id=self.knowledge_set.pk)
+        logger.info(
+            "store commit",
+            extra={"documents": len(pending.document_ids), "chunks": len(pending.records)},
+        )
+
+    # --- per file ---------------------------------------------------------------------
+    def ingest_file(self, path: Path) -> list[IngestOutcome]:
+        source = str(path.resolve())
+        title_hint = path.stem.replace("-", " ").replace("_", " ").strip() or path.name
+        try:
+            data = read_limited(path, max_bytes=_max_bytes())
+        except ParseError as exc:
+            document = Document.objects.filter(
+                knowledge_set=self.knowledge_set, source=source
+            ).first() or Document(knowledge_set=self.knowledge_set, source=source, title=title_hint)
+            size = path.stat().st_size if path.exists() else 0
+            return [self._fail(document, source=source, error=str(exc), size_bytes=size)]
+        if path.suffix.lower() in RECORD_EXTENSIONS:
+            return self._ingest_records(path, source, data)
+        digest = hashlib.sha256(data).hexdigest()
+        return [
+            self.ingest_document(
+                source=source,
+                content_hash=digest,
+                size_bytes=len(data),
+                parse=lambda: parse_bytes(data, filename=path.name, max_bytes=_max_bytes()),
+                title_hint=title_hint,
+                metadata={"mime_type": mimetypes.guess_type(path.name)[0] or ""},
+            )
+        ]
+
+    def _ingest_records(self, path: Path, source: str, data: bytes) -> list[IngestOutcome]:
+        """JSON/JSONL exports: each record is its own document, `file#id` its source."""
+        try:
+            result = parse_records(data, filename=path.name)
+        except ParseError as exc:
+            document = Document(knowledge_set=self.knowledge_set, source=source, title=path.name)
+            existing = Document.objects.filter(
+                knowledge_set=self.knowledge_set, source=source
+            ).first()
+            return [
+                self._fail(
+                    existing or document, source=source, error=str(exc), size_bytes=len(data)
+                )
+            ]
+        outcomes: list[IngestOutcome] = []
+        seen: set[str] = set()
+        for record in result.records:
+            record_source = f"{source}#{record.record_id}"
+            seen.add(record_source)
+            canonical = json.dumps(
+                {
+                    "text": [s.text for s in record.document.sections],
+                    "meta": record.metadata,
+                    "title": record.title,
+                    "source": record.source,
+                },
+                sort_keys=True,
+                ensure_ascii=False,
+            ).encode()
+            outcomes.append(
+                self.ingest_document(
+                    source=record_source,
+                    content_hash=hashlib.sha256(canonical).hexdigest(),
+                    size_bytes=len(canonical),
+                    parse=lambda r=record: r.document,
+                    title_hint=record.title,
+                    metadata={"record_source": record.source, **record.metadata},
+                )
+            )
+        for locator, message in result.failures:
+            outcomes.append(
+                IngestOutcome(
+                    source=f"{source}#{locator}", status="failed", title=path.name, error=message
+                )
+            )
+        # Records that disappeared from the export are removed with their chunks.
+        gone = Document.objects.filter(
+            knowledge_set=self.knowledge_set, source__startswith=f"{source}#"
+        ).exclude(source__in=seen)
+        for document in gone:
+            outcomes.append(_remove(document))
+        return outcomes
+
+
+def _remove(document: Document) -> IngestOutcome:
+    from ragengine.services.knowledge import documents_delete
+
+    documents_delete(documents=[document])
+    return IngestOutcome(source=document.source, status="removed", title=document.title)
+
+
+def _check_embedder(knowledge_set: KnowledgeSet, embedder: Embedder) -> None:
+    if knowledge_set.embedder and knowledge_set.embedder != embedder.name:
+        raise KnowledgeSetError(
+            f"Knowledge set {knowledge_set.name!r} was built with embedder "
+            f"{knowledge_set.embedder!r}, but the configured embedder is {embedder.name!r}. "
+            "Vectors of different embedders cannot be mixed: use another knowledge set or "
+            "re-embed this one."
+        )
+    if not knowledge_set.embedder:
+        knowledge_set.embedder = embedder.name
+        knowledge_set.save(update_fields=["embedder", "updated_at"])
+
+
+def documents_ingest_paths(
+    *,
+    paths: Sequence[Path],
+    knowledge_set: KnowledgeSet,
+    prune: bool = False,
+    progress: ProgressCallback | None = None,
+) -> IngestReport:
+    """Ingest files and folders (recursively) into `knowledge_set`.
+
+    With `prune`, documents of this set whose file lies under one of the given folders
+    but no longer exists are removed with their chunks.
+    """
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        raise FileNotFoundError(f"No such file or folder: {', '.join(str(p) for p in missing)}")
+    embedder = get_embedder()
+    _check_embedder(knowledge_set, embedder)
+    ingestor = _Ingestor(knowledge_set=knowledge_set, embedder=embedder)
+    report = IngestReport()
+    files = list(iter_files(paths))
+    try:
+        for index, path in enumerate(files, start=1):
+            for outcome in ingestor.ingest_file(path):
+                report.outcomes.append(outcome)
+                if progress:
+                    progress(outcome, index, len(files))
+        if prune:
+            for outcome in _prune(knowledge_set, paths):
+                report.outcomes.append(outcome)
+                if progress:
+                    progress(outcome, len(files), len(files))
+    finally:
+        # Whatever was written to the database before an error still reaches the store.
+        ingestor.flush()
+    logger.info(
+        "ingest finished",
+        extra={
+            "knowledge_set": knowledge_set.name,
+            "ingested": report.count("ingested"),
+            "unchanged": report.count("unchanged"),
+            "failed": report.count("failed"),
+            "removed": report.count("removed"),
+        },
+    )
+    return report
+
+
+def _prune(knowledge_set: KnowledgeSet, paths: Sequence[Path]) -> list[IngestOutcome]:
+    folders = [str(p.resolve()) for p in paths if p.is_dir()]
+    outcomes = []
+    for document in Document.objects.filter(knowledge_set=knowledge_set):
+        file_source = document.source.split("#", 1)[0]
+        under = any(file_source.startswith(folder.rstrip("/") + "/") for folder in folders)
+        if under and not Path(file_source).exists():
+            outcomes.append(_remove(document))
+    return outcomes

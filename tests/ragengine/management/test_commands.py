@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import builtins
+import json
+import shutil
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from tests.conftest import EXAMPLES
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*args, **kwargs) -> str:
+    out = StringIO()
+    call_command(*args, stdout=out, stderr=StringIO(), **kwargs)
+    return out.getvalue()
+
+
+def test_ingest_reports_progress_and_a_summary_with_reasons(embedder, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(EXAMPLES / "broken", broken)
+
+    output = run("ingest", str(broken), "--knowledge-set", "scratch")
+
+    assert "[1/3]" in output and "[3/3]" in output
+    assert "Knowledge set 'scratch': 1 ingested, 0 unchanged, 2 failed." in output
+    assert "failed: " in output and "scanned-contract.pdf" in output
+    assert "empty" in output.lower()
+
+    again = run("ingest", str(broken), "--knowledge-set", "scratch")
+    assert "0 ingested, 1 unchanged, 2 failed" in again
+
+
+def test_ingest_missing_path_is_a_command_error(embedder, tmp_path):
+    with pytest.raises(CommandError, match="No such file"):
+        run("ingest", str(tmp_path / "missing"))
+
+
+def test_ask_json_prints_one_object_with_the_documented_keys(embedder, handbook_dir):
+    run("ingest", str(handbook_dir), "--knowledge-set", "handbook")
+
+    output = run("ask", "What is the minimum length for a password?", "--json")
+
+    data = json.loads(output)
+    assert data["mode"] == "extractive"
+    assert "14 characters" in data["answer"]
+    source = data["sources"][0]
+    assert set(source) >= {"title", "location", "snippet", "score", "document_id"}
+    assert isinstance(source["document_id"], int)
+    assert data["timings_ms"]["total"] > 0
+
+
+def test_ask_human_output_lists_sources(embedder, handbook_dir):
+    run("ingest", str(handbook_dir), "--knowledge-set", "handbook")
+    output = run("ask", "Qual é a operadora do plano de saúde?", "--knowledge-set", "handbook")
+    assert "SaúdeMais" in output
+    assert "Sources:" in output and "[1]" in output
+
+
+def test_chat_keeps_the_thread_history(embedder, handbook_dir, monkeypatch):
+    run("ingest", str(handbook_dir), "--knowledge-set", "handbook")
+    lines = iter(
+        ["Qual é o limite de hospedagem em viagens a trabalho?", "e nas capitais?", "exit"]
+    )
+    monkeypatch.setattr(builtins, "input", lambda prompt="": next(lines))
+
+    output = run("chat")
+
+    replies = output.split("arandu> ")[1:]
+    assert len(replies) == 2
+    assert "R$ 450" in replies[1]

@@ -108,7 +108,10 @@ class ChunkAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False  # chunks follow their document; delete the document instead
+        # Chunks go with their document (whose delete cascades here and needs this
+        # permission); deleting one by one would leave the vector store out of step.
+        match = request.resolver_match
+        return bool(match) and not (match.url_name or "").startswith("ragengine_chunk_")
 
 
 @admin.register(EmbeddingCacheEntry)

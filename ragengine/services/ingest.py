@@ -93,10 +93,14 @@ def _max_bytes() -> int:
     return int(settings.ARANDU_MAX_FILE_MB * 1024 * 1024)
 
 
-def _location(draft_heading: Sequence[str], page: int | None) -> str:
+def _location(*, title: str, heading_path: Sequence[str], page: int | None) -> str:
+    """Where in the document a chunk is: its page, or its headings without the title."""
     if page:
         return f"page {page}"
-    return " › ".join(draft_heading)
+    headings = list(heading_path)
+    if headings and headings[0].strip().casefold() == title.strip().casefold():
+        headings = headings[1:]
+    return " › ".join(headings)
 
 
 class _Ingestor:
@@ -232,7 +236,9 @@ class _Ingestor:
                     metadata={
                         "title": document.title,
                         "source": document.source,
-                        "location": _location(draft.heading_path, draft.page),
+                        "location": _location(
+                            title=document.title, heading_path=draft.heading_path, page=draft.page
+                        ),
                         "page": draft.page,
                     },
                 )

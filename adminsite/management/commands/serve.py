@@ -34,6 +34,10 @@ def planned_processes(*, address: str, environ: dict[str, str]) -> dict[str, lis
     return processes
 
 
+def _raise_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 class Command(BaseCommand):
     help = "Run web + worker (+ bots when their tokens are set) until Ctrl-C."
 
@@ -41,6 +45,8 @@ class Command(BaseCommand):
         parser.add_argument("--address", default=os.environ.get("ARANDU_ADDRESS", "127.0.0.1:8000"))
 
     def handle(self, *args, address: str, **options) -> None:
+        # `kill` (SIGTERM) must stop the children too, not orphan them.
+        signal.signal(signal.SIGTERM, _raise_interrupt)
         plan = planned_processes(address=address, environ=dict(os.environ))
         available = set(self._commands())
         children: dict[str, subprocess.Popen] = {}

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from adminsite.management.commands.serve import planned_processes
+
+
+def test_serve_runs_web_and_worker_and_adds_bots_only_with_tokens():
+    plain = planned_processes(address="127.0.0.1:8000", environ={})
+    assert set(plain) == {"web", "worker"}
+    assert plain["web"][-2:] == ["127.0.0.1:8000", "--noreload"]
+
+    with_tokens = planned_processes(
+        address="127.0.0.1:8000",
+        environ={"SLACK_BOT_TOKEN": "x", "SLACK_APP_TOKEN": "y", "DISCORD_BOT_TOKEN": "z"},
+    )
+    assert set(with_tokens) == {"web", "worker", "slack", "discord"}
+
+
+@pytest.mark.django_db
+def test_ensure_admin_creates_one_superuser_with_a_saved_random_password(settings, tmp_path):
+    settings.ARANDU_DATA_DIR = tmp_path
+    out = StringIO()
+    call_command("ensure_admin", stdout=out)
+    user = get_user_model().objects.get(is_superuser=True)
+    username, password = (tmp_path / "admin-password.txt").read_text().split()
+    assert user.username == username == "admin"
+    assert user.check_password(password)
+    assert (tmp_path / "admin-password.txt").stat().st_mode & 0o777 == 0o600
+
+    call_command("ensure_admin", stdout=StringIO())  # idempotent
+    assert get_user_model().objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_ensure_admin_uses_the_password_from_the_environment(monkeypatch):
+    monkeypatch.setenv("ARANDU_ADMIN_PASSWORD", "s3cret-from-env")
+    call_command("ensure_admin", stdout=StringIO())
+    assert get_user_model().objects.get(username="admin").check_password("s3cret-from-env")
+
+
+def test_healthz(client):
+    assert client.get("/healthz").json() == {"status": "ok"}

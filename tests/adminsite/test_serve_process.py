@@ -1,0 +1,82 @@
+"""`manage.py serve` as a user runs it: real web and worker processes, stopped by SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie still answers kill(0); it has exited all the same
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split()[2] != "Z"
+
+
+def test_serve_starts_web_and_worker_and_sigterm_stops_them(tmp_path):
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("ARANDU_", "DATABASE_URL", "SLACK_", "DISCORD_"))
+    }
+    env["ARANDU_DATA_DIR"] = str(tmp_path)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        timeout=120,
+    )
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        serve = subprocess.Popen(
+            [sys.executable, "manage.py", "serve", "--address", f"127.0.0.1:{port}"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        status = None
+        while time.monotonic() < deadline and status != 200:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                    status = r.status
+            except OSError:
+                time.sleep(0.2)
+        assert status == 200, log.read_text()
+        pids = {
+            name: int(pid)
+            for name, pid in re.findall(r"started (\w+) \(pid (\d+)\)", log.read_text())
+        }
+        assert set(pids) == {"web", "worker"}
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        serve.wait(timeout=30)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(alive(p) for p in pids.values()):
+        time.sleep(0.1)
+    assert not any(alive(p) for p in pids.values()), log.read_text()

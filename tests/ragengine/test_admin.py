@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from ragengine.models import Chunk, Document
+from ragengine.retrieval.registry import get_vector_store
+from ragengine.services.ingest import documents_ingest_paths
+from ragengine.services.knowledge import knowledge_set_get_or_create
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def ingested(embedder, tmp_path):
+    (tmp_path / "leave.md").write_text("# Leave\n\n## Vacation\n\nYou get 25 days of vacation.\n")
+    (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.4 garbage")
+    knowledge_set = knowledge_set_get_or_create(name="handbook")
+    documents_ingest_paths(paths=[tmp_path], knowledge_set=knowledge_set)
+    return knowledge_set
+
+
+@pytest.mark.parametrize(
+    "url_name, query, expected",
+    [
+        ("admin:ragengine_knowledgeset_changelist", "", "handbook"),
+        ("admin:ragengine_document_changelist", "?status__exact=failed", "broken"),
+        ("admin:ragengine_document_changelist", "?q=leave", "Leave"),
+        ("admin:ragengine_chunk_changelist", "?q=vacation", "Vacation"),
+        ("admin:ragengine_embeddingcacheentry_changelist", "", "local:all-MiniLM"),
+    ],
+)
+def test_changelists_with_filters_and_search_render(
+    admin_client, ingested, url_name, query, expected
+):
+    response = admin_client.get(reverse(url_name) + query)
+    assert response.status_code == 200
+    assert expected in response.content.decode()
+
+
+def test_failed_document_shows_its_readable_error(admin_client, ingested):
+    document = Document.objects.get(status="failed")
+    response = admin_client.get(reverse("admin:ragengine_document_change", args=[document.pk]))
+    assert response.status_code == 200
+    assert "PDF" in response.content.decode()
+
+
+def test_deleting_a_document_in_admin_removes_its_chunks_from_the_store(admin_client, ingested):
+    document = Document.objects.get(status="ready")
+    store = get_vector_store()
+    assert store.count(document_ids=[str(document.pk)]) > 0
+    version = ingested.index_version
+
+    response = admin_client.post(
+        reverse("admin:ragengine_document_delete", args=[document.pk]), {"post": "yes"}
+    )
+
+    assert response.status_code == 302
+    assert not Document.objects.filter(pk=document.pk).exists()
+    assert not Chunk.objects.filter(document_id=document.pk).exists()
+    assert store.count(document_ids=[str(document.pk)]) == 0
+    ingested.refresh_from_db()
+    assert ingested.index_version > version
+
+
+def test_bulk_delete_action_goes_through_the_service(admin_client, ingested):
+    ids = list(Document.objects.values_list("pk", flat=True))
+    response = admin_client.post(
+        reverse("admin:ragengine_document_changelist"),
+        {"action": "delete_selected", "_selected_action": ids, "post": "yes"},
+    )
+    assert response.status_code == 302
+    assert Document.objects.count() == 0
+    assert get_vector_store().count() == 0

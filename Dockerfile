@@ -1,6 +1,7 @@
 FROM python:3.11-slim
 
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 ARANDU_DATA_DIR=/data HF_HUB_OFFLINE=1
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 ARANDU_DATA_DIR=/data HF_HUB_OFFLINE=1 \
+    OPENBLAS_NUM_THREADS=1
 WORKDIR /app
 COPY requirements.txt requirements-models.txt ./
 RUN pip install --no-cache-dir -r requirements.txt gunicorn \

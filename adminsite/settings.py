@@ -95,9 +95,15 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{ARANDU_DATA_DIR / 'arandu.sqlite3'}")
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL lets the web process, the worker and the bots read while ingestion writes.
+    # WAL lets the web process, the worker and the bots read while ingestion writes;
+    # IMMEDIATE transactions take the write lock up front, so budget checks that read
+    # then write (reserve) are serialised instead of racing.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", "timeout": 20}
+        {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+        }
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

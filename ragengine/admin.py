@@ -4,10 +4,24 @@ the vector store never keeps chunks of a deleted document."""
 from __future__ import annotations
 
 from django.contrib import admin
-from django.db.models import Count, QuerySet
+from django.db.models import Count, QuerySet, Sum
 from django.http import HttpRequest
 
-from ragengine.models import Chunk, Document, EmbeddingCacheEntry, KnowledgeSet, Member
+from ragengine.models import (
+    BlockedPattern,
+    Chunk,
+    Document,
+    EmbeddingCacheEntry,
+    Identity,
+    KnowledgeSet,
+    Member,
+    ModelPrice,
+    ProviderEndpoint,
+    Tier,
+    TierModel,
+    UsageRecord,
+    Workspace,
+)
 from ragengine.services.knowledge import documents_delete, knowledge_set_delete
 
 
@@ -123,7 +137,144 @@ class EmbeddingCacheEntryAdmin(admin.ModelAdmin):
     readonly_fields = ("embedder", "content_hash", "created_at")
 
 
+# --- tiers, providers, money ------------------------------------------------------------
+
+
+@admin.register(ProviderEndpoint)
+class ProviderEndpointAdmin(admin.ModelAdmin):
+    list_display = ("name", "kind", "base_url", "api_key_env", "timeout_s", "enabled")
+    list_filter = ("kind", "enabled")
+    search_fields = ("name", "base_url")
+
+
+@admin.register(ModelPrice)
+class ModelPriceAdmin(admin.ModelAdmin):
+    list_display = ("model", "provider_kind", "input_per_million", "output_per_million", "currency")
+    list_editable = ("input_per_million", "output_per_million")
+    list_filter = ("provider_kind", "currency")
+    search_fields = ("model",)
+
+
+class TierModelInline(admin.TabularInline):
+    model = TierModel
+    extra = 1
+    fields = ("position", "endpoint", "model")
+
+
+@admin.register(Tier)
+class TierAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "is_default",
+        "chain_display",
+        "daily_budget",
+        "monthly_budget",
+        "hard_limit_policy",
+        "questions_per_hour",
+        "questions_per_day",
+        "ab_percent",
+    )
+    list_filter = ("is_default", "hard_limit_policy")
+    search_fields = ("name",)
+    inlines = [TierModelInline]
+    fieldsets = (
+        (None, {"fields": ("name", "is_default")}),
+        ("Answers", {"fields": ("max_output_tokens", "context_token_budget")}),
+        (
+            "Budget",
+            {
+                "fields": (
+                    "daily_budget",
+                    "monthly_budget",
+                    "soft_limit_percent",
+                    "hard_limit_policy",
+                    "downgrade_endpoint",
+                    "downgrade_model",
+                )
+            },
+        ),
+        ("Rate limits", {"fields": ("questions_per_hour", "questions_per_day")}),
+        ("A/B split", {"fields": ("ab_endpoint", "ab_model", "ab_percent")}),
+    )
+
+    @admin.display(description="models (in order)")
+    def chain_display(self, obj: Tier) -> str:
+        steps = [str(step) for step in obj.chain.all()]
+        return " → ".join(steps) if steps else "extractive only"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).prefetch_related("chain__endpoint")
+
+
+@admin.register(Workspace)
+class WorkspaceAdmin(admin.ModelAdmin):
+    list_display = ("name", "platform", "external_id", "default_tier")
+    list_filter = ("platform", "default_tier")
+    search_fields = ("name", "external_id")
+
+
+class IdentityInline(admin.TabularInline):
+    model = Identity
+    extra = 0
+    fields = ("platform", "workspace_id", "user_id", "created_at")
+    readonly_fields = ("created_at",)
+
+
+@admin.register(UsageRecord)
+class UsageRecordAdmin(admin.ModelAdmin):
+    """The ledger, read-only; the change list shows totals for the current filters."""
+
+    change_list_template = "admin/ragengine/usagerecord/change_list.html"
+    list_display = (
+        "created_at",
+        "member",
+        "tier",
+        "mode",
+        "provider",
+        "model",
+        "arm",
+        "tokens_in",
+        "tokens_out",
+        "cost",
+        "cost_saved",
+        "status",
+    )
+    list_filter = ("mode", "status", "tier", "provider", "model", "arm")
+    search_fields = ("member__display_name", "request_id", "model")
+    date_hierarchy = "created_at"
+    list_select_related = ("member", "tier")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        changelist = getattr(response, "context_data", {}).get("cl")
+        if changelist is not None:
+            response.context_data["totals"] = changelist.queryset.aggregate(
+                questions=Count("pk"),
+                tokens_in=Sum("tokens_in"),
+                tokens_out=Sum("tokens_out"),
+                cost=Sum("cost"),
+                cost_saved=Sum("cost_saved"),
+            )
+        return response
+
+
 @admin.register(Member)
 class MemberAdmin(admin.ModelAdmin):
-    list_display = ("display_name", "created_at")
-    search_fields = ("display_name",)
+    list_display = ("display_name", "tier", "workspace", "is_active", "created_at")
+    list_filter = ("tier", "workspace", "is_active")
+    search_fields = ("display_name", "identities__user_id")
+    inlines = [IdentityInline]
+
+
+@admin.register(BlockedPattern)
+class BlockedPatternAdmin(admin.ModelAdmin):
+    list_display = ("name", "kind", "pattern", "enabled")
+    list_filter = ("kind", "enabled")
+    list_editable = ("enabled",)
+    search_fields = ("name", "pattern")

@@ -1,14 +1,30 @@
 """Engine models, one module per topic."""
 
 from ragengine.models.embeddings import EmbeddingCacheEntry
+from ragengine.models.guard import BlockedPattern
 from ragengine.models.knowledge import Chunk, Document, DocumentStatus, KnowledgeSet
-from ragengine.models.people import Member
+from ragengine.models.people import Identity, Member, Platform
+from ragengine.models.providers import ModelPrice, ProviderEndpoint, ProviderKind
+from ragengine.models.tiers import HardLimitPolicy, Tier, TierModel, Workspace
+from ragengine.models.usage import UsageRecord, UsageStatus
 
 __all__ = [
+    "BlockedPattern",
     "Chunk",
     "Document",
     "DocumentStatus",
     "EmbeddingCacheEntry",
+    "HardLimitPolicy",
+    "Identity",
     "KnowledgeSet",
     "Member",
+    "ModelPrice",
+    "Platform",
+    "ProviderEndpoint",
+    "ProviderKind",
+    "Tier",
+    "TierModel",
+    "UsageRecord",
+    "UsageStatus",
+    "Workspace",
 ]

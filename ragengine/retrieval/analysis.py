@@ -31,6 +31,8 @@ _MIN_EVIDENCE = 2
 
 def fold_accents(text: str) -> str:
     """'Férias' -> 'Ferias' (NFKD, combining marks dropped)."""
+    if text.isascii():  # most stems: skip the Unicode work (it dominated ingestion CPU)
+        return text
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 

@@ -1,8 +1,10 @@
 """The one seam every door calls: `ask(*, member, question, channel, history=())`.
 
-Order of work (see shared/ARCHITECTURE.md): validate → resolve knowledge sets → embed →
-retrieve (hybrid) → answer → return. Tiers, budgets and the cache slot in between
-without changing this signature.
+Order of work (shared/ARCHITECTURE.md): validate → resolve tier and knowledge sets →
+rate limit and budget reservation → retrieve (hybrid) → build prompt within the tier's
+token budget → route through the tier's model chain with fallback → settle the
+reservation in the ledger → return. With no model configured (the embedded default) the
+answer is extractive and costs nothing.
 """
 
 from __future__ import annotations
@@ -13,16 +15,37 @@ import time
 import uuid
 from collections.abc import Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from decimal import Decimal
 
 from django.conf import settings
 
 from ragengine.answers import Answer, AnswerMode, Channel, Source, Turn
 from ragengine.llm.extractive import Passage, answer_extractively
-from ragengine.models import KnowledgeSet, Member
-from ragengine.retrieval.analysis import analyze
+from ragengine.llm.prompts import build_prompt
+from ragengine.llm.tokens import tokenizer_for
+from ragengine.models import HardLimitPolicy, KnowledgeSet, Member, Tier
+from ragengine.retrieval.analysis import analyze, detect_language, words
 from ragengine.retrieval.registry import get_embedder, get_vector_store
 from ragengine.retrieval.types import SearchHit, SearchQuery
+from ragengine.selectors.guard import active_blocked_patterns
+from ragengine.services.budgets import (
+    Denied,
+    Reservation,
+    UsageDetails,
+    usage_open,
+    usage_record_refusal,
+    usage_settle,
+)
+from ragengine.services.generation import (
+    Step,
+    downgrade_steps,
+    generate,
+    tier_steps,
+    worst_case_cost,
+)
+from ragengine.services.guard import blocked_message, check_question
+from ragengine.services.members import ab_arm, tier_for_member
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +54,9 @@ SNIPPET_CHARS = 280
 # question's terms for retrieval.
 FOLLOW_UP_MAX_TERMS = 3
 _MARKER = re.compile(r"\[(\d+)\]")
+ALL_DOWN_NOTICE = (
+    "The AI models are unavailable right now, so this answer quotes the documents directly."
+)
 
 
 class _Stopwatch:
@@ -44,7 +70,7 @@ class _Stopwatch:
         try:
             yield
         finally:
-            self.timings[name] = (time.perf_counter() - start) * 1000
+            self.timings[name] = self.timings.get(name, 0.0) + (time.perf_counter() - start) * 1000
 
     def finish(self) -> dict[str, float]:
         self.timings["total"] = (time.perf_counter() - self._start) * 1000
@@ -69,6 +95,11 @@ def question_validate(*, question: str) -> QuestionProblem | None:
             f"That question is too long ({len(stripped)} characters): please keep it under "
             f"{high} characters, or split it into smaller questions."
         )
+    blocked = check_question(stripped, patterns=active_blocked_patterns())
+    if blocked is not None:
+        language = detect_language(words(stripped), stripped)
+        logger.warning("question blocked", extra={"pattern": blocked.name})
+        return QuestionProblem(blocked_message(blocked, language=language))
     return None
 
 
@@ -103,8 +134,8 @@ def _link(source: str) -> str:
     return source if source.startswith(("http://", "https://")) else ""
 
 
-def _cited_sources(text: str, hits: list[SearchHit]) -> tuple[str, list[Source]]:
-    """Renumber the passages the answer quotes 1..n in order of first citation."""
+def cited_sources(text: str, hits: Sequence[SearchHit]) -> tuple[str, list[Source]]:
+    """Renumber the passages the answer cites 1..n in order of first citation."""
     order: dict[int, int] = {}
     for match in _MARKER.finditer(text):
         n = int(match.group(1))
@@ -130,6 +161,85 @@ def _cited_sources(text: str, hits: list[SearchHit]) -> tuple[str, list[Source]]
     return renumbered, sources
 
 
+@dataclass(slots=True)
+class _Plan:
+    """What the budget allows for this question."""
+
+    steps: list[Step]
+    reservation: Reservation | None = None
+    notices: list[str] = field(default_factory=list)
+    refusal: str | None = None
+    rate_limited: bool = False
+
+
+def _plan(
+    *, member: Member | None, tier: Tier, arm: str, request_id: str, channel: Channel
+) -> _Plan:
+    """Rate limit, then reserve the chain's worst case; on a hard limit, apply the policy."""
+    steps = tier_steps(tier=tier, arm=arm)
+    if member is None:  # internal callers (benchmarks) without a ledger
+        return _Plan(steps=steps)
+    where = f"{channel.platform}:{channel.channel_id}"
+    opened = usage_open(
+        member=member,
+        tier=tier,
+        worst_case=worst_case_cost(steps=steps, tier=tier),
+        request_id=request_id,
+        channel=where,
+    )
+    if isinstance(opened, Reservation):
+        plan = _Plan(steps=steps, reservation=opened)
+        notice = opened.state.soft_limit_notice()
+        if notice:
+            plan.notices.append(notice)
+        return plan
+    if opened.kind == "rate":
+        return _Plan(steps=[], refusal=opened.message, rate_limited=True)
+    return _apply_hard_limit(
+        member=member, tier=tier, denial=opened, request_id=request_id, where=where
+    )
+
+
+def _apply_hard_limit(
+    *, member: Member, tier: Tier, denial: Denied, request_id: str, where: str
+) -> _Plan:
+    policy = tier.hard_limit_policy
+    if policy == HardLimitPolicy.REFUSE:
+        usage_record_refusal(member=member, tier=tier, request_id=request_id, channel=where)
+        return _Plan(steps=[], refusal=f"{denial.message} Until then I can't answer questions.")
+    if policy == HardLimitPolicy.DOWNGRADE:
+        cheaper = downgrade_steps(tier=tier)
+        opened = usage_open(
+            member=member,
+            tier=tier,
+            worst_case=worst_case_cost(steps=cheaper, tier=tier),
+            request_id=request_id,
+            channel=where,
+            check_rate=False,
+        )
+        if cheaper and isinstance(opened, Reservation):
+            model = cheaper[0].model
+            return _Plan(
+                steps=cheaper,
+                reservation=opened,
+                notices=[f"{denial.message} Meanwhile answers come from {model}."],
+            )
+    opened = usage_open(
+        member=member,
+        tier=tier,
+        worst_case=Decimal("0"),
+        request_id=request_id,
+        channel=where,
+        check_rate=False,
+    )
+    reservation = opened if isinstance(opened, Reservation) else None
+    return _Plan(
+        steps=[],
+        reservation=reservation,
+        notices=[f"{denial.message} Meanwhile answers quote the documents (no AI model)."],
+    )
+
+
 def ask(
     *,
     member: Member | None,
@@ -142,27 +252,76 @@ def ask(
     watch = _Stopwatch()
     with watch.stage("validate"):
         problem = question_validate(question=question)
+        set_ids = None
         if problem is None:
             set_ids, set_problem = _resolve_sets(channel)
             if set_problem:
                 problem = QuestionProblem(set_problem)
     if problem is not None:
-        logger.info(
-            "question refused",
-            extra={
-                "request_id": request_id,
-                "platform": channel.platform,
-                "reason": problem.message,
-            },
-        )
-        return Answer(
-            text=problem.message,
-            mode=AnswerMode.REFUSED,
-            timings_ms=watch.finish(),
-            request_id=request_id,
-        )
+        return _refused(problem.message, watch, request_id, channel)
 
     question = question.strip()
+    tier = tier_for_member(member)
+    arm = ab_arm(member=member, tier=tier)
+    with watch.stage("budget"):
+        plan = _plan(member=member, tier=tier, arm=arm, request_id=request_id, channel=channel)
+    if plan.refusal is not None:
+        return _refused(plan.refusal, watch, request_id, channel)
+
+    try:
+        answer, details = _answer(
+            question=question,
+            history=history,
+            set_ids=set_ids,
+            tier=tier,
+            plan=plan,
+            watch=watch,
+            request_id=request_id,
+        )
+    except BaseException:
+        if plan.reservation is not None:  # release: an error must not eat the budget
+            usage_settle(reservation=plan.reservation, details=UsageDetails(mode="error"))
+        raise
+    details.arm = arm if details.mode == AnswerMode.GENERATED else ""
+    answer.timings_ms = watch.finish()
+    details.latencies_ms = dict(answer.timings_ms)
+    if plan.reservation is not None:
+        usage_settle(reservation=plan.reservation, details=details)
+    logger.info(
+        "question answered",
+        extra={
+            "request_id": request_id,
+            "platform": channel.platform,
+            "mode": str(answer.mode),
+            "model": answer.model,
+            "sources": len(answer.sources),
+            "cost": str(answer.cost),
+            "total_ms": round(answer.timings_ms["total"], 1),
+        },
+    )
+    return answer
+
+
+def _refused(message: str, watch: _Stopwatch, request_id: str, channel: Channel) -> Answer:
+    logger.info(
+        "question refused",
+        extra={"request_id": request_id, "platform": channel.platform, "reason": message},
+    )
+    return Answer(
+        text=message, mode=AnswerMode.REFUSED, timings_ms=watch.finish(), request_id=request_id
+    )
+
+
+def _answer(
+    *,
+    question: str,
+    history: Sequence[Turn],
+    set_ids: tuple[str, ...] | None,
+    tier: Tier,
+    plan: _Plan,
+    watch: _Stopwatch,
+    request_id: str,
+) -> tuple[Answer, UsageDetails]:
     embedder = get_embedder()
     retrieval_text = _retrieval_text(question, history)
     with watch.stage("embed"):
@@ -179,6 +338,52 @@ def ask(
                 fusion=settings.ARANDU_FUSION,
             )
         )
+    notices = list(plan.notices)
+    if plan.steps and hits:
+        with watch.stage("generate"):
+            primary = plan.steps[0].model
+            prompt = build_prompt(
+                question=question,
+                hits=hits,
+                history=history,
+                count=tokenizer_for(primary),
+                context_budget=tier.context_token_budget,
+            )
+            generation = generate(
+                steps=plan.steps,
+                messages=prompt.messages,
+                max_tokens=tier.max_output_tokens,
+                request_id=request_id,
+            )
+        if generation.result is not None and generation.step is not None:
+            if generation.failures:
+                failed = ", ".join(step.model for step, _ in generation.failures)
+                notices.append(
+                    f"{failed} did not answer, so {generation.step.model} answered instead."
+                )
+            text, sources = cited_sources(generation.result.text, prompt.used_hits)
+            result = generation.result
+            answer = Answer(
+                text=text,
+                mode=AnswerMode.GENERATED,
+                sources=sources,
+                provider=generation.step.endpoint.name,
+                model=result.model or generation.step.model,
+                tokens_in=result.tokens_in,
+                tokens_out=result.tokens_out,
+                cost=generation.cost,
+                notices=notices,
+                request_id=request_id,
+            )
+            return answer, UsageDetails(
+                mode=AnswerMode.GENERATED,
+                provider=answer.provider,
+                model=answer.model,
+                tokens_in=answer.tokens_in,
+                tokens_out=answer.tokens_out,
+                cost=answer.cost,
+            )
+        notices.append(ALL_DOWN_NOTICE)
     with watch.stage("generate"):
         result = answer_extractively(
             question=question,
@@ -190,25 +395,16 @@ def ask(
             embed=embedder.embed_documents,
             query_vector=query_vector,
         )
-        text, sources = _cited_sources(result.text, hits) if result.found else (result.text, [])
+        text, sources = cited_sources(result.text, hits) if result.found else (result.text, [])
     answer = Answer(
         text=text,
         mode=AnswerMode.EXTRACTIVE,
         sources=sources,
         provider="extractive",
         model="extractive",
-        timings_ms=watch.finish(),
+        notices=notices,
         request_id=request_id,
     )
-    logger.info(
-        "question answered",
-        extra={
-            "request_id": request_id,
-            "platform": channel.platform,
-            "mode": str(answer.mode),
-            "found": result.found,
-            "hits": len(hits),
-            "total_ms": round(answer.timings_ms["total"], 1),
-        },
+    return answer, UsageDetails(
+        mode=AnswerMode.EXTRACTIVE, provider="extractive", model="extractive"
     )
-    return answer

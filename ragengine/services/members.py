@@ -1,14 +1,79 @@
-"""Finding the member behind a request. Platform identities arrive in later work."""
+"""Finding the member behind a request, and the tier that applies to them."""
 
 from __future__ import annotations
 
 import getpass
+import hashlib
 
-from ragengine.models import Member
+from django.db import IntegrityError, transaction
+
+from ragengine.models import Identity, Member, Tier, Workspace
+
+
+def member_resolve(
+    *,
+    platform: str,
+    user_id: str,
+    workspace_id: str = "",
+    display_name: str = "",
+    workspace_name: str = "",
+) -> Member:
+    """The member behind a platform account, created on first contact.
+
+    A new member belongs to the account's workspace/guild, so it gets that workspace's
+    default tier (or the global default) until an admin assigns one.
+    """
+    identity = (
+        Identity.objects.select_related("member")
+        .filter(platform=platform, workspace_id=workspace_id, user_id=user_id)
+        .first()
+    )
+    if identity:
+        return identity.member
+    workspace = None
+    if workspace_id:
+        workspace, _ = Workspace.objects.get_or_create(
+            platform=platform, external_id=workspace_id, defaults={"name": workspace_name}
+        )
+    try:
+        with transaction.atomic():
+            member = Member.objects.create(
+                display_name=display_name or f"{platform}:{user_id}", workspace=workspace
+            )
+            Identity.objects.create(
+                member=member, platform=platform, workspace_id=workspace_id, user_id=user_id
+            )
+    except IntegrityError:  # created concurrently by another request
+        return Identity.objects.get(
+            platform=platform, workspace_id=workspace_id, user_id=user_id
+        ).member
+    return member
 
 
 def member_for_cli() -> Member:
     """The local terminal user, created on first use."""
-    name = f"cli:{getpass.getuser()}"
-    member, _ = Member.objects.get_or_create(display_name=name)
-    return member
+    user = getpass.getuser()
+    return member_resolve(platform="cli", user_id=user, display_name=f"cli:{user}")
+
+
+def tier_for_member(member: Member | None) -> Tier:
+    """Member's tier, else their workspace's default, else the global default.
+
+    With no tier configured at all, an unsaved Tier with the model defaults applies:
+    extractive answers and no limits, which is the embedded default.
+    """
+    if member is not None:
+        if member.tier_id:
+            return member.tier
+        if member.workspace_id and member.workspace.default_tier_id:
+            return member.workspace.default_tier
+    return Tier.objects.filter(is_default=True).order_by("pk").first() or Tier(name="(none)")
+
+
+def ab_arm(*, member: Member | None, tier: Tier) -> str:
+    """ "A" or "B", from a stable hash of tier and member: a person always gets the same arm."""
+    if not tier.ab_percent or member is None or not member.pk:
+        return "A"
+    digest = hashlib.sha256(f"{tier.pk}:{member.pk}".encode()).digest()
+    bucket = int.from_bytes(digest[:8], "big") % 10_000
+    return "B" if bucket < tier.ab_percent * 100 else "A"

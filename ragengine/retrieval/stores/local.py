@@ -13,9 +13,9 @@ Layout under `path`:
     .lock                        writer lock (filelock)
     snapshots/<gen>-<rand>/      meta.json, column .npy files, bm25/ (bm25s save format)
 
-The BM25 matrix is built here with vectorised numpy (bm25s' own `index()` walks every
-token in Python, ~20x slower at 100k chunks) in exactly bm25s' "lucene" format, then
-saved, mmap-loaded and scored by bm25s itself.
+The BM25 matrix is built here with vectorised numpy, in exactly bm25s' "lucene" format,
+then saved, mmap-loaded and scored by bm25s itself: bm25s' own `index()` walks every
+token in Python (6.7 s against 0.4 s here for 100k chunks and 21M tokens).
 """
 
 from __future__ import annotations

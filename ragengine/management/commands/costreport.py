@@ -1,0 +1,66 @@
+"""`manage.py costreport --period day|month [--by member|tier|model] [--csv]`."""
+
+from __future__ import annotations
+
+import csv
+from datetime import datetime
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
+
+from ragengine.selectors.usage import usage_totals
+from ragengine.services.budgets import periods_at
+
+
+class Command(BaseCommand):
+    help = "Questions, tokens and cost from the usage ledger for a day or a month."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--period", choices=["day", "month"], default="day")
+        parser.add_argument("--by", choices=["member", "tier", "model"])
+        parser.add_argument("--date", help="A day inside the period (YYYY-MM-DD); default today.")
+        parser.add_argument("--csv", action="store_true", help="CSV on stdout.")
+
+    def handle(self, *args, period: str, by: str | None, date: str | None, **options) -> None:
+        moment = timezone.now()
+        if date:
+            try:
+                day = datetime.strptime(date, "%Y-%m-%d")
+            except ValueError as exc:
+                raise CommandError(f"--date must look like 2026-11-21, not {date!r}.") from exc
+            moment = timezone.make_aware(day.replace(hour=12))
+        windows = periods_at(moment)
+        start, end = (
+            (windows.day_start, windows.day_end)
+            if period == "day"
+            else (windows.month_start, windows.month_end)
+        )
+        rows = usage_totals(start=start, end=end, by=by)
+        header = [by or "scope", "questions", "tokens_in", "tokens_out", "cost", "cost_saved"]
+        if options["csv"]:
+            writer = csv.writer(self.stdout)
+            writer.writerow(header)
+            for row in rows:
+                writer.writerow(
+                    [
+                        row.key,
+                        row.questions,
+                        row.tokens_in,
+                        row.tokens_out,
+                        row.cost,
+                        row.cost_saved,
+                    ]
+                )
+            return
+        self.stdout.write(
+            f"Usage from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} ({start.tzinfo})"
+        )
+        self.stdout.write(
+            f"{header[0]:<32} {'questions':>9} {'tokens in':>10} {'tokens out':>10} "
+            f"{'cost':>12} {'saved':>10}"
+        )
+        for row in rows:
+            self.stdout.write(
+                f"{str(row.key)[:32]:<32} {row.questions:>9} {row.tokens_in:>10} "
+                f"{row.tokens_out:>10} {row.cost:>12.6f} {row.cost_saved:>10.6f}"
+            )

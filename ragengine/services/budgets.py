@@ -1,0 +1,272 @@
+"""Budgets and rate limits over the usage ledger.
+
+Spend for a period is a sum over `UsageRecord` rows in that period's window (in the
+configured time zone), so nothing is ever reset. Before a call the worst-case cost is
+reserved in a ledger row inside a transaction that holds the member's row lock (and, on
+SQLite, the database write lock), so concurrent requests are checked one after another
+and can never push spend past the hard limit. After the call the row is settled to the
+real cost.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from ragengine.models import Member, Tier, UsageRecord, UsageStatus
+
+logger = logging.getLogger(__name__)
+
+ZERO = Decimal("0")
+# A reservation older than this belongs to a process that died mid-call; it stops
+# counting so a crash can't lock a person out for the rest of the period.
+STALE_RESERVATION = timedelta(minutes=10)
+
+
+@dataclass(frozen=True, slots=True)
+class Periods:
+    day_start: datetime
+    day_end: datetime
+    month_start: datetime
+    month_end: datetime
+    hour_start: datetime
+
+
+def periods_at(now: datetime) -> Periods:
+    """Calendar day and month containing `now`, in ARANDU_TIME_ZONE; the last rolling hour."""
+    zone = ZoneInfo(settings.TIME_ZONE)
+    local = now.astimezone(zone)
+    day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    month_start = day_start.replace(day=1)
+    next_month = (month_start + timedelta(days=32)).replace(day=1)
+    return Periods(
+        day_start=day_start,
+        day_end=(day_start + timedelta(days=1)),
+        month_start=month_start,
+        month_end=next_month,
+        hour_start=now - timedelta(hours=1),
+    )
+
+
+def _spend_filter(now: datetime) -> Q:
+    live_reservation = Q(status=UsageStatus.RESERVED, created_at__gte=now - STALE_RESERVATION)
+    return Q(status=UsageStatus.SETTLED) | live_reservation
+
+
+def member_spend(*, member: Member, since: datetime, now: datetime | None = None) -> Decimal:
+    """Settled cost plus live reservations of `member` since `since`."""
+    now = now or timezone.now()
+    totals = UsageRecord.objects.filter(
+        _spend_filter(now), member=member, created_at__gte=since
+    ).aggregate(cost=Sum("cost"), reserved=Sum("reserved"))
+    return (totals["cost"] or ZERO) + (totals["reserved"] or ZERO)
+
+
+def _questions_since(member: Member, since: datetime) -> int:
+    return UsageRecord.objects.filter(
+        member=member, created_at__gte=since, counts_toward_quota=True
+    ).count()
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetState:
+    """Where the member stands after this reservation (for notices)."""
+
+    daily_spent: Decimal
+    monthly_spent: Decimal
+    daily_budget: Decimal | None
+    monthly_budget: Decimal | None
+    soft_limit_percent: int
+    periods: Periods
+
+    def soft_limit_notice(self) -> str | None:
+        for label, spent, budget, renews in (
+            ("daily", self.daily_spent, self.daily_budget, self.periods.day_end),
+            ("monthly", self.monthly_spent, self.monthly_budget, self.periods.month_end),
+        ):
+            if budget and spent >= budget * Decimal(self.soft_limit_percent) / 100:
+                percent = int(spent / budget * 100)
+                return (
+                    f"You have used {percent}% of your {label} budget "
+                    f"({_money(spent)} of {_money(budget)}); it renews {_when(renews)}."
+                )
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    record_id: int
+    amount: Decimal
+    state: BudgetState
+
+
+@dataclass(frozen=True, slots=True)
+class Denied:
+    """Why a call can't go ahead. `kind` is "rate" (ask later) or "budget" (policy)."""
+
+    kind: str
+    message: str
+    renews_at: datetime
+
+
+@dataclass(slots=True)
+class UsageDetails:
+    mode: str
+    provider: str = ""
+    model: str = ""
+    arm: str = ""
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost: Decimal = ZERO
+    cost_saved: Decimal = ZERO
+    latencies_ms: dict[str, float] = field(default_factory=dict)
+
+
+def _money(value: Decimal) -> str:
+    return f"${value.quantize(Decimal('0.01'))}" if value >= Decimal("0.01") else f"${value:.4f}"
+
+
+def _when(moment: datetime) -> str:
+    local = moment.astimezone(ZoneInfo(settings.TIME_ZONE))
+    now = timezone.now().astimezone(local.tzinfo)
+    if local.date() == now.date():
+        return f"at {local:%H:%M} ({settings.TIME_ZONE})"
+    if local.date() == (now + timedelta(days=1)).date():
+        return f"at {local:%H:%M} tomorrow ({settings.TIME_ZONE})"
+    return f"on {local:%Y-%m-%d %H:%M} ({settings.TIME_ZONE})"
+
+
+def _rate_denial(member: Member, tier: Tier, now: datetime, periods: Periods) -> Denied | None:
+    if tier.questions_per_hour is not None:
+        recent = UsageRecord.objects.filter(
+            member=member, created_at__gte=periods.hour_start, counts_toward_quota=True
+        ).order_by("created_at")
+        if recent.count() >= tier.questions_per_hour:
+            # The oldest question in the window leaves it first.
+            oldest = recent.values_list("created_at", flat=True).first()
+            free_at = oldest + timedelta(hours=1)
+            return Denied(
+                kind="rate",
+                message=(
+                    f"You've reached the limit of {tier.questions_per_hour} questions per hour. "
+                    f"You can ask again {_when(free_at)}."
+                ),
+                renews_at=free_at,
+            )
+    per_day = tier.questions_per_day
+    if per_day is not None and _questions_since(member, periods.day_start) >= per_day:
+        return Denied(
+            kind="rate",
+            message=(
+                f"You've reached the limit of {per_day} questions per day. "
+                f"You can ask again {_when(periods.day_end)}."
+            ),
+            renews_at=periods.day_end,
+        )
+    return None
+
+
+def _budget_denial(
+    tier: Tier, state: BudgetState, amount: Decimal, periods: Periods
+) -> Denied | None:
+    for label, spent, budget, renews in (
+        ("daily", state.daily_spent, tier.daily_budget, periods.day_end),
+        ("monthly", state.monthly_spent, tier.monthly_budget, periods.month_end),
+    ):
+        if budget is not None and spent + amount > budget:
+            return Denied(
+                kind="budget",
+                message=(
+                    f"Your {label} budget of {_money(budget)} is used up "
+                    f"({_money(spent)} spent); it renews {_when(renews)}."
+                ),
+                renews_at=renews,
+            )
+    return None
+
+
+def usage_open(
+    *,
+    member: Member,
+    tier: Tier,
+    worst_case: Decimal,
+    request_id: str,
+    channel: str = "",
+    counts_toward_quota: bool = True,
+    check_rate: bool = True,
+    now: datetime | None = None,
+) -> Reservation | Denied:
+    """Check rate limits and budgets, then reserve `worst_case` in a new ledger row.
+
+    The member row lock serialises this member's concurrent requests on PostgreSQL; on
+    SQLite the IMMEDIATE transaction mode (see settings) serialises all writers.
+    """
+    now = now or timezone.now()
+    periods = periods_at(now)
+    with transaction.atomic():
+        Member.objects.select_for_update().filter(pk=member.pk).first()
+        if check_rate:
+            denial = _rate_denial(member, tier, now, periods)
+            if denial:
+                return denial
+        state = BudgetState(
+            daily_spent=member_spend(member=member, since=periods.day_start, now=now),
+            monthly_spent=member_spend(member=member, since=periods.month_start, now=now),
+            daily_budget=tier.daily_budget,
+            monthly_budget=tier.monthly_budget,
+            soft_limit_percent=tier.soft_limit_percent,
+            periods=periods,
+        )
+        denial = _budget_denial(tier, state, worst_case, periods)
+        if denial:
+            return denial
+        record = UsageRecord.objects.create(
+            member=member,
+            tier=tier if tier.pk else None,
+            status=UsageStatus.RESERVED,
+            reserved=worst_case,
+            request_id=request_id,
+            channel=channel[:120],
+            counts_toward_quota=counts_toward_quota,
+        )
+    return Reservation(record_id=record.pk, amount=worst_case, state=state)
+
+
+def usage_settle(*, reservation: Reservation, details: UsageDetails) -> None:
+    """Replace the reservation by the real cost, in one update."""
+    UsageRecord.objects.filter(pk=reservation.record_id).update(
+        status=UsageStatus.SETTLED,
+        reserved=ZERO,
+        cost=details.cost,
+        cost_saved=details.cost_saved,
+        mode=details.mode,
+        provider=details.provider[:60],
+        model=details.model[:120],
+        arm=details.arm,
+        tokens_in=details.tokens_in,
+        tokens_out=details.tokens_out,
+        latencies_ms={k: round(v, 3) for k, v in details.latencies_ms.items()},
+    )
+
+
+def usage_record_refusal(
+    *, member: Member, tier: Tier | None, request_id: str, channel: str = ""
+) -> None:
+    """A question refused by the budget policy: in the ledger, but free and off-quota."""
+    UsageRecord.objects.create(
+        member=member,
+        tier=tier if tier and tier.pk else None,
+        status=UsageStatus.SETTLED,
+        mode="refused",
+        request_id=request_id,
+        channel=channel[:120],
+        counts_toward_quota=False,
+    )

@@ -1,0 +1,121 @@
+"""Routing a prompt through a tier's model chain, with fallback and cost accounting."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from ragengine.llm.registry import provider_for
+from ragengine.llm.types import ChatMessage, ChatRequest, ChatResult, ProviderError
+from ragengine.models import ModelPrice, ProviderEndpoint, Tier
+from ragengine.services.pricing import PriceMissing, cost_of, price_for
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One model a tier may use, with its price."""
+
+    endpoint: ProviderEndpoint
+    model: str
+    price: ModelPrice
+
+    @property
+    def label(self) -> str:
+        return f"{self.endpoint.name}:{self.model}"
+
+    def worst_case(self, *, prompt_tokens: int, max_output_tokens: int) -> Decimal:
+        return cost_of(price=self.price, tokens_in=prompt_tokens, tokens_out=max_output_tokens)
+
+
+def _step(endpoint: ProviderEndpoint | None, model: str) -> Step | None:
+    if endpoint is None or not model or not endpoint.enabled:
+        return None
+    try:
+        return Step(
+            endpoint=endpoint,
+            model=model,
+            price=price_for(provider_kind=endpoint.kind, model=model),
+        )
+    except PriceMissing as exc:
+        logger.error("model skipped", extra={"model": f"{endpoint.name}:{model}", "why": str(exc)})
+        return None
+
+
+def tier_steps(*, tier: Tier, arm: str) -> list[Step]:
+    """The tier's chain in order; arm "B" puts the A/B model first."""
+    steps = (
+        []
+        if not tier.pk
+        else [_step(item.endpoint, item.model) for item in tier.chain.select_related("endpoint")]
+    )
+    if arm == "B":
+        steps.insert(0, _step(tier.ab_endpoint, tier.ab_model))
+    unique: list[Step] = []
+    for step in steps:
+        if step and all(step.label != other.label for other in unique):
+            unique.append(step)
+    return unique
+
+
+def downgrade_steps(*, tier: Tier) -> list[Step]:
+    step = _step(tier.downgrade_endpoint, tier.downgrade_model)
+    return [step] if step else []
+
+
+def worst_case_cost(*, steps: Sequence[Step], tier: Tier) -> Decimal:
+    """Most any step of the chain could cost: the whole context budget in, max tokens out."""
+    return max(
+        (
+            s.worst_case(
+                prompt_tokens=tier.context_token_budget, max_output_tokens=tier.max_output_tokens
+            )
+            for s in steps
+        ),
+        default=Decimal("0"),
+    )
+
+
+@dataclass(slots=True)
+class Generation:
+    result: ChatResult | None = None
+    step: Step | None = None
+    failures: list[tuple[Step, ProviderError]] = field(default_factory=list)
+
+    @property
+    def cost(self) -> Decimal:
+        if self.result is None or self.step is None:
+            return Decimal("0")
+        return cost_of(
+            price=self.step.price,
+            tokens_in=self.result.tokens_in,
+            tokens_out=self.result.tokens_out,
+        )
+
+
+def generate(
+    *, steps: Sequence[Step], messages: Sequence[ChatMessage], max_tokens: int, request_id: str
+) -> Generation:
+    """Try each step until one answers; every failure is kept for notices and logs."""
+    outcome = Generation()
+    for step in steps:
+        request = ChatRequest(model=step.model, messages=tuple(messages), max_tokens=max_tokens)
+        try:
+            outcome.result = provider_for(step.endpoint).complete(request)
+            outcome.step = step
+            return outcome
+        except ProviderError as exc:
+            outcome.failures.append((step, exc))
+            logger.warning(
+                "provider failed",
+                extra={
+                    "request_id": request_id,
+                    "model": step.label,
+                    "transient": exc.transient,
+                    "error": str(exc),
+                },
+            )
+    return outcome

@@ -1,0 +1,154 @@
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+
+from ragengine.models import Member, Tier, UsageRecord, UsageStatus
+from ragengine.services.budgets import (
+    Denied,
+    Reservation,
+    UsageDetails,
+    member_spend,
+    periods_at,
+    usage_open,
+    usage_settle,
+)
+from ragengine.services.members import ab_arm, member_resolve, tier_for_member
+from tests.factories import MemberFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def record(member, cost: str, at: datetime, **fields) -> UsageRecord:
+    row = UsageRecord.objects.create(
+        member=member, status=UsageStatus.SETTLED, cost=Decimal(cost), request_id="r", **fields
+    )
+    UsageRecord.objects.filter(pk=row.pk).update(created_at=at)
+    return row
+
+
+def test_periods_follow_the_configured_time_zone(settings):
+    settings.TIME_ZONE = "America/Sao_Paulo"
+    now = datetime(2026, 3, 1, 2, 30, tzinfo=UTC)  # still 28 Feb, 23:30 in São Paulo
+    periods = periods_at(now)
+    assert periods.day_start.isoformat() == "2026-02-28T00:00:00-03:00"
+    assert periods.month_start.isoformat() == "2026-02-01T00:00:00-03:00"
+    assert periods.month_end.isoformat() == "2026-03-01T00:00:00-03:00"
+
+
+def test_spend_is_the_ledger_sum_over_the_window():
+    member = MemberFactory()
+    now = datetime.now(UTC)
+    record(member, "0.50", now - timedelta(minutes=5))
+    record(member, "0.25", now - timedelta(days=40))
+    record(MemberFactory(), "9.00", now)  # someone else
+
+    assert member_spend(member=member, since=now - timedelta(days=1)) == Decimal("0.50")
+    assert member_spend(member=member, since=now - timedelta(days=60)) == Decimal("0.75")
+
+
+def test_live_reservations_count_and_stale_ones_do_not():
+    member = MemberFactory()
+    now = datetime.now(UTC)
+    live = UsageRecord.objects.create(member=member, reserved=Decimal("0.2"), request_id="a")
+    stale = UsageRecord.objects.create(member=member, reserved=Decimal("5"), request_id="b")
+    UsageRecord.objects.filter(pk=stale.pk).update(created_at=now - timedelta(hours=1))
+
+    assert live.status == UsageStatus.RESERVED
+    assert member_spend(member=member, since=now - timedelta(days=1)) == Decimal("0.2")
+
+
+def test_reserve_then_settle_replaces_the_worst_case_by_the_real_cost():
+    tier = Tier.objects.create(name="t", daily_budget=Decimal("1"))
+    member = MemberFactory(tier=tier)
+    opened = usage_open(member=member, tier=tier, worst_case=Decimal("0.6"), request_id="x")
+    assert isinstance(opened, Reservation)
+    assert isinstance(
+        usage_open(member=member, tier=tier, worst_case=Decimal("0.6"), request_id="y"), Denied
+    )
+
+    usage_settle(reservation=opened, details=UsageDetails(mode="generated", cost=Decimal("0.1")))
+
+    row = UsageRecord.objects.get(pk=opened.record_id)
+    assert (row.status, row.cost, row.reserved) == ("settled", Decimal("0.1"), Decimal("0"))
+    assert isinstance(
+        usage_open(member=member, tier=tier, worst_case=Decimal("0.6"), request_id="z"),
+        Reservation,
+    )
+
+
+def test_monthly_budget_is_enforced_across_days():
+    tier = Tier.objects.create(name="t", monthly_budget=Decimal("1"))
+    member = MemberFactory(tier=tier)
+    now = datetime.now(UTC)
+    start = periods_at(now).month_start
+    record(member, "0.9", max(start, now - timedelta(days=3)) + timedelta(minutes=1))
+
+    denied = usage_open(member=member, tier=tier, worst_case=Decimal("0.2"), request_id="x")
+
+    assert isinstance(denied, Denied) and denied.kind == "budget"
+    assert "monthly budget" in denied.message
+
+
+def test_new_members_get_their_workspace_default_tier():
+    gold = Tier.objects.create(name="Gold")
+    member = member_resolve(platform="slack", workspace_id="T1", user_id="U1")
+    member.workspace.default_tier = gold
+    member.workspace.save()
+
+    again = member_resolve(platform="slack", workspace_id="T1", user_id="U1")
+    other = member_resolve(platform="slack", workspace_id="T2", user_id="U1")
+
+    assert again.pk == member.pk
+    assert tier_for_member(Member.objects.get(pk=member.pk)) == gold
+    assert other.pk != member.pk
+    assert tier_for_member(other).is_default  # the seeded global default
+
+
+def test_ab_split_is_stable_per_member_and_near_the_configured_share():
+    tier = Tier.objects.create(name="ab", ab_percent=30)
+    members = Member.objects.bulk_create([Member(display_name=f"m{i}") for i in range(2000)])
+    members = list(Member.objects.filter(display_name__startswith="m"))
+    arms = [ab_arm(member=m, tier=tier) for m in members]
+
+    share = arms.count("B") / len(arms)
+    assert 0.27 <= share <= 0.33, share
+    assert arms == [ab_arm(member=m, tier=tier) for m in members]  # same person, same arm
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="row locks are a PostgreSQL concern; run with PG"
+)
+def test_concurrent_reservations_never_pass_the_hard_limit():
+    """50 concurrent requests, budget for 10: exactly 10 reservations succeed."""
+    tier = Tier.objects.create(name="race", daily_budget=Decimal("1.00"))
+    member = MemberFactory(tier=tier)
+    results: list[object] = []
+    barrier = threading.Barrier(50)
+
+    def attempt(i: int) -> None:
+        try:
+            barrier.wait()
+            results.append(
+                usage_open(member=member, tier=tier, worst_case=Decimal("0.10"), request_id=str(i))
+            )
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(50)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    granted = [r for r in results if isinstance(r, Reservation)]
+    assert len(results) == 50
+    assert len(granted) == 10
+    assert member_spend(member=member, since=periods_at(datetime.now(UTC)).day_start) == Decimal(
+        "1.00"
+    )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from django.core.exceptions import ValidationError
 from django.db import models
 
@@ -36,7 +34,11 @@ class BlockedPattern(models.Model):
     def clean(self) -> None:
         if self.enabled and not self.pattern:
             raise ValidationError({"pattern": "An enabled pattern needs a regular expression."})
-        try:
-            re.compile(self.pattern)
-        except re.error as exc:
-            raise ValidationError({"pattern": f"Not a valid regular expression: {exc}."}) from exc
+        if not self.enabled:
+            return
+        from ragengine.services.guard import BlockedPattern as Rule
+
+        try:  # also refuses patterns that would match every question
+            Rule(name=self.name or "pattern", pattern=self.pattern, kind=self.kind)
+        except ValueError as exc:
+            raise ValidationError({"pattern": str(exc)}) from exc

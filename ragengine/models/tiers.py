@@ -24,7 +24,10 @@ class Tier(models.Model):
     )
     max_output_tokens = models.PositiveIntegerField(default=500, validators=[MinValueValidator(16)])
     context_token_budget = models.PositiveIntegerField(
-        default=3000, validators=[MinValueValidator(256)]
+        default=3000,
+        validators=[MinValueValidator(1024)],
+        help_text="Prompt tokens: instructions, sources and history (the instructions alone "
+        "take ~350-600).",
     )
     daily_budget = models.DecimalField(
         max_digits=12, decimal_places=4, null=True, blank=True, help_text="Empty = no limit."

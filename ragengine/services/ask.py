@@ -22,7 +22,7 @@ from django.conf import settings
 
 from ragengine.answers import Answer, AnswerMode, Channel, Source, Turn
 from ragengine.llm.extractive import Passage, answer_extractively
-from ragengine.llm.prompts import build_prompt
+from ragengine.llm.prompts import PromptBudgetError, build_prompt
 from ragengine.llm.tokens import tokenizer_for
 from ragengine.models import HardLimitPolicy, KnowledgeSet, Member, Tier
 from ragengine.retrieval.analysis import analyze, detect_language, words
@@ -302,6 +302,15 @@ def ask(
     return answer
 
 
+def _chain_counter(steps: Sequence[Step]):
+    """Count with every tokenizer of the chain and keep the largest, so the prompt fits
+    whichever model ends up answering."""
+    counters = [tokenizer_for(model) for model in dict.fromkeys(s.model for s in steps)]
+    if len(counters) == 1:
+        return counters[0]
+    return lambda text: max(count(text) for count in counters)
+
+
 def _refused(message: str, watch: _Stopwatch, request_id: str, channel: Channel) -> Answer:
     logger.info(
         "question refused",
@@ -339,16 +348,20 @@ def _answer(
             )
         )
     notices = list(plan.notices)
+    prompt = None
     if plan.steps and hits:
-        with watch.stage("generate"):
-            primary = plan.steps[0].model
+        try:
             prompt = build_prompt(
                 question=question,
                 hits=hits,
                 history=history,
-                count=tokenizer_for(primary),
+                count=_chain_counter(plan.steps),
                 context_budget=tier.context_token_budget,
             )
+        except PromptBudgetError:
+            logger.error("context budget too small", extra={"tier": tier.name})
+    if prompt is not None:
+        with watch.stage("generate"):
             generation = generate(
                 steps=plan.steps,
                 messages=prompt.messages,

@@ -174,3 +174,37 @@ def test_answer_to_dict_has_the_documented_keys(handbook):
     assert set(data["sources"][0]) >= {"title", "location", "snippet", "score", "document_id"}
     assert "total" in data["timings_ms"]
     json.dumps(data)
+
+
+def test_blocked_questions_are_refused_logged_and_free(embedder, monkeypatch, caplog):
+    from ragengine.models import UsageRecord
+
+    def no_search(query):
+        raise AssertionError("a blocked question must not reach retrieval")
+
+    monkeypatch.setattr(get_vector_store(), "search", no_search)
+    member = MemberFactory()
+
+    for question in (
+        "What is the admin password?",
+        "<script>alert(1)</script> hi",
+        "DROP TABLE users;",
+    ):
+        answer = ask(member=member, question=question, channel=CLI)
+        assert answer.mode == AnswerMode.REFUSED, question
+    assert UsageRecord.objects.filter(member=member).count() == 0
+    assert any(r.message == "question blocked" for r in caplog.records)
+
+
+def test_admin_rows_add_and_disable_blocked_patterns(embedder, handbook):
+    from ragengine.models import BlockedPattern
+
+    BlockedPattern.objects.create(name="salaries", pattern=r"\bsalar(y|ies)\b", kind="other")
+    assert ask_cli("What are the salaries of the directors?").mode == AnswerMode.REFUSED
+
+    default_name = "SQL drop statement"
+    from ragengine.services.guard import DEFAULT_BLOCKED_PATTERNS
+
+    assert default_name in {p.name for p in DEFAULT_BLOCKED_PATTERNS}
+    BlockedPattern.objects.create(name=default_name, pattern="", enabled=False)
+    assert ask_cli("How do I drop table rows in the report tool?").mode != AnswerMode.REFUSED

@@ -293,3 +293,55 @@ def test_ab_split_sends_the_b_arm_to_the_b_model(handbook, server, second_server
     assert answer.provider == "arm-b"
     assert second_server.requests_to(CHAT)[0].json["model"] == "gpt-4.1-mini"
     assert UsageRecord.objects.get(member=member).arm == "B"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    __import__("django.db").db.connection.vendor != "postgresql",
+    reason="concurrent writers need PostgreSQL; the suite runs on it in CI",
+)
+def test_fifty_concurrent_asks_never_spend_past_the_hard_limit(embedder, handbook_dir, server):
+    """Budget covers exactly 10 answers (worst case == real cost): at most 10 are charged."""
+    import threading
+
+    from django.db import connection
+
+    knowledge_set = knowledge_set_get_or_create(name="handbook")
+    documents_ingest_paths(paths=[handbook_dir], knowledge_set=knowledge_set)
+    server.script(CHAT, Reply.from_fixture("openai_chat_completion", delay_s=0.2))
+    ModelPrice.objects.create(
+        provider_kind="openai",
+        model="metered",
+        input_per_million=Decimal("0"),
+        output_per_million=Decimal("1000"),
+    )
+    per_answer = Decimal(33) * 1000 / 1_000_000  # the fixture's 33 completion tokens
+    tier = tier_with(
+        (endpoint_for(server), "metered"),
+        max_output_tokens=33,
+        daily_budget=per_answer * 10,
+        hard_limit_policy=HardLimitPolicy.EXTRACTIVE,
+    )
+    member = MemberFactory(tier=tier)
+    answers = []
+    barrier = threading.Barrier(50)
+
+    def one() -> None:
+        try:
+            barrier.wait()
+            answers.append(ask(member=member, question=QUESTION, channel=CLI))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=one) for _ in range(50)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(answers) == 50
+    charged = UsageRecord.objects.filter(member=member, cost__gt=0)
+    assert charged.count() == 10
+    assert sum(r.cost for r in UsageRecord.objects.filter(member=member)) == per_answer * 10
+    assert sum(a.mode == AnswerMode.GENERATED for a in answers) == 10
+    assert sum(a.mode == AnswerMode.EXTRACTIVE for a in answers) == 40

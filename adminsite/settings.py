@@ -138,7 +138,11 @@ if _REDIS_URL and env.bool("ARANDU_Q_REDIS", default=False):
     Q_CLUSTER["redis"] = _REDIS_URL
 
 # --- Engine knobs.
-ARANDU_EMBEDDER = env.str("ARANDU_EMBEDDER", default="local")
+ARANDU_EMBEDDER = env.str("ARANDU_EMBEDDER", default="local")  # local | openai | ollama
+ARANDU_EMBEDDER_MODEL = env.str("ARANDU_EMBEDDER_MODEL", default="")
+ARANDU_EMBEDDER_URL = env.str("ARANDU_EMBEDDER_URL", default="")
+ARANDU_EMBEDDER_API_KEY_ENV = env.str("ARANDU_EMBEDDER_API_KEY_ENV", default="OPENAI_API_KEY")
+ARANDU_EMBEDDER_DIMENSION = env.int("ARANDU_EMBEDDER_DIMENSION", default=0)
 ARANDU_VECTOR_STORE = env.str("ARANDU_VECTOR_STORE", default="local")
 ARANDU_STORE_DIR = ARANDU_DATA_DIR / "store"
 ARANDU_CHUNK_TOKENS = env.int("ARANDU_CHUNK_TOKENS", default=256)
@@ -168,7 +172,14 @@ _require(ARANDU_TOP_K >= 1, "ARANDU_TOP_K must be at least 1.")
 _require(-1.0 <= ARANDU_MIN_SIMILARITY <= 1.0, "ARANDU_MIN_SIMILARITY must be in [-1, 1].")
 _require(0.0 <= ARANDU_HYBRID_ALPHA <= 1.0, "ARANDU_HYBRID_ALPHA must be in [0, 1].")
 _require(ARANDU_FUSION in {"relative", "rrf"}, "ARANDU_FUSION must be 'relative' or 'rrf'.")
-_require(ARANDU_EMBEDDER in {"local"}, "ARANDU_EMBEDDER must be 'local'.")
+_require(
+    ARANDU_EMBEDDER in {"local", "openai", "ollama"},
+    "ARANDU_EMBEDDER must be 'local', 'openai' or 'ollama'.",
+)
+_require(
+    ARANDU_EMBEDDER == "local" or (ARANDU_EMBEDDER_MODEL and ARANDU_EMBEDDER_DIMENSION > 0),
+    "ARANDU_EMBEDDER_MODEL and ARANDU_EMBEDDER_DIMENSION are required for remote embedders.",
+)
 _require(ARANDU_VECTOR_STORE in {"local"}, "ARANDU_VECTOR_STORE must be 'local'.")
 _require(ARANDU_INGEST_COMMIT_EVERY >= 1, "ARANDU_INGEST_COMMIT_EVERY must be at least 1.")
 

@@ -15,11 +15,22 @@ from ragengine.retrieval.types import Embedder, VectorStore
 
 
 @lru_cache(maxsize=4)
-def _embedder(kind: str) -> Embedder:
+def _embedder(kind: str, model: str, url: str, key_env: str, dimension: int) -> Embedder:
     if kind == "local":
         from ragengine.retrieval.embedders.local import LocalOnnxEmbedder
 
         return LocalOnnxEmbedder()
+    from ragengine.llm.types import ProviderConfig
+
+    config = ProviderConfig(name=f"{kind}-embeddings", kind=kind, base_url=url, api_key_env=key_env)
+    if kind == "openai":
+        from ragengine.retrieval.embedders.openai_embedder import OpenAIEmbedder
+
+        return OpenAIEmbedder(config, model, dimension)
+    if kind == "ollama":
+        from ragengine.retrieval.embedders.ollama_embedder import OllamaEmbedder
+
+        return OllamaEmbedder(config, model, dimension)
     raise ValueError(f"Unknown embedder {kind!r}")
 
 
@@ -33,7 +44,13 @@ def _store(kind: str, path: str) -> VectorStore:
 
 
 def get_embedder() -> Embedder:
-    return _embedder(settings.ARANDU_EMBEDDER)
+    return _embedder(
+        settings.ARANDU_EMBEDDER,
+        settings.ARANDU_EMBEDDER_MODEL,
+        settings.ARANDU_EMBEDDER_URL,
+        settings.ARANDU_EMBEDDER_API_KEY_ENV,
+        settings.ARANDU_EMBEDDER_DIMENSION,
+    )
 
 
 def get_vector_store() -> VectorStore:

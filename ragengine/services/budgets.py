@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q, Sum
+from django.db.models import Count, F, Min, Q, Sum
 from django.utils import timezone
 
 from ragengine.models import Member, Tier, UsageRecord, UsageStatus
@@ -68,12 +68,6 @@ def member_spend(*, member: Member, since: datetime, now: datetime | None = None
         _spend_filter(now), member=member, created_at__gte=since
     ).aggregate(cost=Sum("cost"), reserved=Sum("reserved"))
     return (totals["cost"] or ZERO) + (totals["reserved"] or ZERO)
-
-
-def _questions_since(member: Member, since: datetime) -> int:
-    return UsageRecord.objects.filter(
-        member=member, created_at__gte=since, counts_toward_quota=True
-    ).count()
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,25 +138,53 @@ def _when(moment: datetime) -> str:
     return f"on {local:%Y-%m-%d %H:%M} ({settings.TIME_ZONE})"
 
 
-def _rate_denial(member: Member, tier: Tier, now: datetime, periods: Periods) -> Denied | None:
-    if tier.questions_per_hour is not None:
-        recent = UsageRecord.objects.filter(
-            member=member, created_at__gte=periods.hour_start, counts_toward_quota=True
-        ).order_by("created_at")
-        if recent.count() >= tier.questions_per_hour:
-            # The oldest question in the window leaves it first.
-            oldest = recent.values_list("created_at", flat=True).first()
-            free_at = oldest + timedelta(hours=1)
-            return Denied(
-                kind="rate",
-                message=(
-                    f"You've reached the limit of {tier.questions_per_hour} questions per hour. "
-                    f"You can ask again {_when(free_at)}."
-                ),
-                renews_at=free_at,
-            )
+@dataclass(frozen=True, slots=True)
+class _Totals:
+    day_spent: Decimal
+    month_spent: Decimal
+    hour_questions: int
+    day_questions: int
+    oldest_in_hour: datetime | None
+
+
+def _totals(member: Member, periods: Periods, now: datetime) -> _Totals:
+    """Everything the checks need in ONE query (this runs under the member lock)."""
+    spend = _spend_filter(now)
+    quota = Q(counts_toward_quota=True)
+    amount = F("cost") + F("reserved")
+    row = UsageRecord.objects.filter(
+        member=member, created_at__gte=min(periods.month_start, periods.hour_start)
+    ).aggregate(
+        day=Sum(amount, filter=spend & Q(created_at__gte=periods.day_start)),
+        month=Sum(amount, filter=spend & Q(created_at__gte=periods.month_start)),
+        hour_n=Count("pk", filter=quota & Q(created_at__gte=periods.hour_start)),
+        day_n=Count("pk", filter=quota & Q(created_at__gte=periods.day_start)),
+        oldest=Min("created_at", filter=quota & Q(created_at__gte=periods.hour_start)),
+    )
+    return _Totals(
+        day_spent=row["day"] or ZERO,
+        month_spent=row["month"] or ZERO,
+        hour_questions=row["hour_n"],
+        day_questions=row["day_n"],
+        oldest_in_hour=row["oldest"],
+    )
+
+
+def _rate_denial(tier: Tier, totals: _Totals, periods: Periods) -> Denied | None:
+    per_hour = tier.questions_per_hour
+    if per_hour is not None and totals.hour_questions >= per_hour:
+        # The oldest question in the window leaves it first.
+        free_at = (totals.oldest_in_hour or periods.hour_start) + timedelta(hours=1)
+        return Denied(
+            kind="rate",
+            message=(
+                f"You've reached the limit of {per_hour} questions per hour. "
+                f"You can ask again {_when(free_at)}."
+            ),
+            renews_at=free_at,
+        )
     per_day = tier.questions_per_day
-    if per_day is not None and _questions_since(member, periods.day_start) >= per_day:
+    if per_day is not None and totals.day_questions >= per_day:
         return Denied(
             kind="rate",
             message=(
@@ -213,13 +235,14 @@ def usage_open(
     periods = periods_at(now)
     with transaction.atomic():
         Member.objects.select_for_update().filter(pk=member.pk).first()
+        totals = _totals(member, periods, now)
         if check_rate:
-            denial = _rate_denial(member, tier, now, periods)
+            denial = _rate_denial(tier, totals, periods)
             if denial:
                 return denial
         state = BudgetState(
-            daily_spent=member_spend(member=member, since=periods.day_start, now=now),
-            monthly_spent=member_spend(member=member, since=periods.month_start, now=now),
+            daily_spent=totals.day_spent,
+            monthly_spent=totals.month_spent,
             daily_budget=tier.daily_budget,
             monthly_budget=tier.monthly_budget,
             soft_limit_percent=tier.soft_limit_percent,

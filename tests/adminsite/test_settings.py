@@ -56,3 +56,16 @@ def test_bad_values_fail_loudly_naming_the_variable(tmp_path, env, message):
     result = load_settings(tmp_path, **env)
     assert result.returncode != 0
     assert message in result.stderr or "invalid literal" in result.stderr
+
+
+def test_remote_embedder_needs_model_and_dimension(tmp_path):
+    result = load_settings(tmp_path, ARANDU_EMBEDDER="openai")
+    assert result.returncode != 0
+    assert "ARANDU_EMBEDDER_MODEL" in result.stderr
+    ok = load_settings(
+        tmp_path,
+        ARANDU_EMBEDDER="openai",
+        ARANDU_EMBEDDER_MODEL="text-embedding-3-small",
+        ARANDU_EMBEDDER_DIMENSION="512",
+    )
+    assert ok.returncode == 0, ok.stderr

@@ -1,0 +1,230 @@
+"""Routing, budgets and the ledger under load (issue "Engine 2/4").
+
+1. 50 concurrent questions against a local OpenAI-compatible stub that takes 1 s per
+   answer: total wall time (target <= 2.5 s).
+2. Overhead per answer of routing + budget reservation + ledger settlement, with a stub
+   that answers at once (target p50 <= 5 ms on PostgreSQL): the `budget` stage of ask()
+   (tier chain, rate limit, reservation) + settlement + the generate stage minus the time
+   spent inside the provider call.
+
+    PYTHONPATH=. .venv/bin/python bench/bench_routing.py [--database postgres|sqlite]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from bench.common import (
+    EXAMPLES,
+    Stopwatch,
+    django_setup,
+    monitored,
+    percentiles,
+    print_table,
+    save_results,
+    scratch_dir,
+    verdict,
+)
+
+PG_URL = "postgres://postgres@127.0.0.1:5432/arandu_bench"
+COMPLETION = {
+    "id": "chatcmpl-bench",
+    "object": "chat.completion",
+    "created": 1736857865,
+    "model": "gpt-4o-mini-2024-07-18",
+    "choices": [
+        {
+            "index": 0,
+            "message": {"role": "assistant", "content": "Employees get 25 working days [1]."},
+            "finish_reason": "stop",
+        }
+    ],
+    "usage": {"prompt_tokens": 900, "completion_tokens": 12, "total_tokens": 912},
+}
+
+
+def start_stub(delay_s: float) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - stdlib name
+            self.rfile.read(int(self.headers.get("content-length", 0)))
+            time.sleep(delay_s)
+            body = json.dumps(COMPLETION).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def fresh_postgres() -> None:
+    for command in (["dropdb", "--if-exists"], ["createdb"]):
+        subprocess.run([*command, "-h", "127.0.0.1", "-U", "postgres", "arandu_bench"], check=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--database", choices=["postgres", "sqlite"], default="postgres")
+    parser.add_argument("--concurrent", type=int, default=50)
+    parser.add_argument("--overhead-samples", type=int, default=300)
+    args = parser.parse_args()
+
+    with scratch_dir("routing") as data_dir:
+        env = {"ARANDU_LOG_LEVEL": "ERROR"}
+        if args.database == "postgres":
+            fresh_postgres()
+            env["DATABASE_URL"] = PG_URL
+        django_setup(data_dir, **env)
+        results = run(args)
+        results["database"] = args.database
+        save_results(f"routing-{args.database}", results)
+
+
+def run(args) -> dict:
+    from django.db import connection
+
+    from ragengine.answers import Channel
+    from ragengine.models import ProviderEndpoint, Tier, TierModel
+    from ragengine.services import ask as ask_module
+    from ragengine.services import generation as generation_module
+    from ragengine.services.ask import ask
+    from ragengine.services.ingest import documents_ingest_paths
+    from ragengine.services.knowledge import knowledge_set_get_or_create
+    from ragengine.services.members import member_resolve
+
+    knowledge_set = knowledge_set_get_or_create(name="handbook")
+    documents_ingest_paths(paths=[EXAMPLES / "handbook"], knowledge_set=knowledge_set)
+    channel = Channel(platform="bench")
+    question = "How many vacation days do I get per year?"
+    results: dict = {}
+
+    # --- 1. 50 concurrent questions, 1 s per answer ---------------------------------------
+    slow = start_stub(1.0)
+    endpoint = ProviderEndpoint.objects.create(
+        name="stub-slow", kind="openai", base_url=f"http://127.0.0.1:{slow.server_port}/v1"
+    )
+    tier = Tier.objects.create(name="bench", max_output_tokens=200)
+    TierModel.objects.create(tier=tier, endpoint=endpoint, model="gpt-4o-mini")
+    members = [member_resolve(platform="bench", user_id=f"u{i}") for i in range(args.concurrent)]
+    for member in members:
+        member.tier = tier
+        member.save()
+    ask(member=members[0], question=question, channel=channel)  # warm models and clients
+    modes: list[str] = []
+    barrier = threading.Barrier(args.concurrent + 1)
+
+    def one(member) -> None:
+        try:
+            barrier.wait()
+            modes.append(str(ask(member=member, question=question, channel=channel).mode))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=one, args=(m,)) for m in members]
+    for thread in threads:
+        thread.start()
+    load: dict = {}
+    with monitored(load), Stopwatch() as watch:
+        barrier.wait()
+        for thread in threads:
+            thread.join()
+    slow.shutdown()
+    results["concurrent"] = {
+        "questions": args.concurrent,
+        "stub_delay_s": 1.0,
+        "wall_s": round(watch.seconds, 3),
+        "target_s": 2.5,
+        "verdict": verdict(watch.seconds, 2.5),
+        "generated": modes.count("generated"),
+        "load": load.get("load"),
+    }
+
+    # --- 2. overhead of routing + budget + ledger -----------------------------------------
+    fast = start_stub(0.0)
+    endpoint.base_url = f"http://127.0.0.1:{fast.server_port}/v1"
+    endpoint.name = "stub-fast"
+    endpoint.save()
+    tier.daily_budget = 1000
+    tier.monthly_budget = 10000
+    tier.questions_per_hour = 100000
+    tier.save()
+    member = members[0]
+    provider_ms: list[float] = []
+    settle_ms: list[float] = []
+    real_generate = generation_module.generate
+    real_settle = ask_module.usage_settle
+
+    def timed_generate(**kwargs):
+        start = time.perf_counter()
+        outcome = real_generate(**kwargs)
+        provider_ms.append((time.perf_counter() - start) * 1000)
+        return outcome
+
+    def timed_settle(**kwargs):
+        start = time.perf_counter()
+        real_settle(**kwargs)
+        settle_ms.append((time.perf_counter() - start) * 1000)
+
+    ask_module.generate = timed_generate
+    ask_module.usage_settle = timed_settle
+    samples: list[float] = []
+    budget_ms: list[float] = []
+    for i in range(args.overhead_samples + 10):
+        answer = ask(member=member, question=question, channel=channel)
+        if i < 10:
+            continue  # warm-up
+        budget_ms.append(answer.timings_ms["budget"])
+    fast.shutdown()
+    provider_ms = provider_ms[10:]
+    settle_ms = settle_ms[10:]
+    samples = [b + s for b, s in zip(budget_ms, settle_ms, strict=True)]
+    overhead = percentiles(samples)
+    results["overhead_ms"] = {
+        "routing_budget_ledger": overhead,
+        "budget_stage": percentiles(budget_ms),
+        "settle": percentiles(settle_ms),
+        "generate_call_incl_http": percentiles(provider_ms),
+        "target_p50_ms": 5.0,
+        "verdict": verdict(overhead["p50"], 5.0),
+    }
+    print_table(
+        [
+            [
+                "50 concurrent, 1 s stub",
+                f"{watch.seconds:.2f} s",
+                "≤ 2.5 s",
+                results["concurrent"]["verdict"],
+            ],
+            [
+                "routing+budget+ledger p50",
+                f"{overhead['p50']} ms",
+                "≤ 5 ms",
+                results["overhead_ms"]["verdict"],
+            ],
+            ["  (p95)", f"{overhead['p95']} ms", "", ""],
+            [
+                "generate call incl. HTTP p50",
+                f"{results['overhead_ms']['generate_call_incl_http']['p50']} ms",
+                "",
+                "",
+            ],
+        ],
+        ["figure", "measured", "target", "verdict"],
+    )
+    return results
+
+
+if __name__ == "__main__":
+    main()

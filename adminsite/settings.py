@@ -155,6 +155,8 @@ ARANDU_MIN_SIMILARITY = env.float("ARANDU_MIN_SIMILARITY", default=0.2)
 ARANDU_HYBRID_ALPHA = env.float("ARANDU_HYBRID_ALPHA", default=0.5)
 ARANDU_FUSION = env.str("ARANDU_FUSION", default="relative")
 ARANDU_EXTRACTIVE_SENTENCES = env.int("ARANDU_EXTRACTIVE_SENTENCES", default=3)
+# JSON list of {"name", "pattern", "kind"} replacing the built-in blocked input patterns.
+ARANDU_BLOCKED_PATTERNS = env.json("ARANDU_BLOCKED_PATTERNS", default=None)
 # Ingestion commits to the vector store every N documents (and at the end of a run).
 ARANDU_INGEST_COMMIT_EVERY = env.int("ARANDU_INGEST_COMMIT_EVERY", default=50)
 

@@ -13,11 +13,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from bench.common import (
     EXAMPLES,
@@ -30,43 +28,9 @@ from bench.common import (
     scratch_dir,
     verdict,
 )
+from bench.stub_openai import start_stub
 
 PG_URL = "postgres://postgres@127.0.0.1:5432/arandu_bench"
-COMPLETION = {
-    "id": "chatcmpl-bench",
-    "object": "chat.completion",
-    "created": 1736857865,
-    "model": "gpt-4o-mini-2024-07-18",
-    "choices": [
-        {
-            "index": 0,
-            "message": {"role": "assistant", "content": "Employees get 25 working days [1]."},
-            "finish_reason": "stop",
-        }
-    ],
-    "usage": {"prompt_tokens": 900, "completion_tokens": 12, "total_tokens": 912},
-}
-
-
-def start_stub(delay_s: float) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - stdlib name
-            self.rfile.read(int(self.headers.get("content-length", 0)))
-            time.sleep(delay_s)
-            body = json.dumps(COMPLETION).encode()
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
 
 
 def fresh_postgres() -> None:
@@ -111,7 +75,7 @@ def run(args) -> dict:
     results: dict = {}
 
     # --- 1. 50 concurrent questions, 1 s per answer ---------------------------------------
-    slow = start_stub(1.0)
+    slow = start_stub(delay_s=1.0)
     endpoint = ProviderEndpoint.objects.create(
         name="stub-slow", kind="openai", base_url=f"http://127.0.0.1:{slow.server_port}/v1"
     )
@@ -152,7 +116,7 @@ def run(args) -> dict:
     }
 
     # --- 2. overhead of routing + budget + ledger -----------------------------------------
-    fast = start_stub(0.0)
+    fast = start_stub(delay_s=0.0)
     endpoint.base_url = f"http://127.0.0.1:{fast.server_port}/v1"
     endpoint.name = "stub-fast"
     endpoint.save()

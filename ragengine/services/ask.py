@@ -188,11 +188,7 @@ def _plan(
         channel=where,
     )
     if isinstance(opened, Reservation):
-        plan = _Plan(steps=steps, reservation=opened)
-        notice = opened.state.soft_limit_notice()
-        if notice:
-            plan.notices.append(notice)
-        return plan
+        return _Plan(steps=steps, reservation=opened)
     if opened.kind == "rate":
         return _Plan(steps=[], refusal=opened.message, rate_limited=True)
     return _apply_hard_limit(
@@ -287,6 +283,9 @@ def ask(
     details.latencies_ms = dict(answer.timings_ms)
     if plan.reservation is not None:
         usage_settle(reservation=plan.reservation, details=details)
+        soft = plan.reservation.state.soft_limit_notice(extra=details.cost)
+        if soft and not plan.notices:  # a hard-limit notice already says more
+            answer.notices.insert(0, soft)
     logger.info(
         "question answered",
         extra={

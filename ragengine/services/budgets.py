@@ -81,10 +81,11 @@ class BudgetState:
     soft_limit_percent: int
     periods: Periods
 
-    def soft_limit_notice(self) -> str | None:
+    def soft_limit_notice(self, *, extra: Decimal = ZERO) -> str | None:
+        """Notice once spend (plus `extra`, this answer's real cost) passes the soft limit."""
         for label, spent, budget, renews in (
-            ("daily", self.daily_spent, self.daily_budget, self.periods.day_end),
-            ("monthly", self.monthly_spent, self.monthly_budget, self.periods.month_end),
+            ("daily", self.daily_spent + extra, self.daily_budget, self.periods.day_end),
+            ("monthly", self.monthly_spent + extra, self.monthly_budget, self.periods.month_end),
         ):
             if budget and spent >= budget * Decimal(self.soft_limit_percent) / 100:
                 percent = int(spent / budget * 100)

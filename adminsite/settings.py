@@ -155,6 +155,10 @@ ARANDU_MIN_SIMILARITY = env.float("ARANDU_MIN_SIMILARITY", default=0.2)
 ARANDU_HYBRID_ALPHA = env.float("ARANDU_HYBRID_ALPHA", default=0.5)
 ARANDU_FUSION = env.str("ARANDU_FUSION", default="relative")
 ARANDU_EXTRACTIVE_SENTENCES = env.int("ARANDU_EXTRACTIVE_SENTENCES", default=3)
+# Answer cache: TTL when no CacheRule matches; cosine a paraphrase needs (chosen on the
+# labelled pairs in tests/ragengine/services/test_cache_precision.py).
+ARANDU_CACHE_DEFAULT_TTL = env.int("ARANDU_CACHE_DEFAULT_TTL", default=86400)
+ARANDU_CACHE_SEMANTIC_THRESHOLD = env.float("ARANDU_CACHE_SEMANTIC_THRESHOLD", default=0.87)
 # JSON list of {"name", "pattern", "kind"} replacing the built-in blocked input patterns.
 ARANDU_BLOCKED_PATTERNS = env.json("ARANDU_BLOCKED_PATTERNS", default=None)
 # Ingestion commits to the vector store every N documents (and at the end of a run).
@@ -183,6 +187,11 @@ _require(
     "ARANDU_EMBEDDER_MODEL and ARANDU_EMBEDDER_DIMENSION are required for remote embedders.",
 )
 _require(ARANDU_VECTOR_STORE in {"local"}, "ARANDU_VECTOR_STORE must be 'local'.")
+_require(ARANDU_CACHE_DEFAULT_TTL >= 0, "ARANDU_CACHE_DEFAULT_TTL must be >= 0 (0 = never).")
+_require(
+    0.0 < ARANDU_CACHE_SEMANTIC_THRESHOLD <= 1.0,
+    "ARANDU_CACHE_SEMANTIC_THRESHOLD must be in (0, 1].",
+)
 _require(ARANDU_INGEST_COMMIT_EVERY >= 1, "ARANDU_INGEST_COMMIT_EVERY must be at least 1.")
 
 # --- Logging: key=value structured fields via `extra=`, one line per event.

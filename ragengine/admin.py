@@ -195,6 +195,7 @@ class TierAdmin(admin.ModelAdmin):
         ),
         ("Rate limits", {"fields": ("questions_per_hour", "questions_per_day")}),
         ("A/B split", {"fields": ("ab_endpoint", "ab_model", "ab_percent")}),
+        ("Cache", {"fields": ("semantic_cache_enabled", "cache_hits_count_toward_quota")}),
     )
 
     @admin.display(description="models (in order)")
@@ -278,3 +279,6 @@ class BlockedPatternAdmin(admin.ModelAdmin):
     list_filter = ("kind", "enabled")
     list_editable = ("enabled",)
     search_fields = ("name", "pattern")
+
+
+import ragengine.admin_cache  # noqa: E402, F401

@@ -1,5 +1,12 @@
 """Engine models, one module per topic."""
 
+from ragengine.models.cache import (
+    CacheCategory,
+    CachedAnswer,
+    CacheEvent,
+    CacheEventKind,
+    CacheRule,
+)
 from ragengine.models.embeddings import EmbeddingCacheEntry
 from ragengine.models.guard import BlockedPattern
 from ragengine.models.knowledge import Chunk, Document, DocumentStatus, KnowledgeSet
@@ -10,6 +17,11 @@ from ragengine.models.usage import UsageRecord, UsageStatus
 
 __all__ = [
     "BlockedPattern",
+    "CacheCategory",
+    "CacheEvent",
+    "CacheEventKind",
+    "CacheRule",
+    "CachedAnswer",
     "Chunk",
     "Document",
     "DocumentStatus",

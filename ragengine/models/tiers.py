@@ -56,6 +56,13 @@ class Tier(models.Model):
         validators=[MaxValueValidator(100)],
         help_text="Share of members (by a stable hash) answered by the B model.",
     )
+    semantic_cache_enabled = models.BooleanField(
+        default=True,
+        help_text="Serve cached answers to paraphrases, not only to the same question.",
+    )
+    cache_hits_count_toward_quota = models.BooleanField(
+        default=True, help_text="Whether answers served from the cache count as questions."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

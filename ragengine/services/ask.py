@@ -13,11 +13,12 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+import numpy as np
 from django.conf import settings
 
 from ragengine.answers import Answer, AnswerMode, Channel, Source, Turn
@@ -29,6 +30,19 @@ from ragengine.retrieval.analysis import analyze, detect_language, words
 from ragengine.retrieval.registry import get_embedder, get_vector_store
 from ragengine.retrieval.types import SearchHit, SearchQuery
 from ragengine.selectors.guard import active_blocked_patterns
+from ragengine.services.answer_cache import (
+    CacheHit,
+    CacheScope,
+    RuleDecision,
+    answer_from_hit,
+    answer_payload,
+    cache_key_for,
+    cache_lookup,
+    cache_rule_for,
+    cache_scope,
+    cache_store,
+    generation_guard,
+)
 from ragengine.services.budgets import (
     Denied,
     Reservation,
@@ -261,19 +275,50 @@ def ask(
     arm = ab_arm(member=member, tier=tier)
     with watch.stage("budget"):
         plan = _plan(member=member, tier=tier, arm=arm, request_id=request_id, channel=channel)
+    vector = _LazyVector(question=question, watch=watch)
+    # A follow-up's meaning depends on the thread, so it is neither served from nor stored
+    # in the cache.
+    cache = None
+    if _retrieval_text(question, history) == question:
+        cache = _CacheContext.build(question=question, set_ids=set_ids, plan=plan, tier=tier)
+        if not cache.decision.cacheable:  # e.g. real-time questions: never served stale
+            cache = None
     if plan.refusal is not None:
+        if plan.rate_limited and cache and not tier.cache_hits_count_toward_quota:
+            hit = cache.lookup(vector, watch)
+            if hit is not None and member is not None:
+                return _serve_uncounted_hit(hit, member, tier, request_id, channel, watch)
         return _refused(plan.refusal, watch, request_id, channel)
 
     try:
-        answer, details = _answer(
-            question=question,
-            history=history,
-            set_ids=set_ids,
-            tier=tier,
-            plan=plan,
-            watch=watch,
-            request_id=request_id,
-        )
+        hit = cache.lookup(vector, watch) if cache else None
+        if hit is None and cache is not None:
+            with generation_guard(key=cache.key):
+                hit = cache.lookup(vector, watch)  # the previous holder usually just stored it
+                if hit is None:
+                    answer, details = _answer_and_store(
+                        question, history, set_ids, tier, plan, watch, request_id, vector, cache
+                    )
+        elif hit is None:
+            answer, details = _answer(
+                question=question,
+                history=history,
+                set_ids=set_ids,
+                tier=tier,
+                plan=plan,
+                watch=watch,
+                request_id=request_id,
+                vector=vector,
+            )
+        if hit is not None:
+            answer = answer_from_hit(hit=hit, request_id=request_id)
+            details = UsageDetails(
+                mode=AnswerMode.CACHED,
+                provider=answer.provider,
+                model=answer.model,
+                cost_saved=hit.cost_saved,
+                counts_toward_quota=tier.cache_hits_count_toward_quota,
+            )
     except BaseException:
         if plan.reservation is not None:  # release: an error must not eat the budget
             usage_settle(reservation=plan.reservation, details=UsageDetails(mode="error"))
@@ -298,6 +343,125 @@ def ask(
             "total_ms": round(answer.timings_ms["total"], 1),
         },
     )
+    return answer
+
+
+class _LazyVector:
+    """The question's embedding, computed at most once and only when something needs it
+    (exact cache hits never do)."""
+
+    def __init__(self, *, question: str, watch: _Stopwatch) -> None:
+        self.question = question
+        self.watch = watch
+        self._vector: np.ndarray | None = None
+
+    def __call__(self) -> np.ndarray:
+        if self._vector is None:
+            with self.watch.stage("embed"):
+                self._vector = get_embedder().embed_query(self.question)
+        return self._vector
+
+
+@dataclass(frozen=True, slots=True)
+class _CacheContext:
+    question: str
+    scope: CacheScope
+    decision: RuleDecision
+    allow_semantic: bool
+    key: str
+    steps: tuple[Step, ...]
+
+    @classmethod
+    def build(
+        cls, *, question: str, set_ids: tuple[str, ...] | None, plan: _Plan, tier: Tier
+    ) -> _CacheContext:
+        family = plan.steps[0].label if plan.steps else "extractive"
+        scope = cache_scope(set_ids=set_ids, model_family=family)
+        decision = cache_rule_for(question=question)
+        return cls(
+            question=question,
+            scope=scope,
+            decision=decision,
+            allow_semantic=tier.semantic_cache_enabled and decision.semantic,
+            key=cache_key_for(question=question, scope=scope),
+            steps=tuple(plan.steps),
+        )
+
+    def lookup(self, vector: Callable[[], np.ndarray], watch: _Stopwatch) -> CacheHit | None:
+        with watch.stage("cache"):
+            return cache_lookup(
+                question=self.question,
+                query_vector=vector,
+                scope=self.scope,
+                allow_semantic=self.allow_semantic,
+            )
+
+    def store(self, answer: Answer, vector: Callable[[], np.ndarray], cost: Decimal) -> None:
+        """Only answers of the scope's own kind: never a fallback or degraded one."""
+        if self.steps:
+            intended = (
+                answer.mode == AnswerMode.GENERATED
+                and answer.provider == self.steps[0].endpoint.name
+            )
+        else:
+            intended = answer.mode == AnswerMode.EXTRACTIVE and not answer.notices
+        if intended and self.decision.cacheable:
+            cache_store(
+                question=self.question,
+                query_vector=vector(),
+                scope=self.scope,
+                answer=answer_payload(answer=answer),
+                cost=cost,
+                decision=self.decision,
+            )
+
+
+def _answer_and_store(question, history, set_ids, tier, plan, watch, request_id, vector, cache):
+    answer, details = _answer(
+        question=question,
+        history=history,
+        set_ids=set_ids,
+        tier=tier,
+        plan=plan,
+        watch=watch,
+        request_id=request_id,
+        vector=vector,
+    )
+    cache.store(answer, vector, details.cost)
+    return answer, details
+
+
+def _serve_uncounted_hit(
+    hit: CacheHit,
+    member: Member,
+    tier: Tier,
+    request_id: str,
+    channel: Channel,
+    watch: _Stopwatch,
+) -> Answer:
+    """Over the question quota, but this tier doesn't count cache hits: serve it, free."""
+    opened = usage_open(
+        member=member,
+        tier=tier,
+        worst_case=Decimal("0"),
+        request_id=request_id,
+        channel=f"{channel.platform}:{channel.channel_id}",
+        counts_toward_quota=False,
+        check_rate=False,
+    )
+    answer = answer_from_hit(hit=hit, request_id=request_id)
+    answer.timings_ms = watch.finish()
+    if isinstance(opened, Reservation):
+        usage_settle(
+            reservation=opened,
+            details=UsageDetails(
+                mode=AnswerMode.CACHED,
+                provider=answer.provider,
+                model=answer.model,
+                cost_saved=hit.cost_saved,
+                latencies_ms=dict(answer.timings_ms),
+            ),
+        )
     return answer
 
 
@@ -329,11 +493,15 @@ def _answer(
     plan: _Plan,
     watch: _Stopwatch,
     request_id: str,
+    vector: _LazyVector,
 ) -> tuple[Answer, UsageDetails]:
     embedder = get_embedder()
     retrieval_text = _retrieval_text(question, history)
-    with watch.stage("embed"):
-        query_vector = embedder.embed_query(retrieval_text)
+    if retrieval_text == question:
+        query_vector = vector()
+    else:
+        with watch.stage("embed"):
+            query_vector = embedder.embed_query(retrieval_text)
     with watch.stage("retrieve"):
         hits = get_vector_store().search(
             SearchQuery(

@@ -123,6 +123,7 @@ class UsageDetails:
     cost: Decimal = ZERO
     cost_saved: Decimal = ZERO
     latencies_ms: dict[str, float] = field(default_factory=dict)
+    counts_toward_quota: bool | None = None  # None: keep what the reservation said
 
 
 def _money(value: Decimal) -> str:
@@ -266,7 +267,11 @@ def usage_open(
 
 def usage_settle(*, reservation: Reservation, details: UsageDetails) -> None:
     """Replace the reservation by the real cost, in one update."""
+    extra = {}
+    if details.counts_toward_quota is not None:
+        extra["counts_toward_quota"] = details.counts_toward_quota
     UsageRecord.objects.filter(pk=reservation.record_id).update(
+        **extra,
         status=UsageStatus.SETTLED,
         reserved=ZERO,
         cost=details.cost,

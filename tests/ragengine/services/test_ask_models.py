@@ -33,6 +33,16 @@ QUESTION = "How many vacation days do I get per year?"
 
 
 @pytest.fixture(autouse=True)
+def _no_answer_cache(settings):
+    """These tests ask the same question again and again to exercise routing and budgets;
+    the cache (tested in test_ask_cache.py) would answer the repeats."""
+    from ragengine.models import CacheRule
+
+    CacheRule.objects.update(enabled=False)
+    settings.ARANDU_CACHE_DEFAULT_TTL = 0
+
+
+@pytest.fixture(autouse=True)
 def _fresh_providers():
     reset_providers()
     yield

@@ -1,0 +1,10 @@
+"""django-q2 entry points. Thin: each one calls a service and returns a small summary."""
+
+from __future__ import annotations
+
+from ragengine.services.answer_cache import cache_prune
+
+
+def cache_prune_task() -> int:
+    """Delete expired cached answers and those built on old index versions (hourly)."""
+    return cache_prune()

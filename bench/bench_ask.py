@@ -17,6 +17,8 @@ import cProfile
 import io
 import pstats
 import sys
+import time
+from contextlib import suppress
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +30,7 @@ from bench.common import (
     EXAMPLES,
     LoadMonitor,
     Stopwatch,
+    blas_threads,
     busy_note,
     django_setup,
     load_questions,
@@ -115,6 +118,115 @@ def build_store(n_synthetic: int, seed: int, vectors_mode: str) -> dict:
     return info
 
 
+def clear_answer_cache() -> None:
+    """Empty the answer cache, if this version of Arandu has one, so every timed ask
+    takes the full path (a cache lookup that misses, then retrieval and extraction)."""
+    from django.core.cache import cache
+    from django.db import DatabaseError
+
+    try:
+        from ragengine.models import CachedAnswer
+    except ImportError:  # no answer cache in this version
+        CachedAnswer = None  # noqa: N806
+    if CachedAnswer is not None:
+        with suppress(DatabaseError):  # a model without its migration: nothing cached
+            CachedAnswer.objects.all().delete()
+    cache.clear()
+
+
+def uncached_ask(ask, question: str, channel):
+    """(answer, wall ms) for a question asked with an empty answer cache."""
+    clear_answer_cache()
+    start = time.perf_counter()
+    answer = ask(member=None, question=question, channel=channel)
+    return answer, (time.perf_counter() - start) * 1000
+
+
+def repeated_questions(ask, questions: list[tuple[str, str]], channel) -> dict:
+    """Each question asked twice in a row without clearing: the second ask is what a
+    repeated question costs (an answer-cache hit, when the product has a cache)."""
+    seconds = []
+    for _, q in questions:
+        clear_answer_cache()
+        ask(member=None, question=q, channel=channel)
+        start = time.perf_counter()
+        answer = ask(member=None, question=q, channel=channel)
+        seconds.append(((time.perf_counter() - start) * 1000, str(answer.mode)))
+    cached = [ms for ms, mode in seconds if mode == "cached"]
+    return {
+        "asks": len(seconds),
+        "cached_share": round(len(cached) / max(1, len(seconds)), 3),
+        "second_ask_wall": percentiles([ms for ms, _ in seconds]),
+        "cache_hit_wall": percentiles(cached),
+    }
+
+
+def what_if(questions: list[tuple[str, str]], channel) -> dict:
+    """Diagnostics, not product behaviour: ask() again with the extractive answerer's
+    sentence embedding (a) switched off (lexical + retrieval prior only) and (b) memoised
+    across asks (a warm sentence-embedding cache). Patched from here, for one round each."""
+    import ragengine.services.ask as ask_module
+    from ragengine.retrieval.registry import get_embedder
+
+    real = ask_module.answer_extractively
+    memo: dict[str, np.ndarray] = {}
+    embedder = get_embedder()
+
+    def memo_embed(texts):
+        missing = [t for t in dict.fromkeys(texts) if t not in memo]
+        if missing:
+            memo.update(zip(missing, embedder.embed_documents(missing), strict=True))
+        return np.stack([memo[t] for t in texts])
+
+    out: dict = {}
+    # Interleaved A/B, same questions and load: numpy's BLAS with its default threads vs 1.
+    # (onnxruntime's threads keep spinning for a while after each embedding call, and a
+    # multi-threaded matrix-vector product right after it competes with them for the cores.)
+    retrieve: dict[str, list[float]] = {"default": [], "one_thread": []}
+    applied: list[bool] = []
+    for _, q in questions:
+        retrieve["default"].append(
+            uncached_ask(ask_module.ask, q, channel)[0].timings_ms["retrieve"]
+        )
+        with blas_threads(1) as ok:
+            answer = uncached_ask(ask_module.ask, q, channel)[0]
+        applied.append(ok)
+        retrieve["one_thread"].append(answer.timings_ms["retrieve"])
+    out["blas_threads_retrieve"] = (
+        {k: percentiles(v) for k, v in retrieve.items()}
+        if all(applied)
+        else {"error": "could not set numpy's BLAS threads"}
+    )
+    for name, patch in (
+        ("no_sentence_embedding", lambda **kw: real(**{**kw, "embed": None})),
+        ("memoised_sentence_embedding", lambda **kw: real(**{**kw, "embed": memo_embed})),
+    ):
+        calls = []
+
+        def wrapper(_patch=patch, _calls=calls, **kwargs):
+            _calls.append(1)
+            return _patch(**kwargs)
+
+        ask_module.answer_extractively = wrapper
+        try:
+            if name == "memoised_sentence_embedding":  # fill the cache first
+                for _, q in questions:
+                    uncached_ask(ask_module.ask, q, channel)
+                calls.clear()
+            answers = [uncached_ask(ask_module.ask, q, channel)[0] for _, q in questions]
+        finally:
+            ask_module.answer_extractively = real
+        if not calls:
+            out[name] = {"error": "answer_extractively is no longer called from ask.py"}
+            continue
+        out[name] = {
+            "total": percentiles([a.timings_ms["total"] for a in answers]),
+            "generate": percentiles([a.timings_ms.get("generate", 0.0) for a in answers]),
+            "found_share": round(float(np.mean([bool(a.sources) for a in answers])), 3),
+        }
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--chunks", type=int, default=10_000, help="total chunks in the store")
@@ -192,7 +304,7 @@ def main() -> None:
         embedder.embed_documents = counting
         everyone = Channel(platform="bench")
         for _, q in questions[:10]:  # warm-up
-            ask(member=None, question=q, channel=everyone)
+            uncached_ask(ask, q, everyone)
 
         def timed_rounds() -> tuple[list[dict], dict]:
             rows: list[dict] = []
@@ -200,13 +312,15 @@ def main() -> None:
             for round_no in range(args.rounds):
                 for group, q in questions:
                     sentence_counts.clear()
-                    answer = ask(member=None, question=q, channel=everyone)
+                    answer, wall_ms = uncached_ask(ask, q, everyone)
                     rows.append(
                         {
                             "round": round_no,
                             "group": group,
                             "question": q,
                             "found": bool(answer.sources),
+                            "mode": str(answer.mode),
+                            "wall_ms": wall_ms,
                             "embedded_texts": sum(sentence_counts),
                             "timings": dict(answer.timings_ms),
                         }
@@ -229,20 +343,21 @@ def main() -> None:
         # One round with the channel restricted to named sets (one extra DB query).
         restricted = Channel(platform="bench", knowledge_sets=("handbook", "synthetic"))
         restricted_totals = [
-            ask(member=None, question=q, channel=restricted).timings_ms["total"]
-            for _, q in questions
+            uncached_ask(ask, q, restricted)[0].timings_ms["total"] for _, q in questions
         ]
 
         profiler = cProfile.Profile()
         profiler.enable()
         for _, q in questions:
-            ask(member=None, question=q, channel=everyone)
+            uncached_ask(ask, q, everyone)
         profiler.disable()
         stream = io.StringIO()
         pstats.Stats(profiler, stream=stream).sort_stats("cumulative").print_stats(30)
         profile_lines = [line for line in stream.getvalue().splitlines() if "/" in line][:30]
         embedder.embed_documents = original
         results["memory"] = memory_mb()
+        results["what_if"] = what_if(questions, everyone)
+        results["repeat"] = repeated_questions(ask, questions, everyone)
 
     def stage_table(subset: list[dict]) -> dict:
         return {
@@ -262,6 +377,8 @@ def main() -> None:
         "found": stage_table([r for r in rows if r["found"]]),
         "not_found": stage_table([r for r in rows if not r["found"]]),
         "found_share": round(float(np.mean([r["found"] for r in rows])), 3),
+        "modes": {m: sum(r["mode"] == m for r in rows) for m in {r["mode"] for r in rows}},
+        "wall_ms": percentiles([r["wall_ms"] for r in rows]),
         "generate_embedded_sentences": percentiles([r["embedded_texts"] for r in rows]),
         "restricted_channel_total": percentiles(restricted_totals),
     }
@@ -305,7 +422,38 @@ def main() -> None:
                 f"{results['ask']['restricted_channel_total']['p50']} / "
                 f"{results['ask']['restricted_channel_total']['p95']} ms",
             ),
+            ("answer modes", str(results["ask"]["modes"])),
+            (
+                "wall time around ask() p50/p95",
+                f"{results['ask']['wall_ms']['p50']} / {results['ask']['wall_ms']['p95']} ms",
+            ),
+            (
+                "repeated question, 2nd ask p50 (cached share)",
+                f"{results['repeat']['second_ask_wall']['p50']} ms "
+                f"({results['repeat']['cached_share']:.0%} answer-cache hits)",
+            ),
             ("process RSS", f"{results['memory']['rss']} MiB"),
+            (
+                "retrieve p50/p95: BLAS default vs 1 thread",
+                (
+                    "{d[p50]} / {d[p95]} ms vs {o[p50]} / {o[p95]} ms".format(
+                        d=results["what_if"]["blas_threads_retrieve"]["default"],
+                        o=results["what_if"]["blas_threads_retrieve"]["one_thread"],
+                    )
+                    if "default" in results["what_if"]["blas_threads_retrieve"]
+                    else "n/a"
+                ),
+            ),
+            *[
+                (
+                    f"what-if: {name.replace('_', ' ')} (total p50/p95)",
+                    f"{w['total']['p50']} / {w['total']['p95']} ms, answered {w['found_share']:.0%}"
+                    if "total" in w
+                    else w["error"],
+                )
+                for name, w in results["what_if"].items()
+                if name != "blas_threads_retrieve"
+            ],
             (
                 "ask p50 target",
                 f"{overall['p50']} ms vs {TARGET_P50_MS} ms: "

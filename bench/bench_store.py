@@ -140,6 +140,7 @@ def run_reader(
     # Where the time of the target configuration goes: the two scoring passes alone.
     snap = store._snapshot()  # noqa: SLF001 - diagnostics only
     dense_ms, analyze_ms, bm25_ms = [], [], []
+    monitor = LoadMonitor()
     for i in range(min(iterations, 200)):
         j = i % len(texts)
         start = time.perf_counter()
@@ -158,6 +159,7 @@ def run_reader(
         "analyze(query)": round(float(np.median(analyze_ms)), 2),
         "bm25 scores (+weight mask)": round(float(np.median(bm25_ms)), 2),
     }
+    out["breakdown_load"] = monitor.stop()
 
     profiler = cProfile.Profile()
     name, alpha, fusion, filtered, min_sim = CONFIGS[0]

@@ -340,3 +340,34 @@ def wait_for_quiet(max_wait_s: float = 60.0, threshold: float = 0.3, window_s: f
         if waited >= max_wait_s:
             print(f"  (machine still busy after {waited:.0f} s: {other:.2f} other cores)")
             return {"waited_s": round(waited, 1), "quiet": False, "other_cores": other}
+
+
+def _openblas():
+    """numpy's bundled OpenBLAS (scipy-openblas build) via ctypes, or None."""
+    import ctypes
+
+    try:
+        with open("/proc/self/maps", encoding="ascii", errors="replace") as f:
+            paths = sorted({line.split()[-1] for line in f if "openblas" in line.lower()})
+        for path in paths:
+            lib = ctypes.CDLL(path)
+            if hasattr(lib, "scipy_openblas_set_num_threads64_"):
+                return lib
+    except OSError:
+        pass
+    return None
+
+
+@contextmanager
+def blas_threads(n: int) -> Iterator[bool]:
+    """Temporarily run numpy's BLAS with `n` threads; yields False if that isn't possible."""
+    lib = _openblas()
+    if lib is None:
+        yield False
+        return
+    before = lib.scipy_openblas_get_num_threads64_()
+    lib.scipy_openblas_set_num_threads64_(n)
+    try:
+        yield True
+    finally:
+        lib.scipy_openblas_set_num_threads64_(before)

@@ -8,7 +8,7 @@ import pytest
 
 from ragengine.answers import AnswerMode, Channel, Turn
 from ragengine.llm.registry import reset_providers
-from ragengine.models import CacheRule, ProviderEndpoint, Tier, TierModel, UsageRecord
+from ragengine.models import ProviderEndpoint, Tier, TierModel, UsageRecord
 from ragengine.services.ask import ask
 from ragengine.services.ingest import documents_ingest_paths
 from ragengine.services.knowledge import knowledge_set_get_or_create

@@ -155,6 +155,9 @@ ARANDU_MIN_SIMILARITY = env.float("ARANDU_MIN_SIMILARITY", default=0.2)
 ARANDU_HYBRID_ALPHA = env.float("ARANDU_HYBRID_ALPHA", default=0.5)
 ARANDU_FUSION = env.str("ARANDU_FUSION", default="relative")
 ARANDU_EXTRACTIVE_SENTENCES = env.int("ARANDU_EXTRACTIVE_SENTENCES", default=3)
+# Sentences the extractive answerer embeds per question (the most promising ones): the
+# quality/latency trade-off measured in docs/PERFORMANCE.md.
+ARANDU_EXTRACTIVE_EMBED_SENTENCES = env.int("ARANDU_EXTRACTIVE_EMBED_SENTENCES", default=8)
 # Answer cache: TTL when no CacheRule matches; cosine a paraphrase needs (chosen on the
 # labelled pairs in tests/ragengine/services/test_cache_precision.py).
 ARANDU_CACHE_DEFAULT_TTL = env.int("ARANDU_CACHE_DEFAULT_TTL", default=86400)
@@ -192,6 +195,7 @@ _require(
     0.0 < ARANDU_CACHE_SEMANTIC_THRESHOLD <= 1.0,
     "ARANDU_CACHE_SEMANTIC_THRESHOLD must be in (0, 1].",
 )
+_require(ARANDU_EXTRACTIVE_EMBED_SENTENCES >= 0, "ARANDU_EXTRACTIVE_EMBED_SENTENCES must be >= 0.")
 _require(ARANDU_INGEST_COMMIT_EVERY >= 1, "ARANDU_INGEST_COMMIT_EVERY must be at least 1.")
 
 # --- Logging: key=value structured fields via `extra=`, one line per event.

@@ -574,6 +574,7 @@ def _answer(
             max_sentences=settings.ARANDU_EXTRACTIVE_SENTENCES,
             embed=embedder.embed_documents,
             query_vector=query_vector,
+            max_embedded=settings.ARANDU_EXTRACTIVE_EMBED_SENTENCES,
         )
         text, sources = cited_sources(result.text, hits) if result.found else (result.text, [])
     answer = Answer(

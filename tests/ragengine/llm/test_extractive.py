@@ -552,3 +552,31 @@ def test_real_embedder_keeps_the_lexical_winner_on_top(embedder) -> None:
 
     assert bullets(answer)[0] == ("Employees get 25 vacation days per year.", 1)
     assert not any("Sick leave" in sentence for sentence, _ in bullets(answer))
+
+
+def test_max_embedded_bounds_the_sentences_sent_to_the_embedder() -> None:
+    passages = [
+        Passage(
+            number=i,
+            text=f"Rule {i}: vacation requests need {i} days of notice. Unrelated line {i} here.",
+            score=1.0 / i,
+            similarity=0.5,
+        )
+        for i in range(1, 6)
+    ]
+    sizes: list[int] = []
+
+    def embed(texts: Sequence[str]) -> np.ndarray:
+        sizes.append(len(texts))
+        return concept_embed(texts)
+
+    answer = answer_extractively(
+        question="How many days of notice do vacation requests need?",
+        passages=passages,
+        embed=embed,
+        query_vector=concept_embed(["vacation notice"])[0],
+        max_embedded=3,
+    )
+
+    assert sizes == [3]
+    assert answer.found and answer.used_numbers[0] == 1

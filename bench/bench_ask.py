@@ -18,7 +18,7 @@ import io
 import pstats
 import sys
 import time
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import numpy as np
@@ -161,16 +161,25 @@ def repeated_questions(ask, questions: list[tuple[str, str]], channel) -> dict:
     }
 
 
-def what_if(questions: list[tuple[str, str]], channel) -> dict:
-    """Diagnostics, not product behaviour: ask() again with the extractive answerer's
-    sentence embedding (a) switched off (lexical + retrieval prior only) and (b) memoised
-    across asks (a warm sentence-embedding cache). Patched from here, for one round each."""
+def unstaged(timings: dict[str, float]) -> float:
+    """Time inside ask() that no named stage accounts for."""
+    return timings["total"] - sum(v for k, v in timings.items() if k != "total")
+
+
+def what_if(questions: list[tuple[str, str]], channel, quiet_wait: float) -> dict:
+    """Diagnostics, not product behaviour. Each question is asked four ways in a row, so
+    every variant sees the same load: as is (baseline); with the extractive answerer's
+    sentence embedding switched off (lexical + retrieval prior only); with sentence
+    embeddings memoised across asks (a warm sentence-embedding cache); and with numpy's
+    BLAS limited to one thread (onnxruntime's threads keep spinning for a while after each
+    embedding call, and a multi-threaded matrix-vector product competes with them)."""
     import ragengine.services.ask as ask_module
     from ragengine.retrieval.registry import get_embedder
 
     real = ask_module.answer_extractively
     memo: dict[str, np.ndarray] = {}
     embedder = get_embedder()
+    calls: list[str] = []
 
     def memo_embed(texts):
         missing = [t for t in dict.fromkeys(texts) if t not in memo]
@@ -178,50 +187,55 @@ def what_if(questions: list[tuple[str, str]], channel) -> dict:
             memo.update(zip(missing, embedder.embed_documents(missing), strict=True))
         return np.stack([memo[t] for t in texts])
 
-    out: dict = {}
-    # Interleaved A/B, same questions and load: numpy's BLAS with its default threads vs 1.
-    # (onnxruntime's threads keep spinning for a while after each embedding call, and a
-    # multi-threaded matrix-vector product right after it competes with them for the cores.)
-    retrieve: dict[str, list[float]] = {"default": [], "one_thread": []}
-    applied: list[bool] = []
-    for _, q in questions:
-        retrieve["default"].append(
-            uncached_ask(ask_module.ask, q, channel)[0].timings_ms["retrieve"]
-        )
-        with blas_threads(1) as ok:
-            answer = uncached_ask(ask_module.ask, q, channel)[0]
-        applied.append(ok)
-        retrieve["one_thread"].append(answer.timings_ms["retrieve"])
-    out["blas_threads_retrieve"] = (
-        {k: percentiles(v) for k, v in retrieve.items()}
-        if all(applied)
-        else {"error": "could not set numpy's BLAS threads"}
-    )
-    for name, patch in (
-        ("no_sentence_embedding", lambda **kw: real(**{**kw, "embed": None})),
-        ("memoised_sentence_embedding", lambda **kw: real(**{**kw, "embed": memo_embed})),
-    ):
-        calls = []
-
-        def wrapper(_patch=patch, _calls=calls, **kwargs):
-            _calls.append(1)
-            return _patch(**kwargs)
+    @contextmanager
+    def extractive_embed(embed, label):
+        def wrapper(**kwargs):
+            calls.append(label)
+            return real(**{**kwargs, "embed": embed})
 
         ask_module.answer_extractively = wrapper
         try:
-            if name == "memoised_sentence_embedding":  # fill the cache first
-                for _, q in questions:
-                    uncached_ask(ask_module.ask, q, channel)
-                calls.clear()
-            answers = [uncached_ask(ask_module.ask, q, channel)[0] for _, q in questions]
+            yield
         finally:
             ask_module.answer_extractively = real
-        if not calls:
-            out[name] = {"error": "answer_extractively is no longer called from ask.py"}
-            continue
+
+    def run(q):
+        return uncached_ask(ask_module.ask, q, channel)[0]
+
+    with extractive_embed(memo_embed, "fill"):
+        for _, q in questions:
+            run(q)
+    variants: dict[str, list] = {
+        k: []
+        for k in (
+            "baseline",
+            "no_sentence_embedding",
+            "memoised_sentence_embedding",
+            "blas_1_thread",
+        )
+    }
+    applied: list[bool] = []
+    out: dict = {"quiet_wait": wait_for_quiet(quiet_wait)}
+    monitor = LoadMonitor()
+    for _, q in questions:
+        variants["baseline"].append(run(q))
+        with extractive_embed(None, "none"):
+            variants["no_sentence_embedding"].append(run(q))
+        with extractive_embed(memo_embed, "memo"):
+            variants["memoised_sentence_embedding"].append(run(q))
+        with blas_threads(1) as ok:
+            variants["blas_1_thread"].append(run(q))
+        applied.append(ok)
+    out["load"] = monitor.stop()
+    if "none" not in calls:
+        return {"error": "answer_extractively is no longer called from ask.py"}
+    if not all(applied):
+        del variants["blas_1_thread"]
+    for name, answers in variants.items():
+        stages = sorted({k for a in answers for k in a.timings_ms})
         out[name] = {
-            "total": percentiles([a.timings_ms["total"] for a in answers]),
-            "generate": percentiles([a.timings_ms.get("generate", 0.0) for a in answers]),
+            **{k: percentiles([a.timings_ms.get(k, 0.0) for a in answers]) for k in stages},
+            "outside_stages": percentiles([unstaged(a.timings_ms) for a in answers]),
             "found_share": round(float(np.mean([bool(a.sources) for a in answers])), 3),
         }
     return out
@@ -253,13 +267,14 @@ def main() -> None:
         results: dict = {
             "params": vars(args),
             "settings": {
-                k: getattr(settings, k)
+                k: getattr(settings, k, None)
                 for k in (
                     "ARANDU_TOP_K",
                     "ARANDU_MIN_SIMILARITY",
                     "ARANDU_HYBRID_ALPHA",
                     "ARANDU_FUSION",
                     "ARANDU_EXTRACTIVE_SENTENCES",
+                    "ARANDU_EXTRACTIVE_EMBED_SENTENCES",
                     "ARANDU_CHUNK_TOKENS",
                 )
             },
@@ -356,7 +371,7 @@ def main() -> None:
         profile_lines = [line for line in stream.getvalue().splitlines() if "/" in line][:30]
         embedder.embed_documents = original
         results["memory"] = memory_mb()
-        results["what_if"] = what_if(questions, everyone)
+        results["what_if"] = what_if(questions, everyone, args.quiet_wait)
         results["repeat"] = repeated_questions(ask, questions, everyone)
 
     def stage_table(subset: list[dict]) -> dict:
@@ -379,6 +394,7 @@ def main() -> None:
         "found_share": round(float(np.mean([r["found"] for r in rows])), 3),
         "modes": {m: sum(r["mode"] == m for r in rows) for m in {r["mode"] for r in rows}},
         "wall_ms": percentiles([r["wall_ms"] for r in rows]),
+        "outside_stages_ms": percentiles([unstaged(r["timings"]) for r in rows]),
         "generate_embedded_sentences": percentiles([r["embedded_texts"] for r in rows]),
         "restricted_channel_total": percentiles(restricted_totals),
     }
@@ -433,26 +449,15 @@ def main() -> None:
                 f"({results['repeat']['cached_share']:.0%} answer-cache hits)",
             ),
             ("process RSS", f"{results['memory']['rss']} MiB"),
-            (
-                "retrieve p50/p95: BLAS default vs 1 thread",
-                (
-                    "{d[p50]} / {d[p95]} ms vs {o[p50]} / {o[p95]} ms".format(
-                        d=results["what_if"]["blas_threads_retrieve"]["default"],
-                        o=results["what_if"]["blas_threads_retrieve"]["one_thread"],
-                    )
-                    if "default" in results["what_if"]["blas_threads_retrieve"]
-                    else "n/a"
-                ),
-            ),
             *[
                 (
-                    f"what-if: {name.replace('_', ' ')} (total p50/p95)",
-                    f"{w['total']['p50']} / {w['total']['p95']} ms, answered {w['found_share']:.0%}"
-                    if "total" in w
-                    else w["error"],
+                    f"what-if {name.replace('_', ' ')}: total / retrieve p50",
+                    f"{w['total']['p50']} / {w['retrieve']['p50']} ms "
+                    f"(p95 {w['total']['p95']} / {w['retrieve']['p95']}), "
+                    f"answered {w['found_share']:.0%}",
                 )
                 for name, w in results["what_if"].items()
-                if name != "blas_threads_retrieve"
+                if isinstance(w, dict) and "total" in w
             ],
             (
                 "ask p50 target",

@@ -94,6 +94,9 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{ARANDU_DATA_DIR / 'arandu.sqlite3'}")
 }
+# Reuse connections across requests and bot events (checked before reuse).
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web process, the worker and the bots read while ingestion writes;
     # IMMEDIATE transactions take the write lock up front, so budget checks that read

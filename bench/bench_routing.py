@@ -16,6 +16,7 @@ import argparse
 import subprocess
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from bench.common import (
     EXAMPLES,
@@ -46,7 +47,8 @@ def main() -> None:
     args = parser.parse_args()
 
     with scratch_dir("routing") as data_dir:
-        env = {"ARANDU_LOG_LEVEL": "ERROR"}
+        # The answer cache would serve the repeats; this measures routing, not the cache.
+        env = {"ARANDU_LOG_LEVEL": "ERROR", "ARANDU_CACHE_DEFAULT_TTL": "0"}
         if args.database == "postgres":
             fresh_postgres()
             env["DATABASE_URL"] = PG_URL
@@ -60,7 +62,7 @@ def run(args) -> dict:
     from django.db import connection
 
     from ragengine.answers import Channel
-    from ragengine.models import ProviderEndpoint, Tier, TierModel
+    from ragengine.models import CacheRule, ProviderEndpoint, Tier, TierModel
     from ragengine.services import ask as ask_module
     from ragengine.services import generation as generation_module
     from ragengine.services.ask import ask
@@ -68,6 +70,7 @@ def run(args) -> dict:
     from ragengine.services.knowledge import knowledge_set_get_or_create
     from ragengine.services.members import member_resolve
 
+    CacheRule.objects.update(enabled=False)
     knowledge_set = knowledge_set_get_or_create(name="handbook")
     documents_ingest_paths(paths=[EXAMPLES / "handbook"], knowledge_set=knowledge_set)
     channel = Channel(platform="bench")
@@ -87,23 +90,28 @@ def run(args) -> dict:
         member.save()
     ask(member=members[0], question=question, channel=channel)  # warm models and clients
     modes: list[str] = []
-    barrier = threading.Barrier(args.concurrent + 1)
+    stage_samples: dict[str, list[float]] = {}
+    # A warmed service: one worker thread per concurrent question, each already holding
+    # its database connection (as the web server and the bots' thread pools do).
+    pool = ThreadPoolExecutor(max_workers=args.concurrent)
+    ready = threading.Barrier(args.concurrent)
+
+    def warm() -> None:
+        connection.ensure_connection()
+        ready.wait()
+
+    list(pool.map(lambda _: warm(), range(args.concurrent)))
 
     def one(member) -> None:
-        try:
-            barrier.wait()
-            modes.append(str(ask(member=member, question=question, channel=channel).mode))
-        finally:
-            connection.close()
+        answer = ask(member=member, question=question, channel=channel)
+        modes.append(str(answer.mode))
+        for stage, ms in answer.timings_ms.items():
+            stage_samples.setdefault(stage, []).append(ms)
 
-    threads = [threading.Thread(target=one, args=(m,)) for m in members]
-    for thread in threads:
-        thread.start()
     load: dict = {}
     with monitored(load), Stopwatch() as watch:
-        barrier.wait()
-        for thread in threads:
-            thread.join()
+        list(pool.map(one, members))
+    pool.shutdown()
     slow.shutdown()
     results["concurrent"] = {
         "questions": args.concurrent,
@@ -112,6 +120,7 @@ def run(args) -> dict:
         "target_s": 2.5,
         "verdict": verdict(watch.seconds, 2.5),
         "generated": modes.count("generated"),
+        "stages_ms": {k: percentiles(v) for k, v in stage_samples.items()},
         "load": load.get("load"),
     }
 

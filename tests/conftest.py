@@ -14,6 +14,9 @@ def _fast_and_isolated_settings(settings, tmp_path: Path) -> None:
     settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": True}
     settings.ARANDU_DATA_DIR = tmp_path / "data"
     settings.ARANDU_STORE_DIR = tmp_path / "data" / "store"
+    from django.core.cache import cache
+
+    cache.clear()  # cached answers and tier chains never leak between tests
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, F, Min, Q, Sum
 from django.utils import timezone
 
@@ -101,6 +101,11 @@ class Reservation:
     record_id: int
     amount: Decimal
     state: BudgetState
+    member_id: int = 0
+    tier_id: int | None = None
+    request_id: str = ""
+    channel: str = ""
+    counts_toward_quota: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,6 +241,7 @@ def usage_open(
     now = now or timezone.now()
     periods = periods_at(now)
     with transaction.atomic():
+        _relax_commit_durability()
         Member.objects.select_for_update().filter(pk=member.pk).first()
         totals = _totals(member, periods, now)
         if check_rate:
@@ -262,16 +268,39 @@ def usage_open(
             channel=channel[:120],
             counts_toward_quota=counts_toward_quota,
         )
-    return Reservation(record_id=record.pk, amount=worst_case, state=state)
+    return Reservation(
+        record_id=record.pk,
+        amount=worst_case,
+        state=state,
+        member_id=member.pk,
+        tier_id=record.tier_id,
+        request_id=request_id,
+        channel=record.channel,
+        counts_toward_quota=counts_toward_quota,
+    )
+
+
+def _relax_commit_durability() -> None:
+    """A reservation is a short-lived hold, so its commit need not wait for the disk
+    flush (on PostgreSQL that wait is most of the cost of a question's bookkeeping).
+    Other transactions see it at once, so concurrent checks are unchanged; only a
+    database crash could lose it, and then settling re-creates the row. Settling itself
+    stays fully durable: that is the money record."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 def usage_settle(*, reservation: Reservation, details: UsageDetails) -> None:
     """Replace the reservation by the real cost, in one update."""
-    extra = {}
-    if details.counts_toward_quota is not None:
-        extra["counts_toward_quota"] = details.counts_toward_quota
-    UsageRecord.objects.filter(pk=reservation.record_id).update(
-        **extra,
+    fields = {
+        "counts_toward_quota": (
+            reservation.counts_toward_quota
+            if details.counts_toward_quota is None
+            else details.counts_toward_quota
+        )
+    }
+    fields.update(
         status=UsageStatus.SETTLED,
         reserved=ZERO,
         cost=details.cost,
@@ -284,6 +313,19 @@ def usage_settle(*, reservation: Reservation, details: UsageDetails) -> None:
         tokens_out=details.tokens_out,
         latencies_ms={k: round(v, 3) for k, v in details.latencies_ms.items()},
     )
+    if not UsageRecord.objects.filter(pk=reservation.record_id).update(**fields):
+        # The reservation was lost (database crash before its flush): record the usage.
+        UsageRecord.objects.create(
+            member_id=reservation.member_id,
+            tier_id=reservation.tier_id,
+            request_id=reservation.request_id,
+            channel=reservation.channel,
+            **fields,
+        )
+        logger.warning(
+            "reservation lost; usage recorded at settlement",
+            extra={"request_id": reservation.request_id},
+        )
 
 
 def usage_record_refusal(

@@ -152,3 +152,15 @@ def test_concurrent_reservations_never_pass_the_hard_limit():
     assert member_spend(member=member, since=periods_at(datetime.now(UTC)).day_start) == Decimal(
         "1.00"
     )
+
+
+def test_settling_a_lost_reservation_still_records_the_usage():
+    tier = Tier.objects.create(name="t")
+    member = MemberFactory(tier=tier)
+    opened = usage_open(member=member, tier=tier, worst_case=Decimal("0.5"), request_id="lost")
+    UsageRecord.objects.filter(pk=opened.record_id).delete()  # as after a database crash
+
+    usage_settle(reservation=opened, details=UsageDetails(mode="generated", cost=Decimal("0.2")))
+
+    row = UsageRecord.objects.get(request_id="lost")
+    assert (row.member, row.tier, row.cost, row.status) == (member, tier, Decimal("0.2"), "settled")

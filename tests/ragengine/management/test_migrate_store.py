@@ -1,0 +1,288 @@
+"""migrate_store: copy the database's chunks into another store, resumably, and verify.
+
+The copy and verification logic only uses the `VectorStore` protocol, so without a
+server it runs against a second real LocalStore standing in for Weaviate; the command's
+Weaviate-specific paths (configuration, a down server) are checked as they are, and the
+whole command runs against a live Weaviate when WEAVIATE_URL is set.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from io import StringIO
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.core.management import CommandError, call_command
+
+from ragengine.management.commands import migrate_store
+from ragengine.models import Chunk, Document, KnowledgeSet
+from ragengine.retrieval.stores.local import LocalStore
+from ragengine.retrieval.stores.weaviate_store import WeaviateConfig, WeaviateStore
+from ragengine.retrieval.types import SearchQuery, VectorStore
+from ragengine.services.ingest import documents_ingest_paths
+from ragengine.services.knowledge import knowledge_set_get_or_create
+from tests.ragengine.retrieval.stores.test_weaviate_store import free_port
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*args: str) -> str:
+    out = StringIO()
+    call_command("migrate_store", *args, stdout=out, stderr=StringIO())
+    return out.getvalue()
+
+
+@pytest.fixture
+def handbook(embedder, handbook_dir: Path) -> KnowledgeSet:
+    """The example handbook, ingested into the database and the (local) store."""
+    knowledge_set = knowledge_set_get_or_create(name="handbook")
+    documents_ingest_paths(paths=[handbook_dir], knowledge_set=knowledge_set)
+    return knowledge_set
+
+
+@pytest.fixture
+def local(settings) -> LocalStore:
+    return LocalStore(settings.ARANDU_STORE_DIR)
+
+
+@pytest.fixture
+def copy_target(tmp_path: Path) -> LocalStore:
+    return LocalStore(tmp_path / "copy-target")
+
+
+def db_state() -> tuple[list[tuple], list[tuple]]:
+    return (
+        list(Document.objects.order_by("pk").values_list("pk", "content_hash", "indexed_hash")),
+        list(Chunk.objects.order_by("pk").values_list("pk", "text")),
+    )
+
+
+# --------------------------------------------------------------------------- records
+
+
+def test_records_rebuilt_from_the_database_are_the_ones_ingestion_indexed(
+    handbook: KnowledgeSet, local: LocalStore
+) -> None:
+    documents = list(Document.objects.filter(knowledge_set=handbook, chunk_count__gt=0))
+    records = migrate_store.chunk_records(documents)
+
+    assert len(records) == Chunk.objects.filter(document__knowledge_set=handbook).count()
+    assert len(records) == local.count(knowledge_sets=[str(handbook.pk)])
+    for record in records:
+        (hit,) = local.search(
+            SearchQuery(
+                text="",
+                vector=record.vector,
+                top_k=1,
+                document_ids=(record.document_id,),
+                alpha=1.0,
+                min_similarity=-1.0,
+            )
+        )
+        assert hit.similarity == pytest.approx(1.0, abs=1e-5)
+        assert (hit.id, hit.knowledge_set, hit.ordinal, hit.text) == (
+            record.id,
+            record.knowledge_set,
+            record.ordinal,
+            record.text,
+        )
+        assert dict(hit.metadata) == dict(record.metadata)
+
+
+# --------------------------------------------------------------------------- copy
+
+
+def test_copy_is_resumable_and_mirrors_the_database(
+    handbook: KnowledgeSet, copy_target: LocalStore
+) -> None:
+    set_id = str(handbook.pk)
+    in_db = Chunk.objects.filter(document__knowledge_set=handbook).count()
+    seen: list[tuple[int, int]] = []
+
+    first = migrate_store.copy_knowledge_set(
+        knowledge_set=handbook,
+        target=copy_target,
+        batch_size=7,
+        progress=lambda state, done, total: seen.append((done, total)),
+    )
+    assert first.copied_chunks == in_db == copy_target.count(knowledge_sets=[set_id])
+    assert first.copied_documents == first.documents and first.skipped_documents == 0
+    assert seen[0] == (0, in_db) and seen[-1] == (in_db, in_db)
+    assert len(seen) > 2  # several writes of about batch_size chunks
+
+    again = migrate_store.copy_knowledge_set(
+        knowledge_set=handbook, target=copy_target, batch_size=7
+    )
+    assert (again.copied_documents, again.skipped_documents) == (0, first.documents)
+
+    # A document gone from the database leaves the target; a changed one is copied again.
+    removed, changed = Document.objects.filter(knowledge_set=handbook, chunk_count__gt=1)[:2]
+    removed_id = str(removed.pk)
+    removed.delete()
+    changed.chunks.order_by("-ordinal").first().delete()
+    third = migrate_store.copy_knowledge_set(
+        knowledge_set=handbook, target=copy_target, batch_size=500
+    )
+    assert (third.removed_documents, third.copied_documents) == (1, 1)
+    assert removed_id not in copy_target.document_ids(knowledge_set=set_id)
+    assert (
+        copy_target.count(knowledge_sets=[set_id])
+        == Chunk.objects.filter(document__knowledge_set=handbook).count()
+    )
+
+    forced = migrate_store.copy_knowledge_set(
+        knowledge_set=handbook, target=copy_target, batch_size=500, force=True
+    )
+    assert forced.copied_documents == forced.documents
+
+
+def test_verify_compares_counts_and_top_k_overlap(
+    handbook: KnowledgeSet, local: LocalStore, copy_target: LocalStore
+) -> None:
+    migrate_store.copy_knowledge_set(knowledge_set=handbook, target=copy_target, batch_size=50)
+    options = {"top_k": 5, "alpha": 0.5, "fusion": "relative", "min_similarity": 0.2}
+
+    check = migrate_store.verify_knowledge_set(
+        knowledge_set=handbook, source=local, target=copy_target, samples=8, **options
+    )
+    assert check.counts_ok and check.local == check.database == check.target
+    assert len(check.samples) == 8
+    assert check.mean_overlap == 1.0 and check.top1_rate == 1.0
+
+    sampled_first = Chunk.objects.order_by("pk").first()  # the first sample's document
+    copy_target.delete_documents(document_ids=[str(sampled_first.document_id)])
+    partial = migrate_store.verify_knowledge_set(
+        knowledge_set=handbook, source=local, target=copy_target, samples=8, **options
+    )
+    assert not partial.counts_ok
+    assert partial.mean_overlap is not None and partial.mean_overlap < 1.0
+
+
+def test_overlap() -> None:
+    assert migrate_store.overlap([], []) == 1.0
+    assert migrate_store.overlap(["a", "b"], []) == 0.0
+    assert migrate_store.overlap(["a", "b", "c", "d"], ["d", "c", "x", "y"]) == 0.5
+
+
+# --------------------------------------------------------------------------- the command
+
+
+@pytest.fixture
+def into_copy_target(monkeypatch, copy_target: LocalStore) -> LocalStore:
+    """The command, writing into a second LocalStore instead of Weaviate."""
+
+    @contextmanager
+    def open_target(*, config: WeaviateConfig, batch_size: int) -> Iterator[VectorStore]:
+        yield copy_target
+
+    monkeypatch.setenv("WEAVIATE_URL", "http://127.0.0.1:8080")
+    monkeypatch.setattr(migrate_store, "open_target", open_target)
+    return copy_target
+
+
+def test_command_copies_with_progress_and_prints_a_verification_report(
+    handbook: KnowledgeSet, into_copy_target: LocalStore, settings
+) -> None:
+    output = run("--to", "weaviate", "--knowledge-set", "handbook", "--batch-size", "10")
+    assert "Target: Weaviate at http://127.0.0.1:8080" in output
+    assert "[handbook] 0/" in output
+    documents = Document.objects.filter(knowledge_set=handbook, chunk_count__gt=0).count()
+    assert f"{documents} documents (" in output and "0 already up to date" in output
+
+    report = run("--to", "weaviate", "--verify", "--samples", "5")
+    assert f"0 documents (0 chunks) copied, {documents} already up to date" in report
+    chunks = Chunk.objects.filter(document__knowledge_set=handbook).count()
+    row = next(line for line in report.splitlines() if line.startswith("handbook"))
+    assert row.split()[:7] == [
+        "handbook",
+        str(chunks),
+        str(chunks),
+        str(chunks),
+        "5",
+        "1.00",
+        "100%",
+    ]
+    assert row.endswith("ok")
+    assert "Verification passed." in report
+
+
+def test_verification_fails_when_the_target_is_incomplete(
+    handbook: KnowledgeSet, into_copy_target: LocalStore, monkeypatch
+) -> None:
+    run("--to", "weaviate")
+    # A target that loses the set and silently drops writes: the copy step cannot
+    # repair it, and the report says so with the numbers.
+    into_copy_target.delete_knowledge_set(knowledge_set=str(handbook.pk))
+    monkeypatch.setattr(into_copy_target, "replace_documents", lambda **_: None)
+    chunks = Chunk.objects.filter(document__knowledge_set=handbook).count()
+    with pytest.raises(
+        CommandError, match=rf"Verification failed: handbook: 0 in Weaviate, {chunks} in DB"
+    ):
+        run("--to", "weaviate", "--verify", "--samples", "3")
+
+
+def test_command_needs_a_configured_weaviate(monkeypatch, settings) -> None:
+    monkeypatch.delenv("WEAVIATE_URL", raising=False)
+    settings.WEAVIATE_URL = ""
+    with pytest.raises(CommandError, match="Weaviate is not configured: WEAVIATE_URL is not set"):
+        run("--to", "weaviate")
+    with pytest.raises(CommandError, match="No knowledge set named 'nope'"):
+        run("--to", "weaviate", "--knowledge-set", "nope")
+
+
+def test_a_down_weaviate_is_a_readable_error_and_changes_nothing(
+    handbook: KnowledgeSet, monkeypatch, settings
+) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setenv("WEAVIATE_URL", url)
+    settings.WEAVIATE_URL = url
+    settings.WEAVIATE_TIMEOUT_S = 2.0
+    before = db_state()
+
+    with pytest.raises(CommandError) as caught:
+        run("--to", "weaviate", "--verify")
+
+    message = str(caught.value)
+    assert url in message and "unavailable" in message
+    assert "The database was not changed; run the command again to resume." in message
+    assert db_state() == before
+
+
+# --------------------------------------------------------------------------- live
+
+
+@pytest.mark.weaviate
+@pytest.mark.skipif(
+    not os.environ.get("WEAVIATE_URL"),
+    reason="needs a Weaviate server: set WEAVIATE_URL (loopback, e.g. http://127.0.0.1:8080)",
+)
+def test_live_migration_into_weaviate_verifies_and_resumes(
+    handbook: KnowledgeSet, monkeypatch, settings
+) -> None:
+    collection = f"AranduMigrate{uuid.uuid4().hex[:10]}"
+    monkeypatch.setenv("WEAVIATE_COLLECTION", collection)
+    settings.WEAVIATE_COLLECTION = collection
+    try:
+        first = run("--to", "weaviate", "--verify", "--samples", "10", "--batch-size", "25")
+        assert "Verification passed." in first
+        again = run("--to", "weaviate")
+        assert "0 documents (0 chunks) copied" in again
+        with WeaviateStore(config=migrate_store.weaviate_config()) as store:
+            set_id = str(handbook.pk)
+            in_db = Chunk.objects.filter(document__knowledge_set=handbook).count()
+            assert store.count(knowledge_sets=[set_id]) == in_db
+            vectors = Chunk.objects.filter(document__knowledge_set=handbook).values_list(
+                "embedding", flat=True
+            )
+            hit = store.search(
+                SearchQuery(text="", vector=np.frombuffer(bytes(vectors[0]), "<f4"), alpha=1.0)
+            )[0]
+            assert hit.similarity == pytest.approx(1.0, abs=1e-4)
+    finally:
+        with WeaviateStore(config=migrate_store.weaviate_config()) as store:
+            store._client.collections.delete(collection)

@@ -146,7 +146,13 @@ ARANDU_EMBEDDER_MODEL = env.str("ARANDU_EMBEDDER_MODEL", default="")
 ARANDU_EMBEDDER_URL = env.str("ARANDU_EMBEDDER_URL", default="")
 ARANDU_EMBEDDER_API_KEY_ENV = env.str("ARANDU_EMBEDDER_API_KEY_ENV", default="OPENAI_API_KEY")
 ARANDU_EMBEDDER_DIMENSION = env.int("ARANDU_EMBEDDER_DIMENSION", default=0)
-ARANDU_VECTOR_STORE = env.str("ARANDU_VECTOR_STORE", default="local")
+ARANDU_VECTOR_STORE = env.str("ARANDU_VECTOR_STORE", default="local")  # local | weaviate
+WEAVIATE_URL = env.str("WEAVIATE_URL", default="")
+WEAVIATE_GRPC_PORT = env.int("WEAVIATE_GRPC_PORT", default=50051)
+WEAVIATE_GRPC_HOST = env.str("WEAVIATE_GRPC_HOST", default="")
+WEAVIATE_API_KEY_ENV = env.str("WEAVIATE_API_KEY_ENV", default="WEAVIATE_API_KEY")
+WEAVIATE_TIMEOUT_S = env.float("WEAVIATE_TIMEOUT_S", default=30.0)
+WEAVIATE_COLLECTION = env.str("WEAVIATE_COLLECTION", default="AranduChunk")
 ARANDU_STORE_DIR = ARANDU_DATA_DIR / "store"
 ARANDU_CHUNK_TOKENS = env.int("ARANDU_CHUNK_TOKENS", default=256)
 ARANDU_CHUNK_OVERLAP = env.int("ARANDU_CHUNK_OVERLAP", default=32)
@@ -192,7 +198,18 @@ _require(
     ARANDU_EMBEDDER == "local" or (ARANDU_EMBEDDER_MODEL and ARANDU_EMBEDDER_DIMENSION > 0),
     "ARANDU_EMBEDDER_MODEL and ARANDU_EMBEDDER_DIMENSION are required for remote embedders.",
 )
-_require(ARANDU_VECTOR_STORE in {"local"}, "ARANDU_VECTOR_STORE must be 'local'.")
+_require(
+    ARANDU_VECTOR_STORE in {"local", "weaviate"},
+    "ARANDU_VECTOR_STORE must be 'local' or 'weaviate'.",
+)
+_require(
+    ARANDU_VECTOR_STORE != "weaviate" or bool(WEAVIATE_URL),
+    "ARANDU_VECTOR_STORE=weaviate needs WEAVIATE_URL (e.g. http://weaviate:8080).",
+)
+_require(
+    0 < WEAVIATE_GRPC_PORT < 65536 and WEAVIATE_TIMEOUT_S > 0,
+    "WEAVIATE_GRPC_PORT must be a TCP port and WEAVIATE_TIMEOUT_S positive.",
+)
 _require(ARANDU_CACHE_DEFAULT_TTL >= 0, "ARANDU_CACHE_DEFAULT_TTL must be >= 0 (0 = never).")
 _require(
     0.0 < ARANDU_CACHE_SEMANTIC_THRESHOLD <= 1.0,

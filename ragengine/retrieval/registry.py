@@ -53,5 +53,32 @@ def get_embedder() -> Embedder:
     )
 
 
+@lru_cache(maxsize=4)
+def _weaviate_store(
+    url: str, grpc_port: int, grpc_host: str, key_env: str, timeout_s: float, collection: str
+) -> VectorStore:
+    # Not cached when it raises: a store that could not connect is retried next call.
+    from ragengine.retrieval.stores.weaviate_store import WeaviateConfig, WeaviateStore
+
+    config = WeaviateConfig(
+        url=url,
+        grpc_port=grpc_port,
+        grpc_host=grpc_host,
+        api_key_env=key_env,
+        timeout_s=timeout_s,
+        collection=collection,
+    )
+    return WeaviateStore(config=config)
+
+
 def get_vector_store() -> VectorStore:
+    if settings.ARANDU_VECTOR_STORE == "weaviate":
+        return _weaviate_store(
+            settings.WEAVIATE_URL,
+            settings.WEAVIATE_GRPC_PORT,
+            settings.WEAVIATE_GRPC_HOST,
+            settings.WEAVIATE_API_KEY_ENV,
+            settings.WEAVIATE_TIMEOUT_S,
+            settings.WEAVIATE_COLLECTION,
+        )
     return _store(settings.ARANDU_VECTOR_STORE, str(settings.ARANDU_STORE_DIR))

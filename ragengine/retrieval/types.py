@@ -70,6 +70,10 @@ class SearchQuery:
     fusion: Fusion = "relative"
 
 
+class VectorStoreError(RuntimeError):
+    """A store could not be reached or refused a write; the message is readable."""
+
+
 @runtime_checkable
 class Embedder(Protocol):
     """Turns text into L2-normalised float32 vectors."""

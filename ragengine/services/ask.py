@@ -28,7 +28,7 @@ from ragengine.llm.tokens import tokenizer_for
 from ragengine.models import HardLimitPolicy, KnowledgeSet, Member, Tier
 from ragengine.retrieval.analysis import analyze, detect_language, words
 from ragengine.retrieval.registry import get_embedder, get_vector_store
-from ragengine.retrieval.types import SearchHit, SearchQuery
+from ragengine.retrieval.types import SearchHit, SearchQuery, VectorStoreError
 from ragengine.selectors.guard import active_blocked_patterns
 from ragengine.services.answer_cache import (
     CacheHit,
@@ -68,6 +68,10 @@ SNIPPET_CHARS = 280
 # question's terms for retrieval.
 FOLLOW_UP_MAX_TERMS = 3
 _MARKER = re.compile(r"\[(\d+)\]")
+STORE_DOWN_MESSAGE = (
+    "The knowledge base can't be reached right now, so I can't look this up. "
+    "Please try again in a few minutes."
+)
 ALL_DOWN_NOTICE = (
     "The AI models are unavailable right now, so this answer quotes the documents directly."
 )
@@ -319,9 +323,20 @@ def ask(
                 cost_saved=hit.cost_saved,
                 counts_toward_quota=tier.cache_hits_count_toward_quota,
             )
+    except VectorStoreError:
+        logger.exception("vector store unavailable", extra={"request_id": request_id})
+        if plan.reservation is not None:
+            usage_settle(
+                reservation=plan.reservation,
+                details=UsageDetails(mode="error", counts_toward_quota=False),
+            )
+        return _refused(STORE_DOWN_MESSAGE, watch, request_id, channel)
     except BaseException:
         if plan.reservation is not None:  # release: an error must not eat the budget
-            usage_settle(reservation=plan.reservation, details=UsageDetails(mode="error"))
+            usage_settle(
+                reservation=plan.reservation,
+                details=UsageDetails(mode="error", counts_toward_quota=False),
+            )
         raise
     details.arm = arm if details.mode == AnswerMode.GENERATED else ""
     answer.timings_ms = watch.finish()

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from ragengine.retrieval.types import VectorStoreError
 from ragengine.services.ingest import IngestOutcome, documents_ingest_paths
 from ragengine.services.knowledge import KnowledgeSetError, knowledge_set_get_or_create
 
@@ -49,7 +50,7 @@ class Command(BaseCommand):
             report = documents_ingest_paths(
                 paths=paths, knowledge_set=target, prune=prune, progress=progress
             )
-        except (FileNotFoundError, KnowledgeSetError) as exc:
+        except (FileNotFoundError, KnowledgeSetError, VectorStoreError) as exc:
             raise CommandError(str(exc)) from exc
         summary = (
             f"Knowledge set {target.name!r}: {report.count('ingested')} ingested, "

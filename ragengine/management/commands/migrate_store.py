@@ -11,6 +11,9 @@ Weaviate holds but the database no longer has are removed.
 Weaviate) and the top-k results of sample queries (chunk openings with their own vectors)
 in the local store and in Weaviate, and fails when Weaviate is incomplete or the mean
 top-k overlap is below `--min-overlap`.
+
+`--to local` rebuilds the local store from the database the same way (one snapshot commit
+per set): the way back after a period on Weaviate, or a repair of a damaged local store.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -335,17 +338,40 @@ def weaviate_config() -> WeaviateConfig:
 
 
 @contextmanager
-def open_target(*, config: WeaviateConfig, batch_size: int) -> Iterator[VectorStore]:
+def open_target(kind: str, *, batch_size: int) -> Iterator[VectorStore]:
     """The store to copy into (the one seam tests replace with another real store)."""
+    if kind == "local":
+        yield LocalStore(settings.ARANDU_STORE_DIR)
+        return
+    try:
+        config = weaviate_config()
+    except ValueError as exc:
+        raise CommandError(f"Weaviate is not configured: {exc}") from exc
     with WeaviateStore(config=config, batch_size=batch_size) as store:
         yield store
 
 
+def describe(store: VectorStore) -> str:
+    if isinstance(store, WeaviateStore):
+        return f"Weaviate at {store.config.url}, collection {store.config.collection!r}"
+    if isinstance(store, LocalStore):
+        return f"local store at {store.path}"
+    return type(store).__name__
+
+
 class Command(BaseCommand):
-    help = "Copy chunks and vectors from the database into Weaviate (resumable); --verify."
+    help = (
+        "Copy chunks and vectors from the database into Weaviate (resumable); --verify "
+        "compares with the local store. --to local rebuilds the local store (rollback)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--to", required=True, choices=["weaviate"], help="Target store.")
+        parser.add_argument(
+            "--to",
+            required=True,
+            choices=["weaviate", "local"],
+            help="weaviate: copy into WEAVIATE_URL; local: rebuild the local store.",
+        )
         parser.add_argument("--knowledge-set", "-k", help="Only this set (default: all).")
         parser.add_argument(
             "--batch-size",
@@ -356,12 +382,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--force",
             action="store_true",
-            help="Rewrite every document, even those Weaviate already holds unchanged.",
+            help="Rewrite every document, even those the target already holds unchanged.",
         )
         parser.add_argument(
             "--verify",
             action="store_true",
-            help="Then compare counts and sample top-k results with the local store.",
+            help="Then compare counts, and for weaviate sample top-k results, with the "
+            "local store.",
         )
         parser.add_argument("--samples", type=int, default=20, help="Queries per set.")
         parser.add_argument(
@@ -375,20 +402,17 @@ class Command(BaseCommand):
         if options["batch_size"] <= 0:
             raise CommandError("--batch-size must be positive.")
         sets = self._knowledge_sets(options.get("knowledge_set"))
+        kind = options["to"]
         try:
-            config = weaviate_config()
-        except ValueError as exc:
-            raise CommandError(f"Weaviate is not configured: {exc}") from exc
-        self.stdout.write(
-            f"Target: Weaviate at {config.url}, collection {config.collection!r}; "
-            f"{len(sets)} knowledge set(s)."
-        )
-        try:
-            with open_target(config=config, batch_size=min(options["batch_size"], 500)) as target:
+            with open_target(kind, batch_size=min(options["batch_size"], 500)) as target:
+                self.stdout.write(f"Target: {describe(target)}; {len(sets)} knowledge set(s).")
                 for knowledge_set in sets:
-                    self._copy(knowledge_set, target, options)
+                    # The local store rewrites a snapshot per commit: one commit per set.
+                    batch = getattr(target, "batch", None)
+                    with batch() if batch is not None else nullcontext():
+                        self._copy(knowledge_set, target, options)
                 if options["verify"]:
-                    self._verify(sets, target, options)
+                    self._verify(sets, target, options, compare_queries=kind == "weaviate")
         except WeaviateStoreError as exc:
             raise CommandError(
                 f"{exc}\nThe database was not changed; run the command again to resume."
@@ -429,19 +453,29 @@ class Command(BaseCommand):
             )
         )
 
-    def _verify(self, sets: list[KnowledgeSet], target: VectorStore, options: dict) -> None:
-        source = LocalStore(settings.ARANDU_STORE_DIR)
+    def _verify(
+        self,
+        sets: list[KnowledgeSet],
+        target: VectorStore,
+        options: dict,
+        *,
+        compare_queries: bool,
+    ) -> None:
+        """Counts against the database; with `compare_queries`, sample top-k lists of the
+        local store against the target's (the same hybrid settings `ask` uses)."""
+        label = "weaviate" if compare_queries else "local"
+        source = LocalStore(settings.ARANDU_STORE_DIR) if compare_queries else target
         top_k = settings.ARANDU_TOP_K
         self.stdout.write(
-            f"\nVerification: local store {settings.ARANDU_STORE_DIR} vs Weaviate "
-            f"(top_k={top_k}, alpha={settings.ARANDU_HYBRID_ALPHA}, "
+            "\nVerification against the database"
+            + (f"; {describe(source)} vs {describe(target)}" if compare_queries else "")
+            + f" (top_k={top_k}, alpha={settings.ARANDU_HYBRID_ALPHA}, "
             f"fusion={settings.ARANDU_FUSION}, min_similarity={settings.ARANDU_MIN_SIMILARITY})"
         )
-        header = (
-            f"{'knowledge set':<24} {'database':>9} {'local':>9} {'weaviate':>9} "
+        self.stdout.write(
+            f"{'knowledge set':<24} {'database':>9} {'local':>9} {label:>9} "
             f"{'samples':>8} {'overlap@' + str(top_k):>10} {'top-1':>6}  result"
         )
-        self.stdout.write(header)
         problems: list[str] = []
         worst: list[tuple[str, SampleResult]] = []
         for knowledge_set in sets:
@@ -449,7 +483,7 @@ class Command(BaseCommand):
                 knowledge_set=knowledge_set,
                 source=source,
                 target=target,
-                samples=options["samples"],
+                samples=options["samples"] if compare_queries else 0,
                 top_k=top_k,
                 alpha=settings.ARANDU_HYBRID_ALPHA,
                 fusion=settings.ARANDU_FUSION,
@@ -457,16 +491,16 @@ class Command(BaseCommand):
             )
             notes = []
             if not check.counts_ok:
-                notes.append("weaviate count differs from the database")
-                problems.append(f"{check.name}: {check.target} in Weaviate, {check.database} in DB")
-            if check.local != check.database:
+                notes.append(f"{label} count differs from the database")
+                problems.append(f"{check.name}: {check.target} in {label}, {check.database} in DB")
+            if compare_queries and check.local != check.database:
                 notes.append("local store differs from the database")
+            if compare_queries and check.local == 0:
+                notes.append("no local records to compare")
             mean = check.mean_overlap
             if mean is not None and mean < options["min_overlap"]:
                 notes.append("low overlap")
-                problems.append(f"{check.name}: mean overlap {mean:.2f}")
-            if check.local == 0:
-                notes.append("no local records to compare")
+                problems.append(f"{check.name}: mean overlap@{top_k} {mean:.2f}")
             mean_text = f"{mean:.2f}" if mean is not None else "-"
             top1 = f"{check.top1_rate:.0%}" if check.top1_rate is not None else "-"
             self.stdout.write(

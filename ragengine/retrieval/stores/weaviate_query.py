@@ -30,7 +30,7 @@ from weaviate.classes.config import (
 )
 from weaviate.classes.data import DataObject
 from weaviate.classes.query import Filter, HybridFusion, MetadataQuery
-from weaviate.collections.classes.filters import _Filters
+from weaviate.collections.classes.filters import FilterReturn
 from weaviate.util import generate_uuid5
 
 from ragengine.retrieval.analysis import analyze
@@ -198,8 +198,9 @@ def _page(value: object) -> int | None:
 
 
 def record_properties(record: StoreRecord, *, write_version: int) -> dict[str, Any]:
+    """Object properties; an unknown page is left out rather than sent as null."""
     metadata = dict(record.metadata)
-    return {
+    properties = {
         RECORD_ID: record.id,
         KNOWLEDGE_SET: record.knowledge_set,
         DOCUMENT_ID: record.document_id,
@@ -209,10 +210,13 @@ def record_properties(record: StoreRecord, *, write_version: int) -> dict[str, A
         TEXT_SHA: text_sha(record.text),
         TITLE: str(metadata.get("title", "")),
         LOCATION: str(metadata.get("location", "")),
-        PAGE: _page(metadata.get("page")),
         METADATA_JSON: json.dumps(metadata, ensure_ascii=False),
         WRITE_VERSION: write_version,
     }
+    page = _page(metadata.get("page"))
+    if page is not None:
+        properties[PAGE] = page
+    return properties
 
 
 def data_object(record: StoreRecord, *, write_version: int) -> DataObject:
@@ -230,7 +234,7 @@ def data_object(record: StoreRecord, *, write_version: int) -> DataObject:
 class Scope:
     """A filter for `knowledge_sets` / `document_ids`; `empty` when it can match nothing."""
 
-    filter: _Filters | None
+    filter: FilterReturn | None
     empty: bool = False
 
 
@@ -240,7 +244,7 @@ def scope(
     document_ids: Sequence[str] | None = None,
 ) -> Scope:
     """None means "no filter"; an empty sequence means "nothing" (no request is needed)."""
-    parts: list[_Filters] = []
+    parts: list[FilterReturn] = []
     for prop, values in ((KNOWLEDGE_SET, knowledge_sets), (DOCUMENT_ID, document_ids)):
         if values is None:
             continue
@@ -253,15 +257,15 @@ def scope(
     return Scope(filter=parts[0] if len(parts) == 1 else Filter.all_of(parts))
 
 
-def knowledge_set_filter(knowledge_set: str) -> _Filters:
+def knowledge_set_filter(knowledge_set: str) -> FilterReturn:
     return Filter.by_property(KNOWLEDGE_SET).equal(knowledge_set)
 
 
-def documents_filter(document_ids: Sequence[str]) -> _Filters:
+def documents_filter(document_ids: Sequence[str]) -> FilterReturn:
     return Filter.by_property(DOCUMENT_ID).contains_any(list(document_ids))
 
 
-def stale_filter(document_ids: Sequence[str], *, write_version: int) -> _Filters:
+def stale_filter(document_ids: Sequence[str], *, write_version: int) -> FilterReturn:
     """Objects of `document_ids` written before `write_version`: what a replace removes.
 
     Everything the replace just wrote carries `write_version`, including chunks that kept
@@ -294,7 +298,7 @@ class HybridPlan:
     terms: tuple[str, ...]
 
 
-def hybrid_plan(query: SearchQuery, *, filters: _Filters | None) -> HybridPlan | None:
+def hybrid_plan(query: SearchQuery, *, filters: FilterReturn | None) -> HybridPlan | None:
     """What to ask Weaviate for `query`, or None when nothing can match.
 
     The threshold goes to the server as `max_vector_distance` (cosine distance is

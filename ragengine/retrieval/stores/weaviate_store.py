@@ -34,13 +34,15 @@ Atomicity: Weaviate has no transactions, so `replace_documents` narrows the wind
    UUIDs are uuid5 of our record ids, and ingestion ids are "<document>:<ordinal>", so a
    chunk that still exists is overwritten in place and the document never disappears;
 2. only when every object was accepted, delete the documents' objects with an OLDER
-   `write_version` (chunks the new version no longer has).
+   `write_version`: exactly the objects whose UUIDs are not in the new set. (The stamp
+   makes that one filtered delete, with no listing of UUIDs, which would be paged by
+   QUERY_MAXIMUM_RESULTS, and no ContainsNone filter, which 1.28 servers lack.)
 A reader during the write sees some chunks already new and, until step 2, the old tail
 beyond the new length; never an empty document. If step 1 fails nothing is deleted and
 the error names each rejected object; ingestion then leaves `indexed_hash` stale and the
-next run redoes the document. Two processes replacing the SAME document at the same time
-are not isolated from each other (last delete wins); ingestion does one document in one
-task, so that does not happen in Arandu.
+next run redoes the document. Two processes replacing the SAME document at the same
+moment are not isolated from each other (either one's delete may remove the other's new
+chunks); overlapping ingestion runs of the same files must be avoided.
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ from tenacity import (
 )
 from weaviate.classes.aggregate import GroupByAggregate
 from weaviate.classes.init import AdditionalConfig, Auth, Timeout
-from weaviate.collections.classes.filters import _Filters
+from weaviate.collections.classes.filters import FilterReturn
 from weaviate.exceptions import (
     UnexpectedStatusCodeError,
     WeaviateBaseError,
@@ -79,7 +81,7 @@ from weaviate.exceptions import (
 )
 
 from ragengine.retrieval.stores import weaviate_query as wq
-from ragengine.retrieval.types import SearchHit, SearchQuery, StoreRecord
+from ragengine.retrieval.types import SearchHit, SearchQuery, StoreRecord, VectorStoreError
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +103,7 @@ _MAX_DELETE_ROUNDS = 10_000
 # --------------------------------------------------------------------------- errors
 
 
-class WeaviateStoreError(RuntimeError):
+class WeaviateStoreError(VectorStoreError):
     """A Weaviate operation failed; the message says what, where, and what was kept."""
 
 
@@ -221,7 +223,8 @@ def _as_names(values: Sequence[str], what: str) -> list[str]:
 
 
 class WeaviateStore:
-    """`VectorStore` over one Weaviate collection; thread-safe, shared by every process.
+    """`VectorStore` over one Weaviate collection; thread-safe, and every process or host
+    using the same collection sees every committed write.
 
     Connects (with retries) and creates the collection when it is missing on
     construction, so a down or misconfigured server fails here with a readable
@@ -293,6 +296,13 @@ class WeaviateStore:
         try:
             return retrying(operation)
         except WeaviateBaseError as exc:
+            if isinstance(exc, UnexpectedStatusCodeError) and exc.status_code in (401, 403):
+                state = "set" if self.config.api_key() else "empty or unset"
+                raise WeaviateUnavailableError(
+                    f"Weaviate at {self.config.url} refused our credentials ({what}, HTTP "
+                    f"{exc.status_code}). The API key is read from the environment variable "
+                    f"named by WEAVIATE_API_KEY_ENV ({self.config.api_key_env}, {state})."
+                ) from exc
             if _is_transient(exc):
                 raise WeaviateUnavailableError(
                     f"Weaviate at {self.config.url} is unavailable ({what}, "
@@ -591,8 +601,8 @@ class WeaviateStore:
         for batch in _chunks(records, self.batch_size):
             objects = [wq.data_object(r, write_version=write_version) for r in batch]
             kept = (
-                f"{written} of {len(records)} chunks were written before the failure and "
-                "nothing was deleted, so the previous chunks stay searchable"
+                f"Chunks written before the failure: {written} of {len(records)}; nothing "
+                "was deleted, so the previous chunks stay searchable"
             )
             try:
                 result = self._call(
@@ -603,11 +613,12 @@ class WeaviateStore:
                 if isinstance(exc.__cause__, WeaviateInsertManyAllFailedError):
                     reason = " ".join(str(exc.__cause__).split())[:300]
                     raise WeaviateWriteError(
-                        f"Weaviate rejected all {len(batch)} chunks of a batch ({reason}); {kept}.",
+                        f"Weaviate rejected all {len(batch)} chunks of a batch ({reason}). {kept}.",
                         failures=[(r.id, reason) for r in batch],
                     ) from exc
-                cls = type(exc) if type(exc) is WeaviateUnavailableError else WeaviateStoreError
-                raise cls(f"{exc} {kept[0].upper()}{kept[1:]}.") from exc
+                unavailable = isinstance(exc, WeaviateUnavailableError)
+                cls = WeaviateUnavailableError if unavailable else WeaviateStoreError
+                raise cls(f"{exc} {kept}.") from exc
             if result.errors:
                 failures = [
                     (batch[index].id, " ".join(error.message.split())[:300])
@@ -621,12 +632,12 @@ class WeaviateStore:
                 )
                 raise WeaviateWriteError(
                     f"Weaviate rejected {len(failures)} of {len(batch)} chunks in a batch: "
-                    f"{shown}{more}. {kept[0].upper()}{kept[1:]}; fix the cause and write again.",
+                    f"{shown}{more}. {kept}; fix the cause and write again.",
                     failures=failures,
                 )
             written += len(batch)
 
-    def _delete_where(self, where: _Filters, *, what: str) -> int:
+    def _delete_where(self, where: FilterReturn, *, what: str) -> int:
         deleted = 0
         for _ in range(_MAX_DELETE_ROUNDS):
             result = self._call(lambda: self._collection.data.delete_many(where=where), what=what)

@@ -22,7 +22,7 @@ from django.core.management import CommandError, call_command
 from ragengine.management.commands import migrate_store
 from ragengine.models import Chunk, Document, KnowledgeSet
 from ragengine.retrieval.stores.local import LocalStore
-from ragengine.retrieval.stores.weaviate_store import WeaviateConfig, WeaviateStore
+from ragengine.retrieval.stores.weaviate_store import WeaviateStore
 from ragengine.retrieval.types import SearchQuery, VectorStore
 from ragengine.services.ingest import documents_ingest_paths
 from ragengine.services.knowledge import knowledge_set_get_or_create
@@ -177,10 +177,10 @@ def into_copy_target(monkeypatch, copy_target: LocalStore) -> LocalStore:
     """The command, writing into a second LocalStore instead of Weaviate."""
 
     @contextmanager
-    def open_target(*, config: WeaviateConfig, batch_size: int) -> Iterator[VectorStore]:
+    def open_target(kind: str, *, batch_size: int) -> Iterator[VectorStore]:
+        assert kind == "weaviate"
         yield copy_target
 
-    monkeypatch.setenv("WEAVIATE_URL", "http://127.0.0.1:8080")
     monkeypatch.setattr(migrate_store, "open_target", open_target)
     return copy_target
 
@@ -189,7 +189,7 @@ def test_command_copies_with_progress_and_prints_a_verification_report(
     handbook: KnowledgeSet, into_copy_target: LocalStore, settings
 ) -> None:
     output = run("--to", "weaviate", "--knowledge-set", "handbook", "--batch-size", "10")
-    assert "Target: Weaviate at http://127.0.0.1:8080" in output
+    assert f"Target: local store at {into_copy_target.path}" in output
     assert "[handbook] 0/" in output
     documents = Document.objects.filter(knowledge_set=handbook, chunk_count__gt=0).count()
     assert f"{documents} documents (" in output and "0 already up to date" in output
@@ -221,9 +221,29 @@ def test_verification_fails_when_the_target_is_incomplete(
     monkeypatch.setattr(into_copy_target, "replace_documents", lambda **_: None)
     chunks = Chunk.objects.filter(document__knowledge_set=handbook).count()
     with pytest.raises(
-        CommandError, match=rf"Verification failed: handbook: 0 in Weaviate, {chunks} in DB"
+        CommandError, match=rf"Verification failed: handbook: 0 in weaviate, {chunks} in DB"
     ):
         run("--to", "weaviate", "--verify", "--samples", "3")
+
+
+def test_to_local_rebuilds_the_local_store_in_one_commit_per_set(
+    handbook: KnowledgeSet, local: LocalStore, settings
+) -> None:
+    """The rollback path: after a period on Weaviate the local store is stale; it is
+    rebuilt from the database without re-embedding anything."""
+    set_id = str(handbook.pk)
+    chunks = local.count(knowledge_sets=[set_id])
+    local.delete_knowledge_set(knowledge_set=set_id)
+    generation = int((local.path / "CURRENT").read_text().split("-")[0])
+
+    output = run("--to", "local", "--verify", "--batch-size", "5")
+
+    assert f"Target: local store at {settings.ARANDU_STORE_DIR}" in output
+    assert local.count(knowledge_sets=[set_id]) == chunks
+    assert int((local.path / "CURRENT").read_text().split("-")[0]) == generation + 1
+    row = next(line for line in output.splitlines() if line.startswith("handbook"))
+    assert row.split()[:5] == ["handbook", str(chunks), str(chunks), str(chunks), "0"]
+    assert "Verification passed." in output
 
 
 def test_command_needs_a_configured_weaviate(monkeypatch, settings) -> None:

@@ -208,3 +208,21 @@ def test_admin_rows_add_and_disable_blocked_patterns(embedder, handbook):
     assert default_name in {p.name for p in DEFAULT_BLOCKED_PATTERNS}
     BlockedPattern.objects.create(name=default_name, pattern="", enabled=False)
     assert ask_cli("How do I drop table rows in the report tool?").mode != AnswerMode.REFUSED
+
+
+def test_an_unreachable_store_gives_a_clear_message_and_charges_nothing(embedder, monkeypatch):
+    from ragengine.models import UsageRecord
+    from ragengine.retrieval.types import VectorStoreError
+    from ragengine.services.ask import STORE_DOWN_MESSAGE
+
+    def down(query):
+        raise VectorStoreError("Weaviate at http://127.0.0.1:9 is not reachable.")
+
+    monkeypatch.setattr(get_vector_store(), "search", down)
+    member = MemberFactory()
+
+    answer = ask(member=member, question="How many vacation days do I get?", channel=CLI)
+
+    assert answer.mode == AnswerMode.REFUSED and answer.text == STORE_DOWN_MESSAGE
+    row = UsageRecord.objects.get(member=member)
+    assert (row.cost, row.reserved, row.mode) == (0, 0, "error")

@@ -30,7 +30,11 @@ import numpy as np
 import pytest
 import weaviate
 from weaviate.connect import ConnectionParams
-from weaviate.exceptions import WeaviateBatchError
+from weaviate.exceptions import (
+    UnexpectedStatusCodeError,
+    WeaviateBatchError,
+    WeaviateConnectionError,
+)
 from weaviate.proto.v1 import (
     base_pb2,
     base_search_pb2,
@@ -264,7 +268,10 @@ class Wire:
     def _get(self, path: str, **_: Any) -> httpx.Response:
         self.sent.append(("get", path))
         if self.replies["get"]:
-            status, body = self.replies["get"].popleft()
+            reply = self.replies["get"].popleft()
+            if isinstance(reply, BaseException):
+                raise reply
+            status, body = reply
             return self._response(status, body)
         return self._response(404, {"error": [{"message": "not found"}]})
 
@@ -348,7 +355,7 @@ def test_config_from_env_reads_names_and_fails_loudly(monkeypatch) -> None:
 
 
 def test_first_use_creates_the_collection_schema(wire: Wire, config: WeaviateConfig) -> None:
-    WeaviateStore(config=config, client=wire.client)
+    assert isinstance(WeaviateStore(config=config, client=wire.client), VectorStore)
 
     assert wire.kinds == ["get", "post /schema"]
     assert wire.sent[0][1] == f"/schema/{COLLECTION}"
@@ -601,6 +608,7 @@ def test_rewriting_the_same_records_reuses_their_uuids_with_a_newer_version(
         o.properties.non_ref_properties.fields[wq.TEXT].string_value for o in batch.objects
     ] == ["changed"]
     assert wire.of("delete") == []  # no documents named: nothing to clean up
+    assert wq.PAGE not in batch.objects[0].properties.non_ref_properties.fields  # not null
 
 
 def test_rejected_objects_stop_the_write_before_any_delete(
@@ -702,6 +710,22 @@ def test_health_reports_instead_of_raising(wire: Wire, store: WeaviateStore) -> 
     wire.queue("get", (200, {"version": "1.28.4"}))  # then the collection is missing (404)
     missing = store.health()
     assert missing["ok"] is False and missing["error"] == "collection is missing"
+
+
+def test_transient_errors_are_retried_and_refused_credentials_are_named(
+    wire: Wire, config: WeaviateConfig
+) -> None:
+    wire.queue("get", WeaviateConnectionError("reset"), WeaviateConnectionError("reset"))
+    WeaviateStore(config=config, client=wire.client, retry_attempts=3, retry_wait_s=0.001)
+    assert wire.kinds == ["get", "get", "get", "post /schema"]
+
+    wire.sent.clear()
+    refused = httpx.Response(401, json={}, request=httpx.Request("GET", "http://wire"))
+    wire.queue("get", UnexpectedStatusCodeError("Collection exists", refused))
+    with pytest.raises(WeaviateUnavailableError, match="refused our credentials") as caught:
+        WeaviateStore(config=config, client=wire.client, retry_attempts=3, retry_wait_s=0.001)
+    assert "WEAVIATE_API_KEY_ENV (WEAVIATE_API_KEY" in str(caught.value)
+    assert wire.kinds == ["get"]  # not retried
 
 
 # =========================================================================== down server
@@ -833,6 +857,7 @@ def test_the_registry_builds_a_weaviate_store_from_settings(settings) -> None:
     settings.ARANDU_VECTOR_STORE = "weaviate"
     settings.WEAVIATE_URL = f"http://127.0.0.1:{free_port()}"
     settings.WEAVIATE_GRPC_PORT = 50051
+    settings.WEAVIATE_GRPC_HOST = ""
     settings.WEAVIATE_API_KEY_ENV = "WEAVIATE_API_KEY"
     settings.WEAVIATE_TIMEOUT_S = 2.0
     settings.WEAVIATE_COLLECTION = "AranduChunk"

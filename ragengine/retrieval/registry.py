@@ -43,6 +43,18 @@ def _store(kind: str, path: str) -> VectorStore:
     raise ValueError(f"Unknown vector store {kind!r}")
 
 
+@lru_cache(maxsize=4)
+def _sentence_embeddings(embedder: Embedder):
+    from ragengine.retrieval.embedders.memo import MemoizedEmbeddings
+
+    return MemoizedEmbeddings(embedder)
+
+
+def get_sentence_embeddings():
+    """The configured embedder behind an in-process LRU (for the extractive answerer)."""
+    return _sentence_embeddings(get_embedder())
+
+
 def get_embedder() -> Embedder:
     return _embedder(
         settings.ARANDU_EMBEDDER,

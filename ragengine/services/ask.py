@@ -27,7 +27,7 @@ from ragengine.llm.prompts import PromptBudgetError, build_prompt
 from ragengine.llm.tokens import tokenizer_for
 from ragengine.models import HardLimitPolicy, KnowledgeSet, Member, Tier
 from ragengine.retrieval.analysis import analyze, detect_language, words
-from ragengine.retrieval.registry import get_embedder, get_vector_store
+from ragengine.retrieval.registry import get_embedder, get_sentence_embeddings, get_vector_store
 from ragengine.retrieval.types import SearchHit, SearchQuery, VectorStoreError
 from ragengine.selectors.guard import active_blocked_patterns
 from ragengine.services.answer_cache import (
@@ -587,7 +587,7 @@ def _answer(
                 for i, h in enumerate(hits, start=1)
             ],
             max_sentences=settings.ARANDU_EXTRACTIVE_SENTENCES,
-            embed=embedder.embed_documents,
+            embed=get_sentence_embeddings(),
             query_vector=query_vector,
             max_embedded=settings.ARANDU_EXTRACTIVE_EMBED_SENTENCES,
         )

@@ -116,6 +116,9 @@ class LocalOnnxEmbedder:
             options = ort.SessionOptions()
             options.intra_op_num_threads = self._threads
             options.inter_op_num_threads = 1
+            # Idle threads must not spin: the same process searches (numpy) right after
+            # embedding the query, and spinning threads stole its cores (docs/PERFORMANCE.md).
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             session = ort.InferenceSession(
                 str(self._files.model), sess_options=options, providers=["CPUExecutionProvider"]
             )

@@ -48,6 +48,7 @@ from ragengine.services.budgets import (
     Reservation,
     UsageDetails,
     usage_open,
+    usage_record_cached,
     usage_record_refusal,
     usage_settle,
 )
@@ -277,14 +278,24 @@ def ask(
     question = question.strip()
     tier = tier_for_member(member)
     arm = ab_arm(member=member, tier=tier)
+    # A follow-up's meaning depends on the thread, so it is neither served from nor stored
+    # in the cache.
+    cacheable = _retrieval_text(question, history) == question
+    if cacheable:
+        # Fast path: a repeated question is answered before any reservation or embedding.
+        early = _CacheContext.build(
+            question=question, set_ids=set_ids, steps=tier_steps(tier=tier, arm=arm), tier=tier
+        )
+        if early.decision.cacheable:
+            hit = early.lookup(None, watch)
+            if hit is not None:
+                return _serve_exact_hit(hit, member, tier, request_id, channel, watch)
     with watch.stage("budget"):
         plan = _plan(member=member, tier=tier, arm=arm, request_id=request_id, channel=channel)
     vector = _LazyVector(question=question, watch=watch)
-    # A follow-up's meaning depends on the thread, so it is neither served from nor stored
-    # in the cache.
     cache = None
-    if _retrieval_text(question, history) == question:
-        cache = _CacheContext.build(question=question, set_ids=set_ids, plan=plan, tier=tier)
+    if cacheable:
+        cache = _CacheContext.build(question=question, set_ids=set_ids, steps=plan.steps, tier=tier)
         if not cache.decision.cacheable:  # e.g. real-time questions: never served stale
             cache = None
     if plan.refusal is not None:
@@ -388,9 +399,14 @@ class _CacheContext:
 
     @classmethod
     def build(
-        cls, *, question: str, set_ids: tuple[str, ...] | None, plan: _Plan, tier: Tier
+        cls,
+        *,
+        question: str,
+        set_ids: tuple[str, ...] | None,
+        steps: Sequence[Step],
+        tier: Tier,
     ) -> _CacheContext:
-        family = plan.steps[0].label if plan.steps else "extractive"
+        family = steps[0].label if steps else "extractive"
         scope = cache_scope(set_ids=set_ids, model_family=family)
         decision = cache_rule_for(question=question)
         return cls(
@@ -399,10 +415,11 @@ class _CacheContext:
             decision=decision,
             allow_semantic=tier.semantic_cache_enabled and decision.semantic,
             key=cache_key_for(question=question, scope=scope),
-            steps=tuple(plan.steps),
+            steps=tuple(steps),
         )
 
-    def lookup(self, vector: Callable[[], np.ndarray], watch: _Stopwatch) -> CacheHit | None:
+    def lookup(self, vector: Callable[[], np.ndarray] | None, watch: _Stopwatch) -> CacheHit | None:
+        """Exact, then (with a vector) semantic; `vector=None` means exact only."""
         with watch.stage("cache"):
             return cache_lookup(
                 question=self.question,
@@ -444,6 +461,49 @@ def _answer_and_store(question, history, set_ids, tier, plan, watch, request_id,
     )
     cache.store(answer, vector, details.cost)
     return answer, details
+
+
+def _serve_exact_hit(
+    hit: CacheHit,
+    member: Member | None,
+    tier: Tier,
+    request_id: str,
+    channel: Channel,
+    watch: _Stopwatch,
+) -> Answer:
+    """A cached answer in one ledger write: free, but still subject to the question quota
+    when the tier counts cache hits."""
+    answer = answer_from_hit(hit=hit, request_id=request_id)
+    if member is None:
+        answer.timings_ms = watch.finish()
+        return answer
+    with watch.stage("budget"):
+        denied = usage_record_cached(
+            member=member,
+            tier=tier,
+            request_id=request_id,
+            channel=f"{channel.platform}:{channel.channel_id}",
+            details=UsageDetails(
+                mode=AnswerMode.CACHED,
+                provider=answer.provider,
+                model=answer.model,
+                cost_saved=hit.cost_saved,
+                counts_toward_quota=tier.cache_hits_count_toward_quota,
+            ),
+        )
+    if denied is not None:
+        return _refused(denied.message, watch, request_id, channel)
+    answer.timings_ms = watch.finish()
+    logger.info(
+        "question answered",
+        extra={
+            "request_id": request_id,
+            "platform": channel.platform,
+            "mode": "cached",
+            "total_ms": round(answer.timings_ms["total"], 1),
+        },
+    )
+    return answer
 
 
 def _serve_uncounted_hit(

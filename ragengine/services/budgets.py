@@ -328,6 +328,42 @@ def usage_settle(*, reservation: Reservation, details: UsageDetails) -> None:
         )
 
 
+def usage_record_cached(
+    *,
+    member: Member,
+    tier: Tier,
+    request_id: str,
+    channel: str,
+    details: UsageDetails,
+    now: datetime | None = None,
+) -> Denied | None:
+    """A cache hit: rate-limit check (when hits count) and a settled, free ledger row in
+    one transaction; no reservation is needed since nothing can be spent."""
+    now = now or timezone.now()
+    periods = periods_at(now)
+    counts = bool(details.counts_toward_quota)
+    with transaction.atomic():
+        _relax_commit_durability()  # a free row: losing it in a crash loses no money
+        if counts:
+            Member.objects.select_for_update().filter(pk=member.pk).first()
+            denial = _rate_denial(tier, _totals(member, periods, now), periods)
+            if denial:
+                return denial
+        UsageRecord.objects.create(
+            member=member,
+            tier=tier if tier.pk else None,
+            status=UsageStatus.SETTLED,
+            mode=details.mode,
+            provider=details.provider[:60],
+            model=details.model[:120],
+            cost_saved=details.cost_saved,
+            counts_toward_quota=counts,
+            request_id=request_id,
+            channel=channel[:120],
+        )
+    return None
+
+
 def usage_record_refusal(
     *, member: Member, tier: Tier | None, request_id: str, channel: str = ""
 ) -> None:

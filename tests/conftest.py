@@ -16,7 +16,10 @@ def _fast_and_isolated_settings(settings, tmp_path: Path) -> None:
     settings.ARANDU_STORE_DIR = tmp_path / "data" / "store"
     from django.core.cache import cache
 
-    cache.clear()  # cached answers and tier chains never leak between tests
+    cache.clear()  # cached answers never leak between tests
+    from ragengine.services.generation import _steps_cache
+
+    _steps_cache().clear()
 
 
 @pytest.fixture

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 
 from ragengine.llm.registry import provider_for
 from ragengine.llm.types import ChatMessage, ChatRequest, ChatResult, ProviderError
@@ -45,13 +48,52 @@ def _step(endpoint: ProviderEndpoint | None, model: str) -> Step | None:
         return None
 
 
+# Chains and prices change rarely but are read on every question: keep them briefly.
+STEPS_CACHE_SECONDS = 30
+
+
 def tier_steps(*, tier: Tier, arm: str) -> list[Step]:
-    """The tier's chain in order; arm "B" puts the A/B model first."""
-    steps = (
-        []
-        if not tier.pk
-        else [_step(item.endpoint, item.model) for item in tier.chain.select_related("endpoint")]
-    )
+    """The tier's chain in order; arm "B" puts the A/B model first.
+
+    Cached per process for STEPS_CACHE_SECONDS per tier version: a tier edit (which bumps
+    `updated_at`) applies at once, a price or endpoint edit within that time.
+    """
+    if not tier.pk:
+        return []
+    return _steps_cache().get(tier=tier, arm=arm)
+
+
+class _StepsCache:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[tuple, tuple[float, tuple[Step, ...]]] = {}
+
+    def get(self, *, tier: Tier, arm: str) -> list[Step]:
+        key = (tier.pk, tier.updated_at, arm)
+        now = time.monotonic()
+        with self._lock:
+            cached = self._entries.get(key)
+        if cached is not None and now - cached[0] < STEPS_CACHE_SECONDS:
+            return list(cached[1])
+        steps = _load_tier_steps(tier=tier, arm=arm)
+        with self._lock:
+            if len(self._entries) > 256:
+                self._entries.clear()
+            self._entries[key] = (now, tuple(steps))
+        return steps
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+@lru_cache(maxsize=1)
+def _steps_cache() -> _StepsCache:
+    return _StepsCache()
+
+
+def _load_tier_steps(*, tier: Tier, arm: str) -> list[Step]:
+    steps = [_step(item.endpoint, item.model) for item in tier.chain.select_related("endpoint")]
     if arm == "B":
         steps.insert(0, _step(tier.ab_endpoint, tier.ab_model))
     unique: list[Step] = []

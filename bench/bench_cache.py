@@ -168,7 +168,18 @@ def run(args) -> dict:
     # --- 2. 60 % repeat / paraphrase workload ---------------------------------------------
     UsageRecord.objects.all().delete()
     base = [q["question"] for q in load_questions()]
-    base += [f"What is the policy on {topic} for contractors?" for topic in TOPICS]
+    groups = [
+        "contractors",
+        "interns",
+        "managers",
+        "new hires",
+        "part-time staff",
+        "remote staff",
+        "the Lisbon office",
+        "the São Paulo office",
+        "visitors",
+    ]
+    base += [f"What is the policy on {topic} for {group}?" for topic in TOPICS for group in groups]
     rng.shuffle(base)
     asked: list[str] = []
     workload: list[str] = []

@@ -27,6 +27,7 @@ from bench.common import (
     print_table,
     save_results,
     scratch_dir,
+    wait_for_quiet,
 )
 
 
@@ -37,6 +38,7 @@ def source_file(metadata_source: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quiet-wait", type=float, default=30.0, help="max s to wait for quiet")
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--name", default="quality")
     args = parser.parse_args()
@@ -72,7 +74,7 @@ def main() -> None:
             embedder.count_tokens("load")
         results["embedder_load_s"] = round(sw.seconds, 2)
 
-        ingest: dict = {}
+        ingest: dict = {"quiet_wait": wait_for_quiet(args.quiet_wait)}
         with monitored(ingest), Stopwatch() as sw:
             report = documents_ingest_paths(
                 paths=[EXAMPLES / "handbook"],

@@ -242,7 +242,7 @@ def usage_open(
     periods = periods_at(now)
     with transaction.atomic():
         _relax_commit_durability()
-        Member.objects.select_for_update().filter(pk=member.pk).first()
+        _lock_member(member)
         totals = _totals(member, periods, now)
         if check_rate:
             denial = _rate_denial(tier, totals, periods)
@@ -278,6 +278,17 @@ def usage_open(
         channel=record.channel,
         counts_toward_quota=counts_toward_quota,
     )
+
+
+def _lock_member(member: Member) -> None:
+    """Serialise this member's checks. PostgreSQL: a row lock (one cheap statement; the
+    ORM's select_for_update().first() fetched and ordered the whole row). SQLite: the
+    IMMEDIATE transaction already holds the database write lock."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT 1 FROM {Member._meta.db_table} WHERE id = %s FOR UPDATE", [member.pk]
+            )
 
 
 def _relax_commit_durability() -> None:
@@ -345,7 +356,7 @@ def usage_record_cached(
     with transaction.atomic():
         _relax_commit_durability()  # a free row: losing it in a crash loses no money
         if counts:
-            Member.objects.select_for_update().filter(pk=member.pk).first()
+            _lock_member(member)
             denial = _rate_denial(tier, _totals(member, periods, now), periods)
             if denial:
                 return denial

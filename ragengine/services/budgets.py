@@ -154,8 +154,28 @@ class _Totals:
     oldest_in_hour: datetime | None
 
 
+_PG_TOTALS = """
+SELECT
+  SUM(cost + reserved) FILTER (WHERE live AND created_at >= %(day)s),
+  SUM(cost + reserved) FILTER (WHERE live AND created_at >= %(month)s),
+  COUNT(*) FILTER (WHERE counts_toward_quota AND created_at >= %(hour)s),
+  COUNT(*) FILTER (WHERE counts_toward_quota AND created_at >= %(day)s),
+  MIN(created_at) FILTER (WHERE counts_toward_quota AND created_at >= %(hour)s)
+FROM (
+  SELECT cost, reserved, created_at, counts_toward_quota,
+         (status = 'settled' OR (status = 'reserved' AND created_at >= %(stale)s)) AS live
+  FROM {table} WHERE member_id = %(member)s AND created_at >= %(since)s
+) AS rows
+"""
+
+
 def _totals(member: Member, periods: Periods, now: datetime) -> _Totals:
-    """Everything the checks need in ONE query (this runs under the member lock)."""
+    """Everything the checks need in ONE query (this runs under the member lock).
+
+    On PostgreSQL the same aggregate is sent as plain SQL: it runs on every question and
+    building it through the ORM cost more than executing it (docs/PERFORMANCE.md §6)."""
+    if connection.vendor == "postgresql":
+        return _pg_totals(member, periods, now)
     spend = _spend_filter(now)
     quota = Q(counts_toward_quota=True)
     amount = F("cost") + F("reserved")
@@ -174,6 +194,27 @@ def _totals(member: Member, periods: Periods, now: datetime) -> _Totals:
         hour_questions=row["hour_n"],
         day_questions=row["day_n"],
         oldest_in_hour=row["oldest"],
+    )
+
+
+def _pg_totals(member: Member, periods: Periods, now: datetime) -> _Totals:
+    params = {
+        "day": periods.day_start,
+        "month": periods.month_start,
+        "hour": periods.hour_start,
+        "stale": now - STALE_RESERVATION,
+        "member": member.pk,
+        "since": min(periods.month_start, periods.hour_start),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_PG_TOTALS.format(table=UsageRecord._meta.db_table), params)
+        day, month, hour_n, day_n, oldest = cursor.fetchone()
+    return _Totals(
+        day_spent=day or ZERO,
+        month_spent=month or ZERO,
+        hour_questions=hour_n,
+        day_questions=day_n,
+        oldest_in_hour=oldest,
     )
 
 

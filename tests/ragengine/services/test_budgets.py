@@ -164,3 +164,25 @@ def test_settling_a_lost_reservation_still_records_the_usage():
 
     row = UsageRecord.objects.get(request_id="lost")
     assert (row.member, row.tier, row.cost, row.status) == (member, tier, Decimal("0.2"), "settled")
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the plain-SQL path is PostgreSQL's")
+def test_postgres_totals_match_the_orm_aggregate(monkeypatch):
+    from ragengine.services import budgets
+
+    member = MemberFactory()
+    now = datetime.now(UTC)
+    record(member, "0.40", now - timedelta(minutes=10))
+    record(member, "0.30", now - timedelta(hours=3), counts_toward_quota=False)
+    record(member, "9.00", now - timedelta(days=45))
+    UsageRecord.objects.create(member=member, reserved=Decimal("0.25"), request_id="live")
+    stale = UsageRecord.objects.create(member=member, reserved=Decimal("7"), request_id="old")
+    UsageRecord.objects.filter(pk=stale.pk).update(created_at=now - timedelta(minutes=30))
+    periods = periods_at(now)
+
+    plain = budgets._totals(member, periods, now)
+    monkeypatch.setattr(budgets.connection, "vendor", "other")
+    orm = budgets._totals(member, periods, now)
+
+    assert plain == orm
+    assert plain.hour_questions == 3  # the two recent reservations count as questions

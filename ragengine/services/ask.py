@@ -315,15 +315,8 @@ def ask(
                         question, history, set_ids, tier, plan, watch, request_id, vector, cache
                     )
         elif hit is None:
-            answer, details = _answer(
-                question=question,
-                history=history,
-                set_ids=set_ids,
-                tier=tier,
-                plan=plan,
-                watch=watch,
-                request_id=request_id,
-                vector=vector,
+            answer, details = _answer_and_store(
+                question, history, set_ids, tier, plan, watch, request_id, vector, None
             )
         if hit is not None:
             answer = answer_from_hit(hit=hit, request_id=request_id)
@@ -459,7 +452,8 @@ def _answer_and_store(question, history, set_ids, tier, plan, watch, request_id,
         request_id=request_id,
         vector=vector,
     )
-    cache.store(answer, vector, details.cost)
+    if cache is not None:
+        cache.store(answer, vector, details.cost)
     return answer, details
 
 

@@ -4,7 +4,7 @@ the vector store never keeps chunks of a deleted document."""
 from __future__ import annotations
 
 from django.contrib import admin
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
 from ragengine.models import (
@@ -22,6 +22,7 @@ from ragengine.models import (
     UsageRecord,
     Workspace,
 )
+from ragengine.selectors.usage import usage_summary
 from ragengine.services.knowledge import documents_delete, knowledge_set_delete
 
 
@@ -255,13 +256,7 @@ class UsageRecordAdmin(admin.ModelAdmin):
         response = super().changelist_view(request, extra_context)
         changelist = getattr(response, "context_data", {}).get("cl")
         if changelist is not None:
-            response.context_data["totals"] = changelist.queryset.aggregate(
-                questions=Count("pk"),
-                tokens_in=Sum("tokens_in"),
-                tokens_out=Sum("tokens_out"),
-                cost=Sum("cost"),
-                cost_saved=Sum("cost_saved"),
-            )
+            response.context_data["totals"] = usage_summary(rows=changelist.queryset)
         return response
 
 

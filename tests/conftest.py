@@ -79,8 +79,6 @@ def embedder(_session_embedder, monkeypatch):
 
     _session_embedder.calls = 0
     monkeypatch.setattr(registry, "get_embedder", lambda: _session_embedder)
-    for module in ("ragengine.services.ingest", "ragengine.services.ask"):
-        monkeypatch.setattr(f"{module}.get_embedder", lambda: _session_embedder)
     return _session_embedder
 
 

@@ -21,3 +21,7 @@ def test_loopback_is_allowed():
         server.listen(1)
         with socket.socket() as client:
             client.connect(server.getsockname())
+            accepted, _ = server.accept()
+            with accepted:
+                client.sendall(b"ok")
+                assert accepted.recv(2) == b"ok"

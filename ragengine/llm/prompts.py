@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ragengine.answers import Turn
+from ragengine.llm.citations import CITATION_GROUP
 from ragengine.llm.extractive import NOT_FOUND
 from ragengine.llm.types import ChatMessage
 from ragengine.retrieval.analysis import detect_language, words
@@ -66,7 +67,6 @@ _LANGUAGE_HINT = {
     "mixed": "Answer in the language of the question.",
 }
 _SOURCES_TAG = re.compile(r"<\s*(/?)\s*sources\s*>", re.IGNORECASE)
-_CITATION_GROUP = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 # Where a source may be cut: after a sentence end or at a line break.
 _SENTENCE_END = re.compile(r"(?<=[.!?…:;])\s+|\n+")
 _WORD_END = re.compile(r"\s+")
@@ -184,32 +184,6 @@ def build_prompt(
     return prompt
 
 
-def renumber_citations(text: str, *, source_count: int) -> tuple[str, list[int]]:
-    """Renumber an answer's [n] markers 1..m in order of first citation.
-
-    Returns the new text and the original (1-based) numbers in their new order, so
-    `used_hits[old - 1]` is the source shown as number `i + 1`. Markers naming no source
-    (a model inventing [7] when it saw 3) are removed rather than left pointing at nothing;
-    "[1, 3]" becomes "[1][2]".
-    """
-    order: dict[int, int] = {}
-
-    def replace(match: re.Match[str]) -> str:
-        out = []
-        for part in match.group(2).split(","):
-            old = int(part)
-            if not 1 <= old <= source_count:
-                continue
-            if old not in order:
-                order[old] = len(order) + 1
-            out.append(f"[{order[old]}]")
-        # A removed marker takes its leading space along: "fact [9]." -> "fact."
-        return match.group(1) + "".join(out) if out else ""
-
-    renumbered = re.sub(r"([ \t]*)" + _CITATION_GROUP.pattern, replace, text)
-    return renumbered, list(order)
-
-
 # --- internals ----------------------------------------------------------------------------
 
 
@@ -240,7 +214,7 @@ def _turn_text(turn: Turn) -> str:
     numbered an earlier source list, and left in they invite citing sources not shown."""
     text = turn.text.strip()
     if turn.role == "assistant":
-        text = re.sub(r"[ \t]*" + _CITATION_GROUP.pattern, "", text)
+        text = re.sub(r"[ \t]*" + CITATION_GROUP.pattern, "", text)
     return text
 
 

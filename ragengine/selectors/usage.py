@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
-from django.db.models import Count, F, Q, Sum, Value
+from django.db.models import Count, F, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, Concat
 
-from ragengine.models import UsageRecord, UsageStatus
+from ragengine.models import Member, UsageRecord, UsageStatus
+
+# A reservation older than this belongs to a process that died mid-call; it stops
+# counting so a crash can't lock a person out for the rest of the period.
+STALE_RESERVATION = timedelta(minutes=10)
 
 GroupBy = Literal["member", "tier", "model"]
 _KEYS = {
@@ -18,6 +22,20 @@ _KEYS = {
     "tier": Coalesce(F("tier__name"), Value("(no tier)")),
     "model": Concat(F("provider"), Value(":"), F("model")),
 }
+
+
+def live_spend_filter(now: datetime) -> Q:
+    """Rows that count as spend: settled ones and reservations still in flight."""
+    live_reservation = Q(status=UsageStatus.RESERVED, created_at__gte=now - STALE_RESERVATION)
+    return Q(status=UsageStatus.SETTLED) | live_reservation
+
+
+def member_spend(*, member: Member, since: datetime, now: datetime) -> Decimal:
+    """Settled cost plus live reservations of `member` since `since`."""
+    totals = UsageRecord.objects.filter(
+        live_spend_filter(now), member=member, created_at__gte=since
+    ).aggregate(cost=Sum("cost"), reserved=Sum("reserved"))
+    return (totals["cost"] or Decimal("0")) + (totals["reserved"] or Decimal("0"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,20 +48,27 @@ class UsageRow:
     cost_saved: Decimal
 
 
-def usage_totals(*, start: datetime, end: datetime, by: GroupBy | None = None) -> list[UsageRow]:
-    """Settled usage in [start, end), grouped; one "total" row when `by` is None."""
-    rows = UsageRecord.objects.filter(
-        status=UsageStatus.SETTLED, created_at__gte=start, created_at__lt=end
-    )
-    aggregates = {
+def _aggregates() -> dict:
+    return {
         "questions": Count("pk", filter=~Q(mode="refused")),
         "tokens_in": Coalesce(Sum("tokens_in"), 0),
         "tokens_out": Coalesce(Sum("tokens_out"), 0),
         "cost": Coalesce(Sum("cost"), Decimal("0")),
         "cost_saved": Coalesce(Sum("cost_saved"), Decimal("0")),
     }
+
+
+def usage_summary(*, rows: QuerySet[UsageRecord]) -> UsageRow:
+    """Totals of any selection of ledger rows (the admin's filtered change list)."""
+    return UsageRow(key="total", **rows.aggregate(**_aggregates()))
+
+
+def usage_totals(*, start: datetime, end: datetime, by: GroupBy | None = None) -> list[UsageRow]:
+    """Settled usage in [start, end), grouped; one "total" row when `by` is None."""
+    rows = UsageRecord.objects.filter(
+        status=UsageStatus.SETTLED, created_at__gte=start, created_at__lt=end
+    )
     if by is None:
-        totals = rows.aggregate(**aggregates)
-        return [UsageRow(key="total", **totals)]
-    grouped = rows.annotate(key=_KEYS[by]).values("key").annotate(**aggregates).order_by("-cost")
+        return [usage_summary(rows=rows)]
+    grouped = rows.annotate(key=_KEYS[by]).values("key").annotate(**_aggregates()).order_by("-cost")
     return [UsageRow(**row) for row in grouped]

@@ -22,13 +22,11 @@ from django.db.models import Count, F, Min, Q, Sum
 from django.utils import timezone
 
 from ragengine.models import Member, Tier, UsageRecord, UsageStatus
+from ragengine.selectors.usage import STALE_RESERVATION, live_spend_filter
 
 logger = logging.getLogger(__name__)
 
 ZERO = Decimal("0")
-# A reservation older than this belongs to a process that died mid-call; it stops
-# counting so a crash can't lock a person out for the rest of the period.
-STALE_RESERVATION = timedelta(minutes=10)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,20 +52,6 @@ def periods_at(now: datetime) -> Periods:
         month_end=next_month,
         hour_start=now - timedelta(hours=1),
     )
-
-
-def _spend_filter(now: datetime) -> Q:
-    live_reservation = Q(status=UsageStatus.RESERVED, created_at__gte=now - STALE_RESERVATION)
-    return Q(status=UsageStatus.SETTLED) | live_reservation
-
-
-def member_spend(*, member: Member, since: datetime, now: datetime | None = None) -> Decimal:
-    """Settled cost plus live reservations of `member` since `since`."""
-    now = now or timezone.now()
-    totals = UsageRecord.objects.filter(
-        _spend_filter(now), member=member, created_at__gte=since
-    ).aggregate(cost=Sum("cost"), reserved=Sum("reserved"))
-    return (totals["cost"] or ZERO) + (totals["reserved"] or ZERO)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +83,6 @@ class BudgetState:
 @dataclass(frozen=True, slots=True)
 class Reservation:
     record_id: int
-    amount: Decimal
     state: BudgetState
     member_id: int = 0
     tier_id: int | None = None
@@ -176,7 +159,7 @@ def _totals(member: Member, periods: Periods, now: datetime) -> _Totals:
     building it through the ORM cost more than executing it (docs/PERFORMANCE.md §6)."""
     if connection.vendor == "postgresql":
         return _pg_totals(member, periods, now)
-    spend = _spend_filter(now)
+    spend = live_spend_filter(now)
     quota = Q(counts_toward_quota=True)
     amount = F("cost") + F("reserved")
     row = UsageRecord.objects.filter(
@@ -311,7 +294,6 @@ def usage_open(
         )
     return Reservation(
         record_id=record.pk,
-        amount=worst_case,
         state=state,
         member_id=member.pk,
         tier_id=record.tier_id,

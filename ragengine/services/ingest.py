@@ -24,6 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ragengine.models import Chunk, Document, DocumentStatus, KnowledgeSet
+from ragengine.retrieval import registry
 from ragengine.retrieval.chunking import ChunkDraft, chunk_sections
 from ragengine.retrieval.parsers import (
     ParsedDocument,
@@ -32,10 +33,13 @@ from ragengine.retrieval.parsers import (
     parse_records,
     read_limited,
 )
-from ragengine.retrieval.registry import get_embedder, get_vector_store
 from ragengine.retrieval.types import Embedder, StoreRecord
 from ragengine.services.embedding import text_hash, texts_embed_cached, vector_to_bytes
-from ragengine.services.knowledge import KnowledgeSetError, knowledge_set_bump_version
+from ragengine.services.knowledge import (
+    KnowledgeSetError,
+    documents_delete,
+    knowledge_set_bump_version,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -109,11 +113,16 @@ class _Ingestor:
     def __init__(self, *, knowledge_set: KnowledgeSet, embedder: Embedder) -> None:
         self.knowledge_set = knowledge_set
         self.embedder = embedder
-        self.store = get_vector_store()
+        self.store = registry.get_vector_store()
         self.pending = _Pending()
         self.commit_every = settings.ARANDU_INGEST_COMMIT_EVERY
 
     # --- per logical document -------------------------------------------------------
+    def _document(self, *, source: str, title: str) -> Document:
+        """The set's document for `source`, or a new unsaved one."""
+        found = Document.objects.filter(knowledge_set=self.knowledge_set, source=source).first()
+        return found or Document(knowledge_set=self.knowledge_set, source=source, title=title)
+
     def ingest_document(
         self,
         *,
@@ -124,23 +133,20 @@ class _Ingestor:
         title_hint: str,
         metadata: dict | None = None,
     ) -> IngestOutcome:
-        existing = Document.objects.filter(knowledge_set=self.knowledge_set, source=source).first()
+        document = self._document(source=source, title=title_hint)
         if (
-            existing
-            and existing.status == DocumentStatus.READY
-            and existing.content_hash == content_hash
-            and existing.indexed_hash == content_hash
+            document.pk
+            and document.status == DocumentStatus.READY
+            and document.content_hash == content_hash
+            and document.indexed_hash == content_hash
         ):
             return IngestOutcome(
                 source=source,
                 status="unchanged",
-                title=existing.title,
-                chunks=existing.chunk_count,
-                document_id=existing.pk,
+                title=document.title,
+                chunks=document.chunk_count,
+                document_id=document.pk,
             )
-        document = existing or Document(
-            knowledge_set=self.knowledge_set, source=source, title=title_hint
-        )
         try:
             parsed = parse()
             drafts = chunk_sections(
@@ -270,9 +276,7 @@ class _Ingestor:
         try:
             data = read_limited(path, max_bytes=_max_bytes())
         except ParseError as exc:
-            document = Document.objects.filter(
-                knowledge_set=self.knowledge_set, source=source
-            ).first() or Document(knowledge_set=self.knowledge_set, source=source, title=title_hint)
+            document = self._document(source=source, title=title_hint)
             size = path.stat().st_size if path.exists() else 0
             return [self._fail(document, source=source, error=str(exc), size_bytes=size)]
         if path.suffix.lower() in RECORD_EXTENSIONS:
@@ -294,15 +298,8 @@ class _Ingestor:
         try:
             result = parse_records(data, filename=path.name)
         except ParseError as exc:
-            document = Document(knowledge_set=self.knowledge_set, source=source, title=path.name)
-            existing = Document.objects.filter(
-                knowledge_set=self.knowledge_set, source=source
-            ).first()
-            return [
-                self._fail(
-                    existing or document, source=source, error=str(exc), size_bytes=len(data)
-                )
-            ]
+            document = self._document(source=source, title=path.name)
+            return [self._fail(document, source=source, error=str(exc), size_bytes=len(data))]
         outcomes: list[IngestOutcome] = []
         seen: set[str] = set()
         for record in result.records:
@@ -344,8 +341,6 @@ class _Ingestor:
 
 
 def _remove(document: Document) -> IngestOutcome:
-    from ragengine.services.knowledge import documents_delete
-
     documents_delete(documents=[document])
     return IngestOutcome(source=document.source, status="removed", title=document.title)
 
@@ -378,7 +373,7 @@ def documents_ingest_paths(
     missing = [p for p in paths if not p.exists()]
     if missing:
         raise FileNotFoundError(f"No such file or folder: {', '.join(str(p) for p in missing)}")
-    embedder = get_embedder()
+    embedder = registry.get_embedder()
     _check_embedder(knowledge_set, embedder)
     ingestor = _Ingestor(knowledge_set=knowledge_set, embedder=embedder)
     report = IngestReport()

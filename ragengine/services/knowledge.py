@@ -8,7 +8,7 @@ from django.db import transaction
 from django.db.models import F
 
 from ragengine.models import Document, KnowledgeSet
-from ragengine.retrieval.registry import get_vector_store
+from ragengine.retrieval import registry
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def documents_delete(*, documents: list[Document]) -> int:
     """
     if not documents:
         return 0
-    get_vector_store().delete_documents(document_ids=[str(d.pk) for d in documents])
+    registry.get_vector_store().delete_documents(document_ids=[str(d.pk) for d in documents])
     set_ids = {d.knowledge_set_id for d in documents}
     with transaction.atomic():
         count, _ = Document.objects.filter(pk__in=[d.pk for d in documents]).delete()
@@ -51,6 +51,6 @@ def documents_delete(*, documents: list[Document]) -> int:
 
 
 def knowledge_set_delete(*, knowledge_set: KnowledgeSet) -> None:
-    get_vector_store().delete_knowledge_set(knowledge_set=str(knowledge_set.pk))
+    registry.get_vector_store().delete_knowledge_set(knowledge_set=str(knowledge_set.pk))
     knowledge_set.delete()
     logger.info("knowledge set deleted", extra={"knowledge_set": knowledge_set.name})

@@ -72,3 +72,22 @@ def test_bulk_delete_action_goes_through_the_service(admin_client, ingested):
     assert response.status_code == 302
     assert Document.objects.count() == 0
     assert get_vector_store().count() == 0
+
+
+def test_ledger_change_list_shows_totals_for_the_current_filter(admin_client):
+    from decimal import Decimal
+
+    from ragengine.models import UsageRecord
+    from tests.factories import MemberFactory
+
+    member = MemberFactory()
+    for model, cost in (("gpt-4o", "0.25"), ("gpt-4o", "0.50"), ("llama3.2", "0")):
+        UsageRecord.objects.create(
+            member=member, status="settled", mode="generated", model=model,
+            tokens_in=100, cost=Decimal(cost), request_id="r",
+        )  # fmt: skip
+
+    page = admin_client.get(reverse("admin:ragengine_usagerecord_changelist") + "?model=gpt-4o")
+
+    text = page.content.decode()
+    assert "2 questions" in text and "200 tokens in" in text and "cost 0.750000" in text

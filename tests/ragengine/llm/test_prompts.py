@@ -18,7 +18,6 @@ from ragengine.llm.prompts import (
     BuiltPrompt,
     PromptBudgetError,
     build_prompt,
-    renumber_citations,
 )
 from ragengine.llm.tokens import safe_estimate, tokenizer_for
 from ragengine.llm.types import ChatMessage
@@ -319,14 +318,3 @@ def test_invalid_arguments() -> None:
 
 
 # --- citations ------------------------------------------------------------------------------
-
-
-def test_renumber_citations_orders_by_first_use_and_drops_unknown_numbers() -> None:
-    text, order = renumber_citations("A [3]. B [1][3]. C [1, 2]. D [9].", source_count=3)
-    assert text == "A [1]. B [2][1]. C [2][3]. D."
-    assert order == [3, 1, 2]
-
-
-def test_renumber_citations_leaves_other_text_alone() -> None:
-    assert renumber_citations("No sources here.", source_count=2) == ("No sources here.", [])
-    assert renumber_citations("Note : see [2] .", source_count=2) == ("Note : see [1] .", [2])

@@ -8,11 +8,11 @@ import pytest
 from django.db import connection
 
 from ragengine.models import Member, Tier, UsageRecord, UsageStatus
+from ragengine.selectors.usage import member_spend
 from ragengine.services.budgets import (
     Denied,
     Reservation,
     UsageDetails,
-    member_spend,
     periods_at,
     usage_open,
     usage_settle,
@@ -47,8 +47,8 @@ def test_spend_is_the_ledger_sum_over_the_window():
     record(member, "0.25", now - timedelta(days=40))
     record(MemberFactory(), "9.00", now)  # someone else
 
-    assert member_spend(member=member, since=now - timedelta(days=1)) == Decimal("0.50")
-    assert member_spend(member=member, since=now - timedelta(days=60)) == Decimal("0.75")
+    assert member_spend(member=member, since=now - timedelta(days=1), now=now) == Decimal("0.50")
+    assert member_spend(member=member, since=now - timedelta(days=60), now=now) == Decimal("0.75")
 
 
 def test_live_reservations_count_and_stale_ones_do_not():
@@ -59,7 +59,7 @@ def test_live_reservations_count_and_stale_ones_do_not():
     UsageRecord.objects.filter(pk=stale.pk).update(created_at=now - timedelta(hours=1))
 
     assert live.status == UsageStatus.RESERVED
-    assert member_spend(member=member, since=now - timedelta(days=1)) == Decimal("0.2")
+    assert member_spend(member=member, since=now - timedelta(days=1), now=now) == Decimal("0.2")
 
 
 def test_reserve_then_settle_replaces_the_worst_case_by_the_real_cost():
@@ -149,9 +149,9 @@ def test_concurrent_reservations_never_pass_the_hard_limit():
     granted = [r for r in results if isinstance(r, Reservation)]
     assert len(results) == 50
     assert len(granted) == 10
-    assert member_spend(member=member, since=periods_at(datetime.now(UTC)).day_start) == Decimal(
-        "1.00"
-    )
+    now = datetime.now(UTC)
+    spent = member_spend(member=member, since=periods_at(now).day_start, now=now)
+    assert spent == Decimal("1.00")
 
 
 def test_settling_a_lost_reservation_still_records_the_usage():

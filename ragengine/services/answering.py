@@ -1,0 +1,204 @@
+"""Answering from the documents: retrieve, then the tier's models (with fallback) or the
+extractive answerer when there is no model, no budget for one, or every model failed."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from django.conf import settings
+
+from ragengine.answers import Answer, AnswerMode, Turn
+from ragengine.llm.citations import cited_sources
+from ragengine.llm.extractive import Passage, answer_extractively
+from ragengine.llm.prompts import BuiltPrompt, PromptBudgetError, build_prompt
+from ragengine.llm.tokens import tokenizer_for
+from ragengine.models import Tier
+from ragengine.retrieval import registry
+from ragengine.retrieval.types import SearchHit, SearchQuery
+from ragengine.services.answer_plan import Plan
+from ragengine.services.budgets import UsageDetails
+from ragengine.services.generation import Step, generate
+from ragengine.services.timing import Stopwatch
+
+logger = logging.getLogger(__name__)
+
+ALL_DOWN_NOTICE = (
+    "The AI models are unavailable right now, so this answer quotes the documents directly."
+)
+
+
+class QuestionVector:
+    """The question's embedding, computed at most once and only when something needs it
+    (exact cache hits never do)."""
+
+    def __init__(self, *, question: str, watch: Stopwatch) -> None:
+        self.question = question
+        self.watch = watch
+        self._vector: np.ndarray | None = None
+
+    def __call__(self) -> np.ndarray:
+        if self._vector is None:
+            with self.watch.stage("embed"):
+                self._vector = registry.get_embedder().embed_query(self.question)
+        return self._vector
+
+
+def answer_from_documents(
+    *,
+    question: str,
+    search_text: str,
+    history: Sequence[Turn],
+    set_ids: tuple[str, ...] | None,
+    tier: Tier,
+    plan: Plan,
+    watch: Stopwatch,
+    request_id: str,
+    vector: QuestionVector,
+) -> tuple[Answer, UsageDetails]:
+    """Retrieve for `search_text`, then answer `question` as the plan allows."""
+    if search_text == question:
+        query_vector = vector()
+    else:
+        with watch.stage("embed"):
+            query_vector = registry.get_embedder().embed_query(search_text)
+    with watch.stage("retrieve"):
+        hits = registry.get_vector_store().search(
+            SearchQuery(
+                text=search_text,
+                vector=query_vector,
+                top_k=settings.ARANDU_TOP_K,
+                knowledge_sets=set_ids,
+                min_similarity=settings.ARANDU_MIN_SIMILARITY,
+                alpha=settings.ARANDU_HYBRID_ALPHA,
+                fusion=settings.ARANDU_FUSION,
+            )
+        )
+    notices = list(plan.notices)
+    prompt = _prompt(question=question, hits=hits, history=history, tier=tier, plan=plan)
+    if prompt is not None:
+        generated = _generated(
+            prompt=prompt, tier=tier, plan=plan, watch=watch, request_id=request_id, notices=notices
+        )
+        if generated is not None:
+            return generated
+        notices.append(ALL_DOWN_NOTICE)
+    return _extractive(
+        question=question,
+        hits=hits,
+        query_vector=query_vector,
+        watch=watch,
+        request_id=request_id,
+        notices=notices,
+    )
+
+
+def _prompt(
+    *, question: str, hits: list[SearchHit], history: Sequence[Turn], tier: Tier, plan: Plan
+) -> BuiltPrompt | None:
+    """The prompt for the plan's models; None when there is no model or nothing to cite."""
+    if not plan.steps or not hits:
+        return None
+    try:
+        return build_prompt(
+            question=question,
+            hits=hits,
+            history=history,
+            count=_chain_counter(plan.steps),
+            context_budget=tier.context_token_budget,
+        )
+    except PromptBudgetError:
+        logger.error("context budget too small", extra={"tier": tier.name})
+        return None
+
+
+def _generated(
+    *,
+    prompt: BuiltPrompt,
+    tier: Tier,
+    plan: Plan,
+    watch: Stopwatch,
+    request_id: str,
+    notices: list[str],
+) -> tuple[Answer, UsageDetails] | None:
+    """A model's answer, or None when every model of the chain failed."""
+    with watch.stage("generate"):
+        generation = generate(
+            steps=plan.steps,
+            messages=prompt.messages,
+            max_tokens=tier.max_output_tokens,
+            request_id=request_id,
+        )
+    result, step = generation.result, generation.step
+    if result is None or step is None:
+        return None
+    if generation.failures:
+        failed = ", ".join(s.model for s, _ in generation.failures)
+        notices.append(f"{failed} did not answer, so {step.model} answered instead.")
+    text, sources = cited_sources(result.text, prompt.used_hits)
+    answer = Answer(
+        text=text,
+        mode=AnswerMode.GENERATED,
+        sources=sources,
+        provider=step.endpoint.name,
+        model=result.model or step.model,
+        tokens_in=result.tokens_in,
+        tokens_out=result.tokens_out,
+        cost=generation.cost,
+        notices=notices,
+        request_id=request_id,
+    )
+    return answer, UsageDetails(
+        mode=AnswerMode.GENERATED,
+        provider=answer.provider,
+        model=answer.model,
+        tokens_in=answer.tokens_in,
+        tokens_out=answer.tokens_out,
+        cost=answer.cost,
+    )
+
+
+def _extractive(
+    *,
+    question: str,
+    hits: list[SearchHit],
+    query_vector: np.ndarray,
+    watch: Stopwatch,
+    request_id: str,
+    notices: list[str],
+) -> tuple[Answer, UsageDetails]:
+    with watch.stage("generate"):
+        result = answer_extractively(
+            question=question,
+            passages=[
+                Passage(number=i, text=h.text, score=h.score, similarity=h.similarity)
+                for i, h in enumerate(hits, start=1)
+            ],
+            max_sentences=settings.ARANDU_EXTRACTIVE_SENTENCES,
+            embed=registry.get_sentence_embeddings(),
+            query_vector=query_vector,
+            max_embedded=settings.ARANDU_EXTRACTIVE_EMBED_SENTENCES,
+        )
+        text, sources = cited_sources(result.text, hits) if result.found else (result.text, [])
+    answer = Answer(
+        text=text,
+        mode=AnswerMode.EXTRACTIVE,
+        sources=sources,
+        provider="extractive",
+        model="extractive",
+        notices=notices,
+        request_id=request_id,
+    )
+    return answer, UsageDetails(
+        mode=AnswerMode.EXTRACTIVE, provider="extractive", model="extractive"
+    )
+
+
+def _chain_counter(steps: Sequence[Step]) -> Callable[[str], int]:
+    """Count with every tokenizer of the chain and keep the largest, so the prompt fits
+    whichever model ends up answering."""
+    counters = [tokenizer_for(model) for model in dict.fromkeys(s.model for s in steps)]
+    if len(counters) == 1:
+        return counters[0]
+    return lambda text: max(count(text) for count in counters)

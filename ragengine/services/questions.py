@@ -1,0 +1,69 @@
+"""What is asked and where: input checks, the knowledge sets a channel may read, and the
+text retrieval should search for (a short follow-up borrows the thread's question)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from ragengine.answers import Channel, Turn
+from ragengine.models import KnowledgeSet
+from ragengine.retrieval.analysis import analyze, detect_language, words
+from ragengine.selectors.guard import active_blocked_patterns
+from ragengine.services.guard import blocked_message, check_question
+
+logger = logging.getLogger(__name__)
+
+# A follow-up with this few content terms ("and for flights?") borrows the previous
+# question's terms for retrieval.
+FOLLOW_UP_MAX_TERMS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionProblem:
+    message: str
+
+
+def question_validate(*, question: str) -> QuestionProblem | None:
+    """A readable reason the question can't be asked, or None."""
+    stripped = (question or "").strip()
+    low, high = settings.ARANDU_QUESTION_MIN_CHARS, settings.ARANDU_QUESTION_MAX_CHARS
+    if not stripped:
+        return QuestionProblem("Please type a question.")
+    if len(stripped) < low:
+        return QuestionProblem(f"That question is too short: please use at least {low} characters.")
+    if len(stripped) > high:
+        return QuestionProblem(
+            f"That question is too long ({len(stripped)} characters): please keep it under "
+            f"{high} characters, or split it into smaller questions."
+        )
+    blocked = check_question(stripped, patterns=active_blocked_patterns())
+    if blocked is not None:
+        language = detect_language(words(stripped), stripped)
+        logger.warning("question blocked", extra={"pattern": blocked.name})
+        return QuestionProblem(blocked_message(blocked, language=language))
+    return None
+
+
+def channel_set_ids(*, channel: Channel) -> tuple[tuple[str, ...] | None, QuestionProblem | None]:
+    """Store ids of the sets the channel may read (None: every set), or a problem."""
+    if channel.knowledge_sets is None:
+        return None, None
+    found = dict(
+        KnowledgeSet.objects.filter(name__in=channel.knowledge_sets).values_list("name", "pk")
+    )
+    unknown = [n for n in channel.knowledge_sets if n not in found]
+    if unknown:
+        return None, QuestionProblem(f"Unknown knowledge set: {', '.join(unknown)}.")
+    return tuple(str(found[n]) for n in channel.knowledge_sets), None
+
+
+def retrieval_text(*, question: str, history: Sequence[Turn]) -> str:
+    """The question, or for a short follow-up the previous question plus this one."""
+    if len(analyze(question)) > FOLLOW_UP_MAX_TERMS:
+        return question
+    previous = next((t.text for t in reversed(history) if t.role == "user"), "")
+    return f"{previous} {question}".strip()

@@ -97,7 +97,7 @@ class CachedAnswer(models.Model):
     """One cached answer, valid only for its scope: the knowledge sets the asker could
     see, their index versions when it was answered, and the model family that answered.
     A document change bumps a set's version, so the scope (and `key`) can never match
-    again: stale answers are unreachable, not deleted."""
+    again: stale answers are unreachable at once (`cache_prune` deletes the rows later)."""
 
     key = models.CharField(max_length=64, unique=True, help_text="sha256 of question + scope.")
     scope_digest = models.CharField(max_length=64, db_index=True)

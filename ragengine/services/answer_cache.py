@@ -32,7 +32,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
@@ -92,15 +92,16 @@ class CacheScope:
     set_ids: tuple[int, ...]
     versions: tuple[int, ...]
     model_family: str
+    # Part of every key (exact and semantic, lookup and store): hashed once, here.
+    digest: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        data = json.dumps([self.set_ids, self.versions, self.model_family], separators=(",", ":"))
+        object.__setattr__(self, "digest", hashlib.sha256(data.encode()).hexdigest())
 
     @property
     def index_versions(self) -> dict[str, int]:
         return {str(s): v for s, v in zip(self.set_ids, self.versions, strict=True)}
-
-    @property
-    def digest(self) -> str:
-        data = json.dumps([self.set_ids, self.versions, self.model_family], separators=(",", ":"))
-        return hashlib.sha256(data.encode()).hexdigest()
 
 
 def cache_scope(*, set_ids: Sequence[int | str] | None, model_family: str) -> CacheScope:
@@ -406,7 +407,11 @@ def precision_guard(*, question: str, candidate: str) -> str | None:
     meaning-bearing word added, dropped or swapped ("taxis" / "flights", "parking" /
     "parking for visitors"); "order": the same words in another order (role reversals:
     "managers approve ... employees")."""
-    a, b = _signature(question), _signature(candidate)
+    return _refusal(_signature(question), _signature(candidate))
+
+
+def _refusal(a: _Signature, b: _Signature) -> str | None:
+    """`precision_guard` on signatures (a lookup computes the asked one once)."""
     if {a.language, b.language} == {"en", "pt"}:
         return "language"
     if a.negated != b.negated:
@@ -426,7 +431,11 @@ def semantic_key_for(*, question: str, scope: CacheScope) -> str:
     """Entries a semantic lookup may consider share this key: same scope, and the same
     negation, critical words and meaning-bearing words (everything `precision_guard`
     compares except order, roles and language, which it checks per candidate)."""
-    key = _signature(question).key
+    return _semantic_key(_signature(question), scope)
+
+
+def _semantic_key(signature: _Signature, scope: CacheScope) -> str:
+    key = signature.key
     if not key:
         return ""
     return hashlib.sha256(f"{scope.digest}\n{key}".encode()).hexdigest()
@@ -479,11 +488,14 @@ def _payload(entry: CachedAnswer) -> dict[str, Any]:
     }
 
 
-def _warm(entry: CachedAnswer) -> None:
-    """Put the entry in the Django cache until it expires (by the real clock)."""
+def _warm(entry: CachedAnswer) -> dict[str, Any]:
+    """Put the entry in the Django cache until it expires (by the real clock); returns
+    its payload."""
+    payload = _payload(entry)
     remaining = math.ceil((entry.expires_at - timezone.now()).total_seconds())
     if remaining > 0:
-        cache.set(_entry_ck(entry.key), _payload(entry), timeout=remaining)
+        cache.set(_entry_ck(entry.key), payload, timeout=remaining)
+    return payload
 
 
 def _record_hit(
@@ -536,8 +548,7 @@ def _exact_lookup(key: str, *, now: datetime) -> CacheHit | None:
     entry = CachedAnswer.objects.select_related("rule").filter(key=key, expires_at__gt=now).first()
     if entry is None:
         return None
-    _warm(entry)  # a cold cache (restart, eviction, another process stored it)
-    payload = _payload(entry)
+    payload = _warm(entry)  # a cold cache (restart, eviction, another process stored it)
     if not _record_hit(payload=payload, kind="exact", similarity=1.0, now=now):
         return None
     logger.info("answer cache hit", extra={"kind": "exact", "entry": entry.pk, "source": "db"})
@@ -553,7 +564,8 @@ def _unit(vector: np.ndarray) -> np.ndarray:
 def _semantic_lookup(
     *, question: str, query_vector: QueryVector, scope: CacheScope, now: datetime
 ) -> CacheHit | None:
-    key = semantic_key_for(question=question, scope=scope)
+    asked = _signature(question)
+    key = _semantic_key(asked, scope)
     if not key:
         return None
     candidates = list(
@@ -574,7 +586,7 @@ def _semantic_lookup(
     for similarity, entry in scored:
         if similarity < threshold:
             break
-        refusal = precision_guard(question=question, candidate=entry.question)
+        refusal = _refusal(asked, _signature(entry.question))
         if refusal is not None:
             logger.info(
                 "semantic cache candidate refused",

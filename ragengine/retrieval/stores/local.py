@@ -52,6 +52,11 @@ BM25_B = 0.75
 _LOAD_ATTEMPTS = 5
 
 
+def candidate_depth(top_k: int) -> int:
+    """Candidates per list (dense, lexical) before the threshold and `top_k`."""
+    return max(top_k * CANDIDATE_FACTOR, MIN_CANDIDATES)
+
+
 # --------------------------------------------------------------------------- columns
 
 
@@ -209,10 +214,9 @@ class _Snapshot:
     def tokens(self) -> tuple[np.ndarray, np.ndarray]:
         """Analysed term ids (flat) and per-row offsets; only writers need them."""
         assert self.directory is not None
-        load = np.load
         return (
-            load(self.directory / "tokens.npy", mmap_mode="r"),
-            load(self.directory / "tokens_off.npy", mmap_mode="r"),
+            np.load(self.directory / "tokens.npy", mmap_mode="r"),
+            np.load(self.directory / "tokens_off.npy", mmap_mode="r"),
         )
 
     def vocab(self) -> dict[str, int]:
@@ -257,8 +261,9 @@ def _as_names(values: Sequence[str], what: str) -> tuple[str, ...]:
     return tuple(values)
 
 
-def _checked(record: StoreRecord) -> StoreRecord:
-    """Reject records that would corrupt a snapshot, before anything is written."""
+def check_record(record: StoreRecord) -> StoreRecord:
+    """Reject records that would corrupt a store, before anything is written (every
+    backend applies this same check)."""
     vector = np.asarray(record.vector)
     if vector.ndim != 1 or vector.size == 0 or not np.all(np.isfinite(vector)):
         raise ValueError(f"Record {record.id!r}: vector must be a finite, non-empty 1-D array")
@@ -387,7 +392,7 @@ class LocalStore:
                 weights = None if n_eligible == snap.count else eligible.astype(np.float32)
                 lexical = snap.bm25.get_scores_from_ids(term_ids, weight_mask=weights)
 
-        depth = max(query.top_k * CANDIDATE_FACTOR, MIN_CANDIDATES)
+        depth = candidate_depth(query.top_k)
         empty = np.zeros(0, dtype=np.int64)
         dense_list = (
             _top_rows(dense, np.flatnonzero(eligible), depth) if query.alpha > 0.0 else empty
@@ -421,7 +426,7 @@ class LocalStore:
         op = _Op(
             "replace",
             document_ids=_as_names(document_ids, "document_ids"),
-            records=tuple(_checked(r) for r in records),
+            records=tuple(check_record(r) for r in records),
         )
         self._submit(op)
 

@@ -34,6 +34,7 @@ from weaviate.collections.classes.filters import FilterReturn
 from weaviate.util import generate_uuid5
 
 from ragengine.retrieval.analysis import analyze
+from ragengine.retrieval.stores.local import BM25_B, BM25_K1, candidate_depth, check_record
 from ragengine.retrieval.types import SearchQuery, StoreRecord
 
 VECTOR_NAME = "default"
@@ -72,12 +73,9 @@ REQUIRED_PROPERTIES = frozenset(
 # What a hit needs back (never the large `search_text`).
 HIT_PROPERTIES = (RECORD_ID, KNOWLEDGE_SET, DOCUMENT_ID, ORDINAL, TEXT, METADATA_JSON)
 
-BM25_K1 = 1.5  # same as LocalStore
-BM25_B = 0.75
-# Candidates per list before the threshold and top_k, as in LocalStore. Weaviate's hybrid
-# fetches max(limit, 100) per leg, so it never sees fewer candidates than this.
-MIN_CANDIDATES = 50
-CANDIDATE_FACTOR = 4
+# BM25_K1 / BM25_B and `candidate_depth` (the hybrid `limit`) are LocalStore's own, so
+# both backends score and cut alike. Weaviate's hybrid fetches max(limit, 100) per leg,
+# so it never sees fewer candidates than the local store.
 
 FUSIONS: Mapping[str, HybridFusion] = {
     "relative": HybridFusion.RELATIVE_SCORE,
@@ -166,20 +164,13 @@ def text_sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def lexical_terms(text: str) -> list[str]:
-    return analyze(text)
-
-
 def checked_records(records: Iterable[StoreRecord]) -> list[StoreRecord]:
     """Validate before anything is sent; the last record with a given id wins (as locally)."""
     by_id: dict[str, StoreRecord] = {}
     dims: set[int] = set()
     for record in records:
-        vector = np.asarray(record.vector)
-        if vector.ndim != 1 or vector.size == 0 or not np.all(np.isfinite(vector)):
-            raise ValueError(f"Record {record.id!r}: vector must be a finite, non-empty 1-D array")
-        json.dumps(dict(record.metadata))  # raises TypeError on non-JSON metadata
-        dims.add(vector.shape[0])
+        check_record(record)
+        dims.add(np.asarray(record.vector).shape[0])
         by_id.pop(record.id, None)
         by_id[record.id] = record
     if len(dims) > 1:
@@ -206,7 +197,7 @@ def record_properties(record: StoreRecord, *, write_version: int) -> dict[str, A
         DOCUMENT_ID: record.document_id,
         ORDINAL: int(record.ordinal),
         TEXT: record.text,
-        SEARCH_TEXT: " ".join(lexical_terms(record.text)),
+        SEARCH_TEXT: " ".join(analyze(record.text)),
         TEXT_SHA: text_sha(record.text),
         TITLE: str(metadata.get("title", "")),
         LOCATION: str(metadata.get("location", "")),
@@ -279,10 +270,6 @@ def stale_filter(document_ids: Sequence[str], *, write_version: int) -> FilterRe
 # --------------------------------------------------------------------------- queries
 
 
-def candidate_depth(top_k: int) -> int:
-    return max(top_k * CANDIDATE_FACTOR, MIN_CANDIDATES)
-
-
 @dataclass(frozen=True, slots=True)
 class HybridPlan:
     """Arguments for `collection.query.hybrid(**arguments)` and how to read the answer.
@@ -311,7 +298,7 @@ def hybrid_plan(query: SearchQuery, *, filters: FilterReturn | None) -> HybridPl
         raise ValueError(f"alpha must be within [0, 1], got {query.alpha}")
     if query.top_k <= 0 or query.min_similarity > 1.0:
         return None
-    terms = tuple(lexical_terms(query.text))
+    terms = tuple(analyze(query.text))
     keyword = bool(terms) and query.alpha < 1.0
     if not keyword and query.alpha == 0.0:
         return None  # pure keyword search without a single term

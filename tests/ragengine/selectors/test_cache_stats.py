@@ -69,8 +69,8 @@ def activity(embedder):
     ask("Is a pet allowed?", both, DAY2 + timedelta(minutes=1))  # semantic
 
     member = MemberFactory()
-    for mode in ("generated", "generated"):
-        ledger(member, mode, DAY1)
+    for _ in range(2):
+        ledger(member, "generated", DAY1)
     for _ in range(2):
         ledger(member, "cached", DAY1 + timedelta(minutes=1), saved="0.01")
     ledger(member, "extractive", DAY2)

@@ -17,6 +17,7 @@ from decimal import Decimal
 import numpy as np
 import pytest
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
@@ -226,7 +227,7 @@ def test_an_invalid_pattern_is_skipped_and_refused_by_validation():
     broken = CacheRule.objects.create(name="broken", pattern=r"(unclosed", ttl_seconds=5)
 
     assert cache_rule_for(question="(unclosed question").rule is None
-    with pytest.raises(Exception, match="regular expression"):
+    with pytest.raises(ValidationError, match="regular expression"):
         broken.full_clean()
 
 

@@ -158,6 +158,7 @@ def test_reader_sees_consistent_states_while_another_process_writes(
 def test_concurrent_threads_share_one_instance(store: LocalStore) -> None:
     store.replace_documents(document_ids=["big"], records=big_document(30, 0))
     errors: list[BaseException] = []
+    reads: list[int] = []
     done = threading.Event()
 
     def read() -> None:
@@ -168,6 +169,7 @@ def test_concurrent_threads_share_one_instance(store: LocalStore) -> None:
                 assert len(versions) == 1
                 n = len([h for h in hits if h.document_id == "big"])
                 assert n == (30 if int(versions.pop()) % 2 == 0 else 10)
+                reads.append(n)
         except BaseException as exc:  # noqa: BLE001 - surfaced below
             errors.append(exc)
 
@@ -184,6 +186,7 @@ def test_concurrent_threads_share_one_instance(store: LocalStore) -> None:
         for t in readers:
             t.join()
     assert not errors, errors[0]
+    assert reads  # the readers really ran alongside the writes
 
 
 # ---------------------------------------------------------------------------- crashes

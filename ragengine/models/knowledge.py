@@ -101,10 +101,3 @@ class Chunk(models.Model):
 
     def __str__(self) -> str:
         return f"{self.document_id}#{self.ordinal}"
-
-    @property
-    def location(self) -> str:
-        """Human citation of where in the document this chunk is."""
-        if self.page:
-            return f"page {self.page}"
-        return self.heading_path

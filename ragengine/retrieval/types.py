@@ -6,6 +6,7 @@ database, and so every backend is held to the same small contract.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -13,6 +14,12 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import numpy as np
 
 Fusion = Literal["relative", "rrf"]
+
+
+def text_hash(text: str) -> str:
+    """The digest of a chunk's text everywhere: embedding cache key, `Chunk.content_hash`,
+    and the Weaviate property a migration compares without reading the text."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 
 import numpy as np
 
 from ragengine.models import EmbeddingCacheEntry
-from ragengine.retrieval.types import Embedder
-
-
-def text_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+from ragengine.retrieval.types import Embedder, text_hash
 
 
 def vector_to_bytes(vector: np.ndarray) -> bytes:

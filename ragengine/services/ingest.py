@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -33,8 +34,8 @@ from ragengine.retrieval.parsers import (
     parse_records,
     read_limited,
 )
-from ragengine.retrieval.types import Embedder, StoreRecord
-from ragengine.services.embedding import text_hash, texts_embed_cached, vector_to_bytes
+from ragengine.retrieval.types import Embedder, StoreRecord, text_hash
+from ragengine.services.embedding import texts_embed_cached, vector_to_bytes
 from ragengine.services.knowledge import (
     KnowledgeSetError,
     documents_delete,
@@ -97,14 +98,45 @@ def _max_bytes() -> int:
     return int(settings.ARANDU_MAX_FILE_MB * 1024 * 1024)
 
 
-def _location(*, title: str, heading_path: Sequence[str], page: int | None) -> str:
+# Joins Chunk.heading_path in the database ("Leave › Vacation").
+HEADING_SEPARATOR = " › "
+
+
+def chunk_location(*, title: str, heading_path: Sequence[str], page: int | None) -> str:
     """Where in the document a chunk is: its page, or its headings without the title."""
     if page:
         return f"page {page}"
     headings = list(heading_path)
     if headings and headings[0].strip().casefold() == title.strip().casefold():
         headings = headings[1:]
-    return " › ".join(headings)
+    return HEADING_SEPARATOR.join(headings)
+
+
+def chunk_record(
+    *,
+    document: Document,
+    ordinal: int,
+    text: str,
+    heading_path: Sequence[str],
+    page: int | None,
+    vector: np.ndarray,
+) -> StoreRecord:
+    """A chunk as every vector store keeps it (ingestion and `migrate_store` both build
+    records here, so ids and citation metadata never differ between stores)."""
+    return StoreRecord(
+        id=f"{document.pk}:{ordinal}",
+        knowledge_set=str(document.knowledge_set_id),
+        document_id=str(document.pk),
+        ordinal=ordinal,
+        text=text,
+        vector=vector,
+        metadata={
+            "title": document.title,
+            "source": document.source,
+            "location": chunk_location(title=document.title, heading_path=heading_path, page=page),
+            "page": page,
+        },
+    )
 
 
 class _Ingestor:
@@ -188,7 +220,7 @@ class _Ingestor:
                         ordinal=d.ordinal,
                         text=d.text,
                         token_count=d.token_count,
-                        heading_path=" › ".join(d.heading_path)[:1000],
+                        heading_path=HEADING_SEPARATOR.join(d.heading_path)[:1000],
                         page=d.page,
                         content_hash=text_hash(d.text),
                         embedding=vector_to_bytes(v),
@@ -232,21 +264,13 @@ class _Ingestor:
         self.pending.hashes[document.pk] = document.content_hash
         for draft, vector in zip(drafts, vectors, strict=True):
             self.pending.records.append(
-                StoreRecord(
-                    id=f"{document.pk}:{draft.ordinal}",
-                    knowledge_set=str(self.knowledge_set.pk),
-                    document_id=str(document.pk),
+                chunk_record(
+                    document=document,
                     ordinal=draft.ordinal,
                     text=draft.text,
+                    heading_path=draft.heading_path,
+                    page=draft.page,
                     vector=vector,
-                    metadata={
-                        "title": document.title,
-                        "source": document.source,
-                        "location": _location(
-                            title=document.title, heading_path=draft.heading_path, page=draft.page
-                        ),
-                        "page": draft.page,
-                    },
                 )
             )
         if len(self.pending.document_ids) >= self.commit_every:

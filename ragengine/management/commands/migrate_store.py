@@ -38,7 +38,7 @@ from ragengine.retrieval.stores.weaviate_store import (
 )
 from ragengine.retrieval.types import Fusion, SearchQuery, StoreRecord, VectorStore
 from ragengine.services.embedding import vector_from_bytes
-from ragengine.services.ingest import _location as chunk_location
+from ragengine.services.ingest import HEADING_SEPARATOR, chunk_record
 
 logger = logging.getLogger(__name__)
 
@@ -119,24 +119,14 @@ def chunk_records(documents: Sequence[Document]) -> list[StoreRecord]:
     )
     records = []
     for document_id, ordinal, text, heading_path, page, embedding in rows.iterator(chunk_size=1000):
-        document = by_pk[document_id]
-        headings = heading_path.split(" › ") if heading_path else []
         records.append(
-            StoreRecord(
-                id=f"{document_id}:{ordinal}",
-                knowledge_set=str(document.knowledge_set_id),
-                document_id=str(document_id),
+            chunk_record(
+                document=by_pk[document_id],
                 ordinal=ordinal,
                 text=text,
+                heading_path=heading_path.split(HEADING_SEPARATOR) if heading_path else [],
+                page=page,
                 vector=vector_from_bytes(embedding),
-                metadata={
-                    "title": document.title,
-                    "source": document.source,
-                    "location": chunk_location(
-                        title=document.title, heading_path=headings, page=page
-                    ),
-                    "page": page,
-                },
             )
         )
     return records

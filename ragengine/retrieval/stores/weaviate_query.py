@@ -12,7 +12,6 @@ store, and BM25 (k1 1.5, b 0.75, no stopword preset) then scores the same terms.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -35,7 +34,7 @@ from weaviate.util import generate_uuid5
 
 from ragengine.retrieval.analysis import analyze
 from ragengine.retrieval.stores.local import BM25_B, BM25_K1, candidate_depth, check_record
-from ragengine.retrieval.types import SearchQuery, StoreRecord
+from ragengine.retrieval.types import SearchQuery, StoreRecord, text_hash
 
 VECTOR_NAME = "default"
 UUID_NAMESPACE = "arandu-chunk"
@@ -159,11 +158,6 @@ def object_uuid(record_id: str) -> str:
     return generate_uuid5(record_id, UUID_NAMESPACE)
 
 
-def text_sha(text: str) -> str:
-    """Same digest as `Chunk.content_hash`, so a migration can compare without reading text."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 def checked_records(records: Iterable[StoreRecord]) -> list[StoreRecord]:
     """Validate before anything is sent; the last record with a given id wins (as locally)."""
     by_id: dict[str, StoreRecord] = {}
@@ -198,7 +192,7 @@ def record_properties(record: StoreRecord, *, write_version: int) -> dict[str, A
         ORDINAL: int(record.ordinal),
         TEXT: record.text,
         SEARCH_TEXT: " ".join(analyze(record.text)),
-        TEXT_SHA: text_sha(record.text),
+        TEXT_SHA: text_hash(record.text),
         TITLE: str(metadata.get("title", "")),
         LOCATION: str(metadata.get("location", "")),
         METADATA_JSON: json.dumps(metadata, ensure_ascii=False),

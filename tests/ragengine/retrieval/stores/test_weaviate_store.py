@@ -54,7 +54,7 @@ from ragengine.retrieval.stores.weaviate_store import (
     WeaviateUnavailableError,
     WeaviateWriteError,
 )
-from ragengine.retrieval.types import SearchQuery, StoreRecord, VectorStore
+from ragengine.retrieval.types import SearchQuery, StoreRecord, VectorStore, text_hash
 from tests.ragengine.retrieval.stores.contract import (
     VectorStoreContract,
     query,
@@ -571,7 +571,7 @@ def test_replace_writes_all_objects_before_deleting_older_versions(
     assert fields[wq.DOCUMENT_ID].string_value == "policy"
     assert fields[wq.TEXT].string_value == records[2].text
     assert fields[wq.SEARCH_TEXT].string_value == " ".join(analyze(records[2].text))
-    assert fields[wq.TEXT_SHA].string_value == wq.text_sha(records[2].text)
+    assert fields[wq.TEXT_SHA].string_value == text_hash(records[2].text)
     assert json.loads(fields[wq.METADATA_JSON].string_value) == dict(records[2].metadata)
     assert fields[wq.PAGE].number_value == 3
     (vector,) = objects[2].vectors

@@ -311,7 +311,14 @@ def retrying(
 
 def _retry_after_of(state: RetryCallState) -> float | None:
     exc = state.outcome.exception() if state.outcome else None
-    return getattr(exc, "retry_after_s", None) if exc is not None else None
+    return getattr(exc, "retry_after_s", None)
+
+
+def resilient_call(
+    fn: Callable[[], T], *, breaker: CircuitBreaker | None, retry: tenacity.Retrying
+) -> T:
+    """`fn` retried by `retry`, each attempt through `breaker` (when there is one)."""
+    return retry(fn if breaker is None else lambda: breaker.call(fn))
 
 
 _END = object()
@@ -338,7 +345,7 @@ def resilient_stream(
             return iterator, next(iterator, _END)
         except BaseException as exc:
             breaker.record_outcome(exc)
-            _close(iterator)
+            close_stream(iterator)
             raise
 
     iterator, first = retry(open_first)
@@ -356,10 +363,11 @@ def resilient_stream(
     else:
         breaker.record_success()
     finally:
-        _close(iterator)
+        close_stream(iterator)
 
 
-def _close(iterator: object) -> None:
+def close_stream(iterator: object) -> None:
+    """Close `iterator` if it can be closed (SDK streams and generators can)."""
     close = getattr(iterator, "close", None)
     if close is not None:
         close()

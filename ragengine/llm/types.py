@@ -11,11 +11,11 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Literal, Protocol, runtime_checkable
+from typing import Literal, Protocol, get_args, runtime_checkable
 
 Role = Literal["system", "user", "assistant"]
 ProviderKind = Literal["openai", "ollama"]
-PROVIDER_KINDS: tuple[str, ...] = ("openai", "ollama")
+PROVIDER_KINDS: tuple[str, ...] = get_args(ProviderKind)
 
 
 @dataclass(frozen=True, slots=True)

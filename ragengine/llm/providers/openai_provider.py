@@ -9,26 +9,21 @@ from __future__ import annotations
 
 import importlib
 import logging
-import threading
-import time
-from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 import openai
-import tenacity
 
-from ragengine.llm.resilience import (
-    CircuitBreaker,
-    RetryPolicy,
-    is_transient_status,
-    parse_retry_after,
-    resilient_stream,
-    retrying,
+from ragengine.llm.providers.base import (
+    SdkChatProvider,
+    SdkClients,
+    StreamReader,
+    chat_messages,
+    estimate_prompt_tokens,
 )
+from ragengine.llm.resilience import is_transient_status, parse_retry_after
 from ragengine.llm.tokens import count_tokens
 from ragengine.llm.types import (
-    ChatDelta,
     ChatRequest,
     ChatResult,
     ProviderConfig,
@@ -56,13 +51,16 @@ def _http_error_types(name: str) -> tuple[type[BaseException], ...]:
     return tuple(found)
 
 
-_HTTP_TIMEOUT_ERRORS = _http_error_types("TimeoutException")
-_HTTP_TRANSPORT_ERRORS = _http_error_types("TransportError")
+_TIMEOUT_ERRORS = (openai.APITimeoutError, *_http_error_types("TimeoutException"))
+_CONNECTION_ERRORS = (openai.APIConnectionError, *_http_error_types("TransportError"))
+
+
+def _base_url(config: ProviderConfig) -> str:
+    return config.base_url or OPENAI_DEFAULT_BASE_URL
 
 
 def is_official_openai(config: ProviderConfig) -> bool:
-    host = urlsplit(config.base_url or OPENAI_DEFAULT_BASE_URL).hostname or ""
-    return host == "api.openai.com"
+    return (urlsplit(_base_url(config)).hostname or "") == "api.openai.com"
 
 
 def resolve_openai_key(config: ProviderConfig) -> str:
@@ -82,32 +80,23 @@ def resolve_openai_key(config: ProviderConfig) -> str:
     return PLACEHOLDER_API_KEY
 
 
-class OpenAIClients:
-    """One SDK client per key value, rebuilt when the key rotates.
+class OpenAIClients(SdkClients[openai.OpenAI, str]):
+    """OpenAI SDK clients; the SDK's own retries are off (see the module docstring)."""
 
-    The key is read from the environment at every call, but the client (and its
-    connection pool) is reused while the key is unchanged.
-    """
+    def _resolve_key(self) -> str:
+        return resolve_openai_key(self._config)
 
-    def __init__(self, config: ProviderConfig) -> None:
-        self._config = config
-        self._lock = threading.Lock()
-        self._client: openai.OpenAI | None = None
-        self._client_key = ""
+    def _build(self, key: str) -> openai.OpenAI:
+        return openai.OpenAI(
+            api_key=key,
+            base_url=_base_url(self._config),
+            timeout=self._config.timeout_s,
+            max_retries=0,
+            default_headers=dict(self._config.extra_headers) or None,
+        )
 
-    def get(self) -> tuple[openai.OpenAI, str]:
-        key = resolve_openai_key(self._config)
-        with self._lock:
-            if self._client is None or key != self._client_key:
-                self._client = openai.OpenAI(
-                    api_key=key,
-                    base_url=self._config.base_url or OPENAI_DEFAULT_BASE_URL,
-                    timeout=self._config.timeout_s,
-                    max_retries=0,
-                    default_headers=dict(self._config.extra_headers) or None,
-                )
-                self._client_key = key
-            return self._client, key
+    def map_error(self, exc: BaseException, *, model: str, api_key: str | None) -> ProviderError:
+        return map_openai_error(exc, config=self._config, model=model, api_key=api_key)
 
 
 def map_openai_error(
@@ -117,13 +106,13 @@ def map_openai_error(
     if isinstance(exc, ProviderError):
         return exc
     name = config.name
-    where = config.base_url or OPENAI_DEFAULT_BASE_URL
-    if isinstance(exc, (openai.APITimeoutError, *_HTTP_TIMEOUT_ERRORS)):
+    where = _base_url(config)
+    if isinstance(exc, _TIMEOUT_ERRORS):
         return ProviderTimeout(
             f"Provider {name!r} ({model}) did not answer within {config.timeout_s:g}s at {where}.",
             provider=name,
         )
-    if isinstance(exc, (openai.APIConnectionError, *_HTTP_TRANSPORT_ERRORS)):
+    if isinstance(exc, _CONNECTION_ERRORS):
         cause = exc.__cause__ or exc
         return ProviderError(
             redact(
@@ -183,81 +172,26 @@ def _status_error(
     )
 
 
-def _prompt_tokens(request: ChatRequest) -> int:
-    """Prompt size when the server reports none (plus a few tokens of chat framing each)."""
-    return sum(count_tokens(m.content, model=request.model) + 4 for m in request.messages)
-
-
-def _messages(request: ChatRequest) -> list[dict[str, str]]:
-    return [{"role": m.role, "content": m.content} for m in request.messages]
-
-
-class OpenAIChatProvider:
+class OpenAIChatProvider(SdkChatProvider[openai.OpenAI]):
     """`ChatProvider` over the OpenAI chat completions API."""
 
-    def __init__(
-        self,
-        config: ProviderConfig,
-        breaker: CircuitBreaker,
-        *,
-        retry_policy: RetryPolicy | None = None,
-    ) -> None:
-        if config.kind != "openai":
-            raise ValueError(f"OpenAIChatProvider needs kind 'openai', got {config.kind!r}")
-        self._config = config
-        self._breaker = breaker
-        self._retry_policy = retry_policy
-        self._clients = OpenAIClients(config)
+    kind = "openai"
+    clients_type = OpenAIClients
 
-    @property
-    def name(self) -> str:
-        return self._config.name
-
-    @property
-    def kind(self) -> str:
-        return "openai"
-
-    def _retrying(self) -> tenacity.Retrying:
-        return retrying(
-            provider=self.name, max_retries=self._config.max_retries, policy=self._retry_policy
+    def _send(self, client: openai.OpenAI, request: ChatRequest, *, stream: bool) -> Any:
+        # Only a stream names `stream`: the plain request stays as the SDK sends it.
+        extra: dict[str, Any] = (
+            {"stream": True, "stream_options": {"include_usage": True}} if stream else {}
+        )
+        return client.chat.completions.create(
+            model=request.model,
+            messages=chat_messages(request),
+            max_tokens=request.max_tokens,
+            temperature=request.temperature,
+            **extra,
         )
 
-    def _call(self, fn: Callable[[openai.OpenAI], Any], request: ChatRequest) -> tuple[Any, str]:
-        """Run one SDK call, turning every failure into a `ProviderError`; returns the
-        response and the key used (so later errors can be redacted)."""
-        key: str | None = None
-        try:
-            client, key = self._clients.get()
-            return fn(client), key
-        except Exception as exc:
-            raise map_openai_error(
-                exc, config=self._config, model=request.model, api_key=key
-            ) from None
-
-    def complete(self, request: ChatRequest) -> ChatResult:
-        started = time.perf_counter()
-
-        def attempt() -> ChatResult:
-            # Parsing runs inside `_call` too, so a malformed body becomes a ProviderError.
-            result, _ = self._call(
-                lambda client: self._result(
-                    client.chat.completions.create(
-                        model=request.model,
-                        messages=_messages(request),
-                        max_tokens=request.max_tokens,
-                        temperature=request.temperature,
-                    ),
-                    request,
-                ),
-                request,
-            )
-            return result
-
-        result = self._retrying()(lambda: self._breaker.call(attempt))
-        self._log_done(result, started, streamed=False)
-        return result
-
-    def _result(self, response: Any, request: ChatRequest) -> ChatResult:
+    def _parse(self, response: Any, request: ChatRequest) -> ChatResult:
         if not response.choices:
             raise ProviderError(
                 f"Provider {self.name!r} ({request.model}) returned no choices.",
@@ -265,95 +199,50 @@ class OpenAIChatProvider:
                 transient=True,
             )
         choice = response.choices[0]
-        text = choice.message.content or ""
-        usage = response.usage
-        tokens_in, tokens_out = self._usage(usage, request, text)
-        return ChatResult(
-            text=text,
+        return self._result(
+            choice.message.content or "",
+            request,
             model=response.model or request.model,
-            provider=self.name,
-            tokens_in=tokens_in,
-            tokens_out=tokens_out,
+            usage=response.usage,
             finish_reason=choice.finish_reason or "",
         )
 
-    def _usage(self, usage: Any, request: ChatRequest, text: str) -> tuple[int, int]:
-        if usage is not None and usage.prompt_tokens is not None:
-            return int(usage.prompt_tokens), int(usage.completion_tokens or 0)
-        # Some compatible servers omit usage; over-estimate rather than bill nothing.
-        logger.warning(
-            "provider reported no token usage; using an estimate",
-            extra={"provider": self.name, "model": request.model},
-        )
-        return _prompt_tokens(request), count_tokens(text, model=request.model)
-
-    def stream(self, request: ChatRequest) -> Iterator[ChatDelta]:
-        started = time.perf_counter()
-
-        def open_stream() -> Iterator[ChatDelta]:
-            sdk_stream, key = self._call(
-                lambda client: client.chat.completions.create(
-                    model=request.model,
-                    messages=_messages(request),
-                    max_tokens=request.max_tokens,
-                    temperature=request.temperature,
-                    stream=True,
-                    stream_options={"include_usage": True},
-                ),
-                request,
-            )
-            return self._deltas(sdk_stream, request, started=started, api_key=key)
-
-        return resilient_stream(open_stream, breaker=self._breaker, retry=self._retrying())
-
-    def _deltas(
-        self, sdk_stream: Any, request: ChatRequest, *, started: float, api_key: str
-    ) -> Iterator[ChatDelta]:
-        parts: list[str] = []
+    def _read_stream(self, chunks: Any, request: ChatRequest) -> StreamReader:
         model, finish_reason, usage = request.model, "", None
-        try:
-            for chunk in sdk_stream:
-                model = chunk.model or model
-                if chunk.usage is not None:
-                    usage = chunk.usage
-                for choice in chunk.choices:
-                    if choice.index != 0:
-                        continue
-                    if choice.finish_reason:
-                        finish_reason = choice.finish_reason
-                    piece = choice.delta.content if choice.delta else None
-                    if piece:
-                        parts.append(piece)
-                        yield ChatDelta(text=piece)
-        except Exception as exc:
-            raise map_openai_error(
-                exc, config=self._config, model=request.model, api_key=api_key
-            ) from None
-        finally:
-            sdk_stream.close()
-        text = "".join(parts)
-        tokens_in, tokens_out = self._usage(usage, request, text)
-        result = ChatResult(
+        for chunk in chunks:
+            model = chunk.model or model
+            if chunk.usage is not None:
+                usage = chunk.usage
+            for choice in chunk.choices:
+                if choice.index != 0:
+                    continue
+                if choice.finish_reason:
+                    finish_reason = choice.finish_reason
+                piece = choice.delta.content if choice.delta else None
+                if piece:
+                    yield piece
+        return lambda text: self._result(
+            text, request, model=model, usage=usage, finish_reason=finish_reason
+        )
+
+    def _result(
+        self, text: str, request: ChatRequest, *, model: str, usage: Any, finish_reason: str
+    ) -> ChatResult:
+        if usage is not None and usage.prompt_tokens is not None:
+            tokens_in, tokens_out = int(usage.prompt_tokens), int(usage.completion_tokens or 0)
+        else:
+            # Some compatible servers omit usage; over-estimate rather than bill nothing.
+            logger.warning(
+                "provider reported no token usage; using an estimate",
+                extra={"provider": self.name, "model": request.model},
+            )
+            tokens_in = estimate_prompt_tokens(request)
+            tokens_out = count_tokens(text, model=request.model)
+        return ChatResult(
             text=text,
             model=model,
             provider=self.name,
             tokens_in=tokens_in,
             tokens_out=tokens_out,
             finish_reason=finish_reason,
-        )
-        self._log_done(result, started, streamed=True)
-        yield ChatDelta(text="", result=result)
-
-    def _log_done(self, result: ChatResult, started: float, *, streamed: bool) -> None:
-        logger.info(
-            "chat completed",
-            extra={
-                "provider": self.name,
-                "model": result.model,
-                "tokens_in": result.tokens_in,
-                "tokens_out": result.tokens_out,
-                "finish_reason": result.finish_reason,
-                "streamed": streamed,
-                "duration_ms": round((time.perf_counter() - started) * 1000),
-            },
         )

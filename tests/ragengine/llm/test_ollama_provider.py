@@ -18,6 +18,12 @@ from ragengine.llm.types import (
     ProviderError,
     ProviderTimeout,
 )
+from tests.ragengine.llm.provider_fixtures import (
+    assert_not_logged,
+    provider_for_test,
+    recorded_request,
+    unreachable_url,
+)
 from tests.ragengine.llm.replay_server import (
     FakeClock,
     FakeSleep,
@@ -29,17 +35,6 @@ from tests.ragengine.llm.replay_server import (
 CHAT = "/api/chat"
 KEY_ENV = "ARANDU_TEST_OLLAMA_KEY"
 FAKE_KEY = "ollama-test-fake-key"
-
-
-@pytest.fixture
-def server():
-    with ReplayServer() as srv:
-        yield srv
-
-
-@pytest.fixture
-def sleep() -> FakeSleep:
-    return FakeSleep()
 
 
 def make_provider(
@@ -59,18 +54,7 @@ def make_provider(
         timeout_s=timeout_s,
         max_retries=max_retries,
     )
-    policy = RetryPolicy(initial_wait_s=0.01, max_wait_s=0.05, jitter_s=0.01, sleep=sleep)
-    return build_chat_provider(config, breakers or CircuitBreakers(), retry_policy=policy)
-
-
-def recorded_request(name: str) -> ChatRequest:
-    sent = load_fixture(name)["request"]["json"]
-    return ChatRequest(
-        model=sent["model"],
-        messages=tuple(ChatMessage(m["role"], m["content"]) for m in sent["messages"]),
-        max_tokens=sent["options"]["num_predict"],
-        temperature=sent["options"]["temperature"],
-    )
+    return provider_for_test(config, sleep, breakers)
 
 
 def test_complete_maps_text_and_token_counts(server, sleep):
@@ -209,10 +193,10 @@ def test_timeout_raises_provider_timeout(server, sleep):
 
 
 def test_unreachable_ollama_is_transient_and_opens_the_circuit(sleep):
-    with ReplayServer() as gone:
-        url = gone.url
     breakers = CircuitBreakers(failure_threshold=2, reset_after_s=60, clock=FakeClock())
-    config = ProviderConfig(name="local-ollama", kind="ollama", base_url=url, max_retries=1)
+    config = ProviderConfig(
+        name="local-ollama", kind="ollama", base_url=unreachable_url(), max_retries=1
+    )
     provider = build_chat_provider(config, breakers, retry_policy=RetryPolicy(sleep=sleep))
     request = recorded_request("ollama_chat")
 
@@ -238,4 +222,4 @@ def test_a_configured_key_is_sent_as_bearer_and_never_logged(server, sleep, monk
     assert sent.headers["authorization"] == f"Bearer {FAKE_KEY}"
     assert caught.value.transient is False
     assert FAKE_KEY not in str(caught.value)
-    assert all(FAKE_KEY not in repr(r.__dict__) for r in caplog.records)
+    assert_not_logged(caplog, FAKE_KEY)

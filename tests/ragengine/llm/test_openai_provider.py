@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-import logging
-
 import pytest
 
 from ragengine.llm.providers import build_chat_provider
 from ragengine.llm.providers.openai_provider import OpenAIChatProvider
 from ragengine.llm.resilience import CircuitBreakers, RetryPolicy
 from ragengine.llm.types import (
-    ChatMessage,
     ChatProvider,
-    ChatRequest,
     CircuitOpen,
     ProviderConfig,
     ProviderError,
     ProviderTimeout,
+)
+from tests.ragengine.llm.provider_fixtures import OPENAI_FAKE_KEY as FAKE_KEY
+from tests.ragengine.llm.provider_fixtures import OPENAI_KEY_ENV as KEY_ENV
+from tests.ragengine.llm.provider_fixtures import (
+    provider_for_test,
+    recorded_request,
+    unreachable_url,
 )
 from tests.ragengine.llm.replay_server import (
     FakeClock,
@@ -26,31 +29,10 @@ from tests.ragengine.llm.replay_server import (
     load_fixture,
 )
 
-KEY_ENV = "ARANDU_TEST_OPENAI_KEY"
-FAKE_KEY = "sk-test-fake"
 CHAT = "/v1/chat/completions"
 
-
-@pytest.fixture
-def server():
-    with ReplayServer() as srv:
-        yield srv
-
-
-@pytest.fixture(autouse=True)
-def fake_key(monkeypatch, caplog):
-    """Every test runs with a fake key and, at the end, checks no log record leaked it."""
-    monkeypatch.setenv(KEY_ENV, FAKE_KEY)
-    caplog.set_level(logging.DEBUG)
-    yield
-    for record in caplog.records:
-        assert FAKE_KEY not in record.getMessage()
-        assert FAKE_KEY not in repr(record.__dict__)
-
-
-@pytest.fixture
-def sleep() -> FakeSleep:
-    return FakeSleep()
+# Every test runs with a fake key and, at the end, checks no log record leaked it.
+pytestmark = pytest.mark.usefixtures("openai_key")
 
 
 def make_provider(
@@ -71,19 +53,7 @@ def make_provider(
         max_retries=max_retries,
         extra_headers={"X-Arandu-Tenant": "acme"},
     )
-    policy = RetryPolicy(initial_wait_s=0.01, max_wait_s=0.05, jitter_s=0.01, sleep=sleep)
-    return build_chat_provider(config, breakers or CircuitBreakers(), retry_policy=policy)
-
-
-def recorded_request(name: str) -> ChatRequest:
-    """The ChatRequest the fixture was recorded with."""
-    sent = load_fixture(name)["request"]["json"]
-    return ChatRequest(
-        model=sent["model"],
-        messages=tuple(ChatMessage(m["role"], m["content"]) for m in sent["messages"]),
-        max_tokens=sent["max_tokens"],
-        temperature=sent["temperature"],
-    )
+    return provider_for_test(config, sleep, breakers)
 
 
 def test_complete_maps_text_usage_and_sends_the_request(server, sleep):
@@ -343,10 +313,12 @@ def test_a_rotated_key_is_picked_up_without_a_restart(server, sleep, monkeypatch
 
 
 def test_connection_refused_is_transient(sleep):
-    with ReplayServer() as gone:
-        url = gone.url
     config = ProviderConfig(
-        name="openai-test", kind="openai", base_url=f"{url}/v1", max_retries=1, timeout_s=2.0
+        name="openai-test",
+        kind="openai",
+        base_url=f"{unreachable_url()}/v1",
+        max_retries=1,
+        timeout_s=2.0,
     )
     provider = build_chat_provider(config, CircuitBreakers(), retry_policy=RetryPolicy(sleep=sleep))
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 import pickle
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
+import tenacity
 
 from ragengine.llm.resilience import (
     CircuitBreaker,
@@ -54,6 +56,30 @@ def fail(breaker: CircuitBreaker, error: BaseException | None = None) -> None:
         breaker.call(Flaky(error or transient()))
 
 
+def half_open_breaker(reset_after_s: float = 1) -> CircuitBreaker:
+    """A breaker opened by one failure whose cool-down has just run out."""
+    clock = FakeClock()
+    breaker = CircuitBreaker(failure_threshold=1, reset_after_s=reset_after_s, clock=clock)
+    fail(breaker)
+    clock.advance(reset_after_s)
+    return breaker
+
+
+def run_concurrently(target: Callable[[], None], threads: int) -> None:
+    """`target` in `threads` threads, released together by a barrier for maximum contention."""
+    barrier = threading.Barrier(threads)
+
+    def run() -> None:
+        barrier.wait()
+        target()
+
+    workers = [threading.Thread(target=run) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+
+
 # --- circuit breaker -------------------------------------------------------------------
 
 
@@ -94,10 +120,7 @@ def test_permanent_errors_do_not_count_against_the_provider():
 
 
 def test_half_open_lets_exactly_one_trial_through_and_success_closes():
-    clock = FakeClock()
-    breaker = CircuitBreaker(failure_threshold=1, reset_after_s=30, clock=clock)
-    fail(breaker)
-    clock.advance(30)
+    breaker = half_open_breaker(reset_after_s=30)
     assert breaker.state == "half_open"
 
     breaker.allow()  # the trial call is in flight ...
@@ -125,10 +148,7 @@ def test_a_failed_trial_reopens_for_a_full_cool_down():
 
 
 def test_an_interrupted_trial_frees_the_slot():
-    clock = FakeClock()
-    breaker = CircuitBreaker(failure_threshold=1, reset_after_s=1, clock=clock)
-    fail(breaker)
-    clock.advance(1)
+    breaker = half_open_breaker()
     with pytest.raises(KeyboardInterrupt):
         breaker.call(Flaky(KeyboardInterrupt()))
     assert breaker.call(Flaky()) == "ok"
@@ -136,44 +156,29 @@ def test_an_interrupted_trial_frees_the_slot():
 
 def test_breaker_is_thread_safe_under_contention():
     breaker = CircuitBreaker(failure_threshold=10_000, clock=FakeClock())
-    barrier = threading.Barrier(8)
 
     def hammer() -> None:
-        barrier.wait()
         for _ in range(500):
             with contextlib.suppress(ProviderError):
                 breaker.call(Flaky(transient()))
 
-    threads = [threading.Thread(target=hammer) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_concurrently(hammer, threads=8)
     assert breaker.consecutive_failures == 4000
     assert breaker.state == "closed"
 
 
 def test_only_one_thread_gets_the_half_open_trial():
-    clock = FakeClock()
-    breaker = CircuitBreaker(failure_threshold=1, reset_after_s=1, clock=clock)
-    fail(breaker)
-    clock.advance(1)
+    breaker = half_open_breaker()
     admitted: list[bool] = []
-    barrier = threading.Barrier(16)
 
     def try_allow() -> None:
-        barrier.wait()
         try:
             breaker.allow()
             admitted.append(True)
         except CircuitOpen:
             admitted.append(False)
 
-    threads = [threading.Thread(target=try_allow) for _ in range(16)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_concurrently(try_allow, threads=16)
     assert admitted.count(True) == 1
 
 
@@ -199,35 +204,34 @@ def test_breaker_rejects_nonsense_settings(kwargs):
 # --- retries ---------------------------------------------------------------------------
 
 
-def policy(sleep: FakeSleep, **overrides) -> RetryPolicy:
-    settings = {"initial_wait_s": 0.1, "max_wait_s": 0.3, "jitter_s": 0.0, "sleep": sleep}
-    return RetryPolicy(**(settings | overrides))
+def retrier(sleep: FakeSleep, max_retries: int, **overrides: float) -> tenacity.Retrying:
+    """Retries for provider "p" with round-number waits, recorded by `sleep`."""
+    settings = {"initial_wait_s": 0.1, "max_wait_s": 0.3, "jitter_s": 0.0} | overrides
+    return retrying(
+        provider="p", max_retries=max_retries, policy=RetryPolicy(**settings, sleep=sleep)
+    )
 
 
-def test_transient_errors_are_retried_with_exponential_backoff():
-    sleep = FakeSleep()
+def test_transient_errors_are_retried_with_exponential_backoff(sleep):
     flaky = Flaky(transient(), ProviderTimeout("slow", provider="p"), transient())
-    retry = retrying(provider="p", max_retries=3, policy=policy(sleep))
 
-    assert retry(flaky) == "ok"
+    assert retrier(sleep, max_retries=3)(flaky) == "ok"
     assert flaky.calls == 4
     assert sleep.waits == pytest.approx([0.1, 0.2, 0.3])  # capped at max_wait_s
 
 
-def test_jitter_stays_within_bounds():
-    sleep = FakeSleep()
-    retry = retrying(provider="p", max_retries=5, policy=policy(sleep, jitter_s=0.05, max_wait_s=5))
+def test_jitter_stays_within_bounds(sleep):
+    retry = retrier(sleep, max_retries=5, jitter_s=0.05, max_wait_s=5)
     retry(Flaky(*[transient() for _ in range(5)]))
     for attempt, wait in enumerate(sleep.waits):
         assert 0.1 * 2**attempt <= wait <= 0.1 * 2**attempt + 0.05
 
 
-def test_gives_up_after_max_retries_and_reraises_the_last_error():
-    sleep = FakeSleep()
+def test_gives_up_after_max_retries_and_reraises_the_last_error(sleep):
     last = transient("third")
     flaky = Flaky(transient("first"), transient("second"), last)
     with pytest.raises(ProviderError) as caught:
-        retrying(provider="p", max_retries=2, policy=policy(sleep))(flaky)
+        retrier(sleep, max_retries=2)(flaky)
     assert caught.value is last
     assert flaky.calls == 3
 
@@ -241,35 +245,31 @@ def test_gives_up_after_max_retries_and_reraises_the_last_error():
     ],
     ids=["permanent", "circuit-open", "not-a-provider-error"],
 )
-def test_non_transient_errors_are_not_retried(error):
-    sleep = FakeSleep()
+def test_non_transient_errors_are_not_retried(error, sleep):
     flaky = Flaky(error)
     with pytest.raises(type(error)):
-        retrying(provider="p", max_retries=3, policy=policy(sleep))(flaky)
+        retrier(sleep, max_retries=3)(flaky)
     assert flaky.calls == 1
     assert sleep.waits == []
 
 
-def test_retry_after_is_honoured_when_longer_than_the_backoff():
-    sleep = FakeSleep()
+def test_retry_after_is_honoured_when_longer_than_the_backoff(sleep):
     limited = ProviderError("429", provider="p", transient=True, status_code=429, retry_after_s=2)
-    retrying(provider="p", max_retries=1, policy=policy(sleep))(Flaky(limited))
+    retrier(sleep, max_retries=1)(Flaky(limited))
     assert sleep.waits == [2]
 
 
-def test_retry_after_beyond_the_cap_gives_up_at_once():
-    sleep = FakeSleep()
+def test_retry_after_beyond_the_cap_gives_up_at_once(sleep):
     limited = ProviderError("429", provider="p", transient=True, retry_after_s=60)
     flaky = Flaky(limited)
     with pytest.raises(ProviderError):
-        retrying(provider="p", max_retries=3, policy=policy(sleep, max_retry_after_s=10))(flaky)
+        retrier(sleep, max_retries=3, max_retry_after_s=10)(flaky)
     assert flaky.calls == 1
     assert sleep.waits == []
 
 
-def test_retries_are_logged_with_structured_fields(caplog):
-    sleep = FakeSleep()
-    retrying(provider="p", max_retries=1, policy=policy(sleep))(Flaky(transient()))
+def test_retries_are_logged_with_structured_fields(caplog, sleep):
+    retrier(sleep, max_retries=1)(Flaky(transient()))
     (record,) = [r for r in caplog.records if "retrying" in r.getMessage()]
     assert record.provider == "p"
     assert record.attempt == 1
@@ -295,8 +295,7 @@ def test_parse_retry_after(headers, expected):
 # --- streams ---------------------------------------------------------------------------
 
 
-def test_stream_retries_until_the_first_item_then_records_success():
-    sleep = FakeSleep()
+def test_stream_retries_until_the_first_item_then_records_success(sleep):
     breaker = CircuitBreaker(failure_threshold=5, clock=FakeClock())
     attempts: list[int] = []
 
@@ -306,20 +305,20 @@ def test_stream_retries_until_the_first_item_then_records_success():
             raise transient()
         yield from ("a", "b")
 
-    retry = retrying(provider="p", max_retries=2, policy=policy(sleep))
+    retry = retrier(sleep, max_retries=2)
     assert list(resilient_stream(open_stream, breaker=breaker, retry=retry)) == ["a", "b"]
     assert len(attempts) == 2
     assert breaker.consecutive_failures == 0
 
 
-def test_stream_failure_after_the_first_item_is_raised_not_retried():
+def test_stream_failure_after_the_first_item_is_raised_not_retried(sleep):
     breaker = CircuitBreaker(failure_threshold=1, clock=FakeClock())
 
     def open_stream():
         yield "a"
         raise transient("dropped")
 
-    retry = retrying(provider="p", max_retries=3, policy=policy(FakeSleep()))
+    retry = retrier(sleep, max_retries=3)
     received = []
     with pytest.raises(ProviderError, match="dropped"):
         for item in resilient_stream(open_stream, breaker=breaker, retry=retry):
@@ -328,11 +327,8 @@ def test_stream_failure_after_the_first_item_is_raised_not_retried():
     assert breaker.state == "open"
 
 
-def test_abandoning_a_stream_closes_it_and_frees_the_trial():
-    clock = FakeClock()
-    breaker = CircuitBreaker(failure_threshold=1, reset_after_s=1, clock=clock)
-    fail(breaker)
-    clock.advance(1)
+def test_abandoning_a_stream_closes_it_and_frees_the_trial(sleep):
+    breaker = half_open_breaker()
     closed: list[bool] = []
 
     def open_stream():
@@ -341,7 +337,7 @@ def test_abandoning_a_stream_closes_it_and_frees_the_trial():
         finally:
             closed.append(True)
 
-    retry = retrying(provider="p", max_retries=0, policy=policy(FakeSleep()))
+    retry = retrier(sleep, max_retries=0)
     stream = resilient_stream(open_stream, breaker=breaker, retry=retry)
     assert next(stream) == "a"
     stream.close()

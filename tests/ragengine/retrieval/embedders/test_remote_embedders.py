@@ -7,41 +7,31 @@ import copy
 import numpy as np
 import pytest
 
-from ragengine.llm.resilience import CircuitBreaker, RetryPolicy
+from ragengine.llm.resilience import CircuitBreaker
 from ragengine.llm.types import CircuitOpen, ProviderConfig, ProviderError
 from ragengine.retrieval.embedders.ollama_embedder import OllamaEmbedder
 from ragengine.retrieval.embedders.openai_embedder import OpenAIEmbedder
 from ragengine.retrieval.types import Embedder
-from tests.ragengine.llm.replay_server import (
-    FakeClock,
-    FakeSleep,
-    ReplayServer,
-    Reply,
-    load_fixture,
-)
+from tests.ragengine.llm import provider_fixtures as shared
+from tests.ragengine.llm.provider_fixtures import OPENAI_FAKE_KEY as FAKE_KEY
+from tests.ragengine.llm.provider_fixtures import OPENAI_KEY_ENV as KEY_ENV
+from tests.ragengine.llm.provider_fixtures import fast_retries
+from tests.ragengine.llm.replay_server import FakeClock, Reply, load_fixture
 
-KEY_ENV = "ARANDU_TEST_OPENAI_KEY"
-FAKE_KEY = "sk-test-fake"
 EMBEDDINGS = "/v1/embeddings"
 EMBED = "/api/embed"
 
-
-@pytest.fixture
-def server():
-    with ReplayServer() as srv:
-        yield srv
-
-
-@pytest.fixture
-def sleep() -> FakeSleep:
-    return FakeSleep()
+# The shared fixtures, bound here for pytest to find (the llm conftest does not reach here).
+server, sleep, openai_key = shared.server, shared.sleep, shared.openai_key
+# Every test runs with a fake key and, at the end, checks no log record leaked it.
+pytestmark = pytest.mark.usefixtures("openai_key")
 
 
 def openai_embedder(server, sleep, *, dimension: int = 8, **kwargs) -> OpenAIEmbedder:
     config = ProviderConfig(
         name="openai-test", kind="openai", base_url=f"{server.url}/v1", api_key_env=KEY_ENV
     )
-    policy = RetryPolicy(initial_wait_s=0.01, max_wait_s=0.02, jitter_s=0.0, sleep=sleep)
+    policy = fast_retries(sleep, max_wait_s=0.02, jitter_s=0.0)
     return OpenAIEmbedder(
         config, "text-embedding-3-small", dimension, retry_policy=policy, **kwargs
     )
@@ -49,7 +39,7 @@ def openai_embedder(server, sleep, *, dimension: int = 8, **kwargs) -> OpenAIEmb
 
 def ollama_embedder(server, sleep, *, dimension: int = 384) -> OllamaEmbedder:
     config = ProviderConfig(name="local-ollama", kind="ollama", base_url=server.url)
-    policy = RetryPolicy(initial_wait_s=0.01, max_wait_s=0.02, jitter_s=0.0, sleep=sleep)
+    policy = fast_retries(sleep, max_wait_s=0.02, jitter_s=0.0)
     return OllamaEmbedder(config, "all-minilm", dimension, retry_policy=policy)
 
 
@@ -59,11 +49,6 @@ def embeddings_reply(data: list[dict]) -> Reply:
     body = copy.deepcopy(reply.body)
     body["data"] = [dict(item, index=i) for i, item in enumerate(data)]
     return Reply(status=200, headers=reply.headers, body=body)
-
-
-@pytest.fixture(autouse=True)
-def fake_key(monkeypatch):
-    monkeypatch.setenv(KEY_ENV, FAKE_KEY)
 
 
 def test_openai_embedder_sends_the_request_and_normalises(server, sleep):

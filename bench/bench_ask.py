@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import io
-import pstats
 import sys
 import time
 from contextlib import contextmanager, suppress
@@ -27,24 +25,29 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (
-    EXAMPLES,
     LoadMonitor,
     Stopwatch,
+    add_run_args,
     blas_threads,
     busy_note,
     django_setup,
+    ingest_handbook,
+    load_embedder,
     load_questions,
     memory_mb,
+    onnx_session,
     percentiles,
     print_table,
+    profile_top,
+    quietest,
     save_results,
     scratch_dir,
+    settings_snapshot,
     verdict,
     wait_for_quiet,
 )
 
 TARGET_P50_MS = 30.0
-QUIET_CORES = 0.3
 # Stages ask() reports in Answer.timings_ms; any others it reports are added after these.
 STAGES = ["validate", "embed", "retrieve", "generate", "total"]
 CHUNKS_PER_DOCUMENT = 20
@@ -203,16 +206,7 @@ def _no_spin_session(embedder):
     """The embedder's ONNX model in a second session whose idle threads sleep instead of
     spinning (onnxruntime's `session.intra_op.allow_spinning=0`), or None."""
     try:
-        import onnxruntime as ort
-
-        files, threads = embedder._files, embedder._threads
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        return ort.InferenceSession(
-            str(files.model), sess_options=options, providers=["CPUExecutionProvider"]
-        )
+        return onnx_session(embedder, spinning=False)
     except Exception:  # noqa: BLE001 - a diagnostic only; skipped when the embedder changed
         return None
 
@@ -223,12 +217,17 @@ def what_if(questions: list[tuple[str, str]], channel, quiet_wait: float) -> dic
     sentence embedding switched off (lexical + retrieval prior only); with sentence
     embeddings memoised across asks (a warm sentence-embedding cache); with numpy's BLAS
     limited to one thread; and with onnxruntime's idle threads sleeping instead of
-    spinning. (By default onnxruntime's threads keep spinning for a while after each
-    embedding call, and a multi-threaded numpy matrix-vector product competes with them.)"""
+    spinning. (onnxruntime's threads spin for a while after each embedding call by default,
+    and a multi-threaded numpy matrix-vector product competes with them. The product's
+    embedder now sets allow_spinning=0 and its entry points OPENBLAS_NUM_THREADS=1, so on
+    current code the last two variants should match the baseline; this script sets
+    neither, so its numpy uses the default thread count.)"""
+    # Where ask() looks answer_extractively up (it moved to answering.py).
+    import ragengine.services.answering as caller
     import ragengine.services.ask as ask_module
     from ragengine.retrieval.registry import get_embedder
 
-    real = ask_module.answer_extractively
+    real = caller.answer_extractively
     memo: dict[str, np.ndarray] = {}
     embedder = get_embedder()
     calls: list[str] = []
@@ -245,11 +244,11 @@ def what_if(questions: list[tuple[str, str]], channel, quiet_wait: float) -> dic
             calls.append(label)
             return real(**{**kwargs, "embed": embed})
 
-        ask_module.answer_extractively = wrapper
+        caller.answer_extractively = wrapper
         try:
             yield
         finally:
-            ask_module.answer_extractively = real
+            caller.answer_extractively = real
 
     def run(q):
         return uncached_ask(ask_module.ask, q, channel)[0]
@@ -289,7 +288,7 @@ def what_if(questions: list[tuple[str, str]], channel, quiet_wait: float) -> dic
                 embedder._session = spinning_session
     out["load"] = monitor.stop()
     if "none" not in calls:
-        return {"error": "answer_extractively is no longer called from ask.py"}
+        return {"error": f"answer_extractively is no longer called from {caller.__name__}"}
     if not all(applied):
         del variants["blas_1_thread"]
     if quiet_session is None:
@@ -312,26 +311,19 @@ def main() -> None:
     parser.add_argument("--vectors", choices=("gist", "perturbed"), default="gist")
     parser.add_argument("--seed", type=int, default=4321)
     parser.add_argument("--retries", type=int, default=1, help="re-runs if the machine was busy")
-    parser.add_argument("--quiet-wait", type=float, default=30.0, help="max s to wait for quiet")
-    parser.add_argument("--keep", action="store_true")
-    parser.add_argument("--name", default="ask")
+    add_run_args(parser, "ask")
     args = parser.parse_args()
 
     with scratch_dir("ask", keep=args.keep) as scratch:
         django_setup(scratch / "data")
-        from django.conf import settings
-
         from ragengine.answers import Channel
-        from ragengine.retrieval.registry import get_embedder, get_vector_store
+        from ragengine.retrieval.registry import get_vector_store
         from ragengine.services.ask import ask
-        from ragengine.services.ingest import documents_ingest_paths
-        from ragengine.services.knowledge import knowledge_set_get_or_create
 
         results: dict = {
             "params": vars(args),
-            "settings": {
-                k: getattr(settings, k, None)
-                for k in (
+            "settings": settings_snapshot(
+                [
                     "ARANDU_TOP_K",
                     "ARANDU_MIN_SIMILARITY",
                     "ARANDU_HYBRID_ALPHA",
@@ -339,21 +331,14 @@ def main() -> None:
                     "ARANDU_EXTRACTIVE_SENTENCES",
                     "ARANDU_EXTRACTIVE_EMBED_SENTENCES",
                     "ARANDU_CHUNK_TOKENS",
-                )
-            },
+                ]
+            ),
         }
-        embedder = get_embedder()
-        with Stopwatch() as sw:
-            embedder.count_tokens("load")
-        results["embedder_load_s"] = round(sw.seconds, 2)
+        embedder, results["embedder_load_s"] = load_embedder()
 
-        with Stopwatch() as sw:
-            report = documents_ingest_paths(
-                paths=[EXAMPLES / "handbook"],
-                knowledge_set=knowledge_set_get_or_create(name="handbook"),
-            )
-        handbook_chunks = sum(o.chunks for o in report.outcomes if o.status == "ingested")
-        results["handbook"] = {"chunks": handbook_chunks, "seconds": round(sw.seconds, 2)}
+        handbook = ingest_handbook()
+        handbook_chunks = handbook.chunks
+        results["handbook"] = {"chunks": handbook_chunks, "seconds": round(handbook.seconds, 2)}
         print(f"bench_ask: handbook {handbook_chunks} chunks; building synthetic chunks ...")
         results["store"] = build_store(
             max(0, args.chunks - handbook_chunks), args.seed, args.vectors
@@ -407,12 +392,9 @@ def main() -> None:
 
         # A run disturbed by other processes is repeated; the quietest attempt is kept.
         results["quiet_wait"] = wait_for_quiet(args.quiet_wait)
-        attempts = []
-        for _ in range(1 + args.retries):
-            attempts.append(timed_rounds())
-            if attempts[-1][1]["other_cores"] <= QUIET_CORES:
-                break
-        rows, load = min(attempts, key=lambda a: a[1]["other_cores"])
+        (rows, load), attempts = quietest(
+            timed_rounds, retries=args.retries, load=lambda attempt: attempt[1]
+        )
         results["attempts"] = [
             {"p50_total": percentiles([r["timings"]["total"] for r in a[0]])["p50"], "load": a[1]}
             for a in attempts
@@ -429,9 +411,7 @@ def main() -> None:
         for _, q in questions:
             uncached_ask(ask, q, everyone)
         profiler.disable()
-        stream = io.StringIO()
-        pstats.Stats(profiler, stream=stream).sort_stats("cumulative").print_stats(30)
-        profile_lines = [line for line in stream.getvalue().splitlines() if "/" in line][:30]
+        profile_lines = profile_top(profiler, sort="cumulative", limit=30)
         embedder.embed_documents = original
         results["memory"] = memory_mb()
         results["what_if"] = what_if(questions, everyone, args.quiet_wait)

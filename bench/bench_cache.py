@@ -12,14 +12,19 @@ from __future__ import annotations
 
 import argparse
 import random
-import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from bench.common import (
-    EXAMPLES,
     django_setup,
+    fresh_postgres,
+    ingest_handbook,
     load_questions,
     monitored,
     percentiles,
@@ -30,19 +35,12 @@ from bench.common import (
 )
 from bench.stub_openai import start_stub
 
-PG_URL = "postgres://postgres@127.0.0.1:5432/arandu_bench_cache"
+PG_DATABASE = "arandu_bench_cache"
 REDIS_URL = "redis://127.0.0.1:6379/12"
 TOPICS = [
     "vacation", "parking", "laptop", "expenses", "training", "insurance", "travel",
     "benefits", "payroll", "security", "onboarding", "meeting rooms", "printing", "badges",
 ]  # fmt: skip
-
-
-def fresh_postgres() -> None:
-    for command in (["dropdb", "--if-exists"], ["createdb"]):
-        subprocess.run(
-            [*command, "-h", "127.0.0.1", "-U", "postgres", "arandu_bench_cache"], check=True
-        )
 
 
 def variants(question: str, rng: random.Random) -> str:
@@ -59,19 +57,19 @@ def variants(question: str, rng: random.Random) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backend", choices=["locmem", "redis"], default="locmem")
     parser.add_argument("--entries", type=int, default=10_000)
     parser.add_argument("--samples", type=int, default=300)
     parser.add_argument("--workload", type=int, default=200)
     args = parser.parse_args()
-    env = {"DATABASE_URL": PG_URL, "ARANDU_LOG_LEVEL": "ERROR"}
+    env = {"ARANDU_LOG_LEVEL": "ERROR"}
     if args.backend == "redis":
         import redis
 
         redis.Redis.from_url(REDIS_URL).flushdb()
         env["REDIS_URL"] = REDIS_URL
-    fresh_postgres()
+    env["DATABASE_URL"] = fresh_postgres(PG_DATABASE)
     with scratch_dir("cache") as data_dir:
         django_setup(data_dir, **env)
         results = run(args)
@@ -93,12 +91,9 @@ def run(args) -> dict:
         cache_store,
     )
     from ragengine.services.ask import ask
-    from ragengine.services.ingest import documents_ingest_paths
-    from ragengine.services.knowledge import knowledge_set_get_or_create
     from ragengine.services.members import member_resolve
 
-    knowledge_set = knowledge_set_get_or_create(name="handbook")
-    documents_ingest_paths(paths=[EXAMPLES / "handbook"], knowledge_set=knowledge_set)
+    ingest_handbook()
     stub = start_stub(delay_s=0.0)
     endpoint = ProviderEndpoint.objects.create(
         name="stub", kind="openai", base_url=f"http://127.0.0.1:{stub.server_port}/v1"

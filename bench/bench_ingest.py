@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import io
 import os
-import pstats
 import random
 import sys
 from pathlib import Path
@@ -29,10 +27,14 @@ if __package__ in (None, ""):
 
 from bench.common import (
     Stopwatch,
+    add_run_args,
     busy_note,
     django_setup,
+    load_embedder,
     monitored,
     print_table,
+    profile_top,
+    quietest,
     save_results,
     scratch_dir,
     verdict,
@@ -40,7 +42,6 @@ from bench.common import (
 )
 
 TARGET_CHUNKS_PER_S = 25.0
-QUIET_CORES = 0.3
 TARGET_RATIO = 0.75
 TARGET_REINGEST_S_PER_1000 = 1.0
 CHUNK_TOKENS = 256
@@ -75,15 +76,14 @@ def raw_speed(embedder, texts: list[str], retries: int = 2) -> dict:
     """Chunks per second of the bare model (warmed up; batch 32 unless the embedder says
     otherwise). Re-measured when other processes were busy; the quietest run is kept."""
     embedder.embed_documents(texts[:32])
-    runs = []
-    for _ in range(1 + retries):
+
+    def run() -> dict:
         info: dict = {}
         with monitored(info), Stopwatch() as sw:
             embedder.embed_documents(texts)
-        runs.append({"chunks_per_s": round(len(texts) / sw.seconds, 2), "load": info["load"]})
-        if info["load"]["other_cores"] <= QUIET_CORES:
-            break
-    best = min(runs, key=lambda r: r["load"]["other_cores"])
+        return {"chunks_per_s": round(len(texts) / sw.seconds, 2), "load": info["load"]}
+
+    best, runs = quietest(run, retries=retries)
     return {"texts": len(texts), **best, "attempts": [r["chunks_per_s"] for r in runs]}
 
 
@@ -95,9 +95,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=99)
     parser.add_argument("--profile", action="store_true", help="cProfile the first ingest")
     parser.add_argument("--retries", type=int, default=1, help="re-runs if the machine was busy")
-    parser.add_argument("--quiet-wait", type=float, default=30.0, help="max s to wait for quiet")
-    parser.add_argument("--keep", action="store_true")
-    parser.add_argument("--name", default="ingest")
+    add_run_args(parser, "ingest")
     args = parser.parse_args()
 
     with scratch_dir("ingest", keep=args.keep) as scratch:
@@ -105,7 +103,6 @@ def main() -> None:
         from django.conf import settings
 
         from ragengine.models import Chunk, EmbeddingCacheEntry
-        from ragengine.retrieval import registry
         from ragengine.retrieval.embedders.local import LocalOnnxEmbedder
         from ragengine.services.ingest import documents_ingest_paths
         from ragengine.services.knowledge import (
@@ -124,12 +121,9 @@ def main() -> None:
             },
         }
 
-        # The embedder ingest uses (registry-cached); load it up front so the ingest
+        # The embedder ingest uses (registry-cached); loaded up front so the ingest
         # timing is steady-state throughput, not model start-up (reported separately).
-        embedder = registry.get_embedder()
-        with Stopwatch() as sw:
-            embedder.count_tokens("warm up")
-        results["embedder_load_s"] = round(sw.seconds, 2)
+        embedder, results["embedder_load_s"] = load_embedder()
 
         folder = scratch / "corpus"
         folder.mkdir()
@@ -208,27 +202,28 @@ def main() -> None:
                 store_commits=-(-report.count("ingested") // settings.ARANDU_INGEST_COMMIT_EVERY),
             )
             if profiler:
-                stream = io.StringIO()
-                pstats.Stats(profiler, stream=stream).sort_stats("cumulative").print_stats(30)
-                attempt["profile_cumulative_top"] = [
-                    line for line in stream.getvalue().splitlines() if "/" in line
-                ][:30]
+                attempt["profile_cumulative_top"] = profile_top(
+                    profiler, sort="cumulative", limit=30
+                )
             return knowledge_set, attempt
 
+        sets: list = []
+
+        def next_attempt() -> dict:
+            """A fresh attempt; the previous attempt's set is deleted first."""
+            if sets:
+                knowledge_set_delete(knowledge_set=sets[-1])
+            knowledge_set, attempt = ingest_attempt(len(sets))
+            sets.append(knowledge_set)
+            return attempt
+
         # A run disturbed by other processes is repeated from scratch; the quietest is kept.
-        attempts = []
-        for number in range(1 + args.retries):
-            if attempts:
-                knowledge_set_delete(knowledge_set=attempts[-1][0])
-            attempts.append(ingest_attempt(number))
-            if attempts[-1][1]["load"]["other_cores"] <= QUIET_CORES:
-                break
+        first, attempts = quietest(next_attempt, retries=args.retries)
         # Figures of the quietest attempt; the database and store hold the last attempt's
         # set (earlier ones were deleted), whose chunks are the same texts.
-        first = min((a[1] for a in attempts), key=lambda a: a["load"]["other_cores"])
-        knowledge_set = attempts[-1][0]
+        knowledge_set = sets[-1]
         results["ingest_attempts"] = [
-            {"chunks_per_s": a[1]["chunks_per_s"], "load": a[1]["load"]} for a in attempts
+            {"chunks_per_s": a["chunks_per_s"], "load": a["load"]} for a in attempts
         ]
         results["ingest"] = first
         n_chunks = first["chunks"]

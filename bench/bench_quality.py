@@ -18,15 +18,17 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (
-    EXAMPLES,
-    Stopwatch,
+    add_run_args,
     busy_note,
     django_setup,
+    ingest_handbook,
+    load_embedder,
     load_questions,
     monitored,
     print_table,
     save_results,
     scratch_dir,
+    settings_snapshot,
     wait_for_quiet,
 )
 
@@ -38,9 +40,7 @@ def source_file(metadata_source: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quiet-wait", type=float, default=30.0, help="max s to wait for quiet")
-    parser.add_argument("--keep", action="store_true")
-    parser.add_argument("--name", default="quality")
+    add_run_args(parser, "quality")
     args = parser.parse_args()
 
     with scratch_dir("quality", keep=args.keep) as scratch:
@@ -49,40 +49,30 @@ def main() -> None:
 
         from ragengine.answers import Channel
         from ragengine.llm.extractive import NOT_FOUND
-        from ragengine.retrieval.registry import get_embedder, get_vector_store
+        from ragengine.retrieval.registry import get_vector_store
         from ragengine.retrieval.types import SearchQuery
         from ragengine.services.ask import ask
-        from ragengine.services.ingest import documents_ingest_paths
-        from ragengine.services.knowledge import knowledge_set_get_or_create
 
         results: dict = {
             "params": vars(args),
-            "settings": {
-                k: getattr(settings, k)
-                for k in (
+            "settings": settings_snapshot(
+                [
                     "ARANDU_CHUNK_TOKENS",
                     "ARANDU_CHUNK_OVERLAP",
                     "ARANDU_TOP_K",
                     "ARANDU_MIN_SIMILARITY",
                     "ARANDU_HYBRID_ALPHA",
                     "ARANDU_FUSION",
-                )
-            },
+                ]
+            ),
         }
-        embedder = get_embedder()
-        with Stopwatch() as sw:
-            embedder.count_tokens("load")
-        results["embedder_load_s"] = round(sw.seconds, 2)
+        embedder, results["embedder_load_s"] = load_embedder()
 
         ingest: dict = {"quiet_wait": wait_for_quiet(args.quiet_wait)}
-        with monitored(ingest), Stopwatch() as sw:
-            report = documents_ingest_paths(
-                paths=[EXAMPLES / "handbook"],
-                knowledge_set=knowledge_set_get_or_create(name="handbook"),
-            )
-        chunks = sum(o.chunks for o in report.outcomes if o.status == "ingested")
+        with monitored(ingest):
+            report, seconds, chunks = ingest_handbook()
         ingest.update(
-            seconds=round(sw.seconds, 2),
+            seconds=round(seconds, 2),
             documents=report.count("ingested"),
             failed=[f"{o.source}: {o.error}" for o in report.failures],
             chunks=chunks,

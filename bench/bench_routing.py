@@ -13,15 +13,21 @@
 from __future__ import annotations
 
 import argparse
-import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (
-    EXAMPLES,
+    LoadMonitor,
     Stopwatch,
     django_setup,
+    fresh_postgres,
+    ingest_handbook,
     monitored,
     percentiles,
     print_table,
@@ -31,16 +37,11 @@ from bench.common import (
 )
 from bench.stub_openai import start_stub
 
-PG_URL = "postgres://postgres@127.0.0.1:5432/arandu_bench"
-
-
-def fresh_postgres() -> None:
-    for command in (["dropdb", "--if-exists"], ["createdb"]):
-        subprocess.run([*command, "-h", "127.0.0.1", "-U", "postgres", "arandu_bench"], check=True)
+PG_DATABASE = "arandu_bench"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database", choices=["postgres", "sqlite"], default="postgres")
     parser.add_argument("--concurrent", type=int, default=50)
     parser.add_argument("--overhead-samples", type=int, default=300)
@@ -50,8 +51,7 @@ def main() -> None:
         # The answer cache would serve the repeats; this measures routing, not the cache.
         env = {"ARANDU_LOG_LEVEL": "ERROR", "ARANDU_CACHE_DEFAULT_TTL": "0"}
         if args.database == "postgres":
-            fresh_postgres()
-            env["DATABASE_URL"] = PG_URL
+            env["DATABASE_URL"] = fresh_postgres(PG_DATABASE)
         django_setup(data_dir, **env)
         results = run(args)
         results["database"] = args.database
@@ -63,16 +63,11 @@ def run(args) -> dict:
 
     from ragengine.answers import Channel
     from ragengine.models import CacheRule, ProviderEndpoint, Tier, TierModel
-    from ragengine.services import ask as ask_module
-    from ragengine.services import generation as generation_module
     from ragengine.services.ask import ask
-    from ragengine.services.ingest import documents_ingest_paths
-    from ragengine.services.knowledge import knowledge_set_get_or_create
     from ragengine.services.members import member_resolve
 
     CacheRule.objects.update(enabled=False)
-    knowledge_set = knowledge_set_get_or_create(name="handbook")
-    documents_ingest_paths(paths=[EXAMPLES / "handbook"], knowledge_set=knowledge_set)
+    ingest_handbook()
     channel = Channel(platform="bench")
     question = "How many vacation days do I get per year?"
     results: dict = {}
@@ -136,8 +131,12 @@ def run(args) -> dict:
     member = members[0]
     provider_ms: list[float] = []
     settle_ms: list[float] = []
-    real_generate = generation_module.generate
-    real_settle = ask_module.usage_settle
+    # Patched where ask() looks them up (generate moved to answering.py).
+    import ragengine.services.answering as generate_caller
+    import ragengine.services.ask as settle_caller
+
+    real_generate = generate_caller.generate
+    real_settle = settle_caller.usage_settle
 
     def timed_generate(**kwargs):
         start = time.perf_counter()
@@ -150,15 +149,17 @@ def run(args) -> dict:
         real_settle(**kwargs)
         settle_ms.append((time.perf_counter() - start) * 1000)
 
-    ask_module.generate = timed_generate
-    ask_module.usage_settle = timed_settle
+    generate_caller.generate = timed_generate
+    settle_caller.usage_settle = timed_settle
     samples: list[float] = []
     budget_ms: list[float] = []
-    for i in range(args.overhead_samples + 10):
+    for _ in range(10):  # warm-up
+        ask(member=member, question=question, channel=channel)
+    monitor = LoadMonitor()
+    for _ in range(args.overhead_samples):
         answer = ask(member=member, question=question, channel=channel)
-        if i < 10:
-            continue  # warm-up
         budget_ms.append(answer.timings_ms["budget"])
+    overhead_load = monitor.stop()
     fast.shutdown()
     provider_ms = provider_ms[10:]
     settle_ms = settle_ms[10:]
@@ -171,11 +172,12 @@ def run(args) -> dict:
         "generate_call_incl_http": percentiles(provider_ms),
         "target_p50_ms": 5.0,
         "verdict": verdict(overhead["p50"], 5.0),
+        "load": overhead_load,
     }
     print_table(
         [
             [
-                "50 concurrent, 1 s stub",
+                f"{args.concurrent} concurrent, 1 s stub",
                 f"{watch.seconds:.2f} s",
                 "≤ 2.5 s",
                 results["concurrent"]["verdict"],

@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import io
 import json
 import os
-import pstats
 import statistics
 import subprocess
 import sys
@@ -32,12 +30,15 @@ if __package__ in (None, ""):
 from bench.common import (
     LoadMonitor,
     Stopwatch,
+    add_run_args,
     busy_note,
     dir_size_mb,
     memory_mb,
     monitored,
     percentiles,
     print_table,
+    profile_top,
+    quietest,
     reset_peak_rss,
     save_results,
     scratch_dir,
@@ -46,7 +47,6 @@ from bench.common import (
 )
 
 TARGET_P95_MS = 20.0
-QUIET_CORES = 0.3
 CHUNKS_PER_DOCUMENT = 20
 # Share of documents per knowledge set; the filtered search uses set "ks-1".
 SET_SHARES = (0.45, 0.25, 0.2, 0.1)
@@ -112,9 +112,8 @@ def run_reader(
         queries = [query(i, alpha, fusion, filtered, min_sim) for i in range(iterations)]
         for q in queries[:warmup]:
             store.search(q)
-        attempts = []
-        # A run disturbed by other processes is repeated; the quietest attempt is kept.
-        for _ in range(1 + retries):
+
+        def timed(queries=queries) -> dict:
             samples = []
             hits_returned = []
             monitor = LoadMonitor()
@@ -123,16 +122,14 @@ def run_reader(
                 hits = store.search(q)
                 samples.append((time.perf_counter() - start) * 1000)
                 hits_returned.append(len(hits))
-            attempts.append(
-                {
-                    **percentiles(samples),
-                    "mean_hits": round(statistics.mean(hits_returned), 2),
-                    "load": monitor.stop(),
-                }
-            )
-            if attempts[-1]["load"]["other_cores"] <= QUIET_CORES:
-                break
-        best = min(attempts, key=lambda a: a["load"]["other_cores"])
+            return {
+                **percentiles(samples),
+                "mean_hits": round(statistics.mean(hits_returned), 2),
+                "load": monitor.stop(),
+            }
+
+        # A run disturbed by other processes is repeated; the quietest attempt is kept.
+        best, attempts = quietest(timed, retries=retries)
         results[name] = {**best, "attempts_p95": [a["p95"] for a in attempts]}
     out["search"] = results
     out["memory_after_searches"] = memory_mb()
@@ -167,11 +164,7 @@ def run_reader(
     for i in range(min(iterations, 200)):
         store.search(query(i, alpha, fusion, filtered, min_sim))
     profiler.disable()
-    stream = io.StringIO()
-    pstats.Stats(profiler, stream=stream).sort_stats("tottime").print_stats(12)
-    out["profile_tottime_top"] = [
-        line for line in stream.getvalue().splitlines() if line.strip() and "/" in line
-    ][:14]
+    out["profile_tottime_top"] = profile_top(profiler, sort="tottime", limit=12)
     return out
 
 
@@ -216,12 +209,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--updates", type=int, default=3, help="single-document updates")
     parser.add_argument("--retries", type=int, default=2, help="re-runs of a busy config")
-    parser.add_argument("--quiet-wait", type=float, default=30.0, help="max s to wait for quiet")
     parser.add_argument(
         "--blas-threads", type=int, help="OPENBLAS_NUM_THREADS for the reader process"
     )
-    parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
-    parser.add_argument("--name", default="store")
+    add_run_args(parser, "store")
     parser.add_argument("--reader", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--reader-queries", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -30,7 +30,7 @@ import numpy as np
 
 # fmt: off
 
-# topic: (English name, Portuguese name, en objects, pt objects, en units, pt units)
+# Per topic, "<language>_<slot>": the names, objects and units its themes talk about.
 TOPICS: dict[str, dict[str, list[str]]] = {
     "vacation": {
         "en_name": ["vacation policy", "annual leave policy"],
@@ -216,87 +216,107 @@ TOPICS: dict[str, dict[str, list[str]]] = {
     },
 }
 
-EN_ACTORS = ["Employees", "Team leads", "New hires", "Contractors", "Managers", "Interns",
-             "Everyone", "Staff in Lisbon", "Staff in São Paulo",
-             "Part-time employees"]
-PT_ACTORS = ["Os colaboradores", "Os líderes de equipe", "Os novos contratados",
-             "Os prestadores de serviço", "Os gestores", "Os estagiários", "Todos",
-             "A equipe de Lisboa", "A equipe de São Paulo"]
-EN_APPROVERS = ["your manager", "the People team", "Finance", "the IT team", "your director",
-                "the Security Office", "HR"]
-PT_APPROVERS = ["o seu gestor", "o time de Pessoas", "o Financeiro", "a equipe de TI",
-                "o seu diretor", "o Escritório de Segurança", "o RH"]
-EN_PERIODS = ["year", "quarter", "month", "calendar year", "fiscal year"]
-PT_PERIODS = ["ano", "trimestre", "mês", "ano civil", "ano fiscal"]
-EN_DEADLINES = ["the end of the month", "March 31", "the last working day of the quarter",
-                "Friday noon", "the payroll cut-off date", "December 15"]
-PT_DEADLINES = ["o fim do mês", "31 de março", "o último dia útil do trimestre",
-                "sexta-feira ao meio-dia", "a data de corte da folha",
-                "15 de dezembro"]
-EN_CONDITIONS = ["a request is urgent", "the amount is above the limit", "you are travelling",
-                 "the system is unavailable", "you work part-time", "you joined this year",
-                 "a receipt is missing", "you are unsure"]
-PT_CONDITIONS = ["o pedido for urgente", "o valor passar do limite", "você estiver viajando",
-                 "o sistema estiver fora do ar", "você trabalhar meio período",
-                 "você entrou este ano", "faltar um comprovante", "houver dúvida"]
-EN_CONNECT = ["In addition,", "However,", "For example,", "As a rule,", "Please note that",
-              "In practice,", "Where possible,"]
-PT_CONNECT = ["Além disso,", "No entanto,", "Por exemplo,", "Como regra,", "Observe que",
-              "Na prática,", "Sempre que possível,"]
+# Slots shared by every theme of a language, in the order `_fill` draws them.
+WORDS: dict[str, dict[str, list[str]]] = {
+    "actor": {
+        "en": ["Employees", "Team leads", "New hires", "Contractors", "Managers", "Interns",
+               "Everyone", "Staff in Lisbon", "Staff in São Paulo", "Part-time employees"],
+        "pt": ["Os colaboradores", "Os líderes de equipe", "Os novos contratados",
+               "Os prestadores de serviço", "Os gestores", "Os estagiários", "Todos",
+               "A equipe de Lisboa", "A equipe de São Paulo"],
+    },
+    "approver": {
+        "en": ["your manager", "the People team", "Finance", "the IT team", "your director",
+               "the Security Office", "HR"],
+        "pt": ["o seu gestor", "o time de Pessoas", "o Financeiro", "a equipe de TI",
+               "o seu diretor", "o Escritório de Segurança", "o RH"],
+    },
+    "period": {
+        "en": ["year", "quarter", "month", "calendar year", "fiscal year"],
+        "pt": ["ano", "trimestre", "mês", "ano civil", "ano fiscal"],
+    },
+    "deadline": {
+        "en": ["the end of the month", "March 31", "the last working day of the quarter",
+               "Friday noon", "the payroll cut-off date", "December 15"],
+        "pt": ["o fim do mês", "31 de março", "o último dia útil do trimestre",
+               "sexta-feira ao meio-dia", "a data de corte da folha", "15 de dezembro"],
+    },
+    "condition": {
+        "en": ["a request is urgent", "the amount is above the limit", "you are travelling",
+               "the system is unavailable", "you work part-time", "you joined this year",
+               "a receipt is missing", "you are unsure"],
+        "pt": ["o pedido for urgente", "o valor passar do limite", "você estiver viajando",
+               "o sistema estiver fora do ar", "você trabalhar meio período",
+               "você entrou este ano", "faltar um comprovante", "houver dúvida"],
+    },
+    "connect": {
+        "en": ["In addition,", "However,", "For example,", "As a rule,", "Please note that",
+               "In practice,", "Where possible,"],
+        "pt": ["Além disso,", "No entanto,", "Por exemplo,", "Como regra,", "Observe que",
+               "Na prática,", "Sempre que possível,"],
+    },
+}
 
-EN_TEMPLATES = [
-    "{actor} are entitled to {n} {unit} of {obj} per {period}.",
-    "Requests for {obj} must be approved by {approver} at least {n} {unit} in advance.",
-    "{connect} {obj} have to be registered in {tool} before {deadline}.",
-    "If {condition}, contact {person} at {email} or open a ticket in {tool}.",
-    "The {name} applies to all {obj} and is reviewed every {period} by {approver}.",
-    "{actor} can use {tool} to check the status of their {obj} at any time.",
-    "Exceptions to the {name} need written approval from {approver}.",
-    "{connect} {obj} that are not submitted by {deadline} may not be accepted.",
-    "The limit for {obj} is {n} {unit}, unless {approver} agrees otherwise.",
-    "Questions about {obj} go to {person}, who owns the {name} for project {code}.",
-    "{actor} should keep a copy of every document related to {obj} for {n} {unit}.",
-    "When {condition}, {approver} decides how {obj} are handled.",
-    "{connect} the {name} was last updated in {year} to reflect changes to {obj}.",
-    "The {tool} portal lists all {obj} together with the approval history.",
-]
-PT_TEMPLATES = [
-    "{actor} têm direito a {n} {unit} de {obj} por {period}.",
-    "Os pedidos de {obj} precisam ser aprovados por {approver} com {n} {unit} de antecedência.",
-    "{connect} {obj} devem ser registrados no {tool} até {deadline}.",
-    "Se {condition}, fale com {person} pelo e-mail {email} ou abra um chamado no {tool}.",
-    "A {name} vale para todos os casos de {obj} e é revisada a cada {period} por {approver}.",
-    "{actor} podem consultar no {tool} a situação de {obj} a qualquer momento.",
-    "Exceções à {name} exigem aprovação por escrito de {approver}.",
-    "{connect} {obj} enviados depois de {deadline} podem não ser aceitos.",
-    "O limite para {obj} é de {n} {unit}, salvo acordo com {approver}.",
-    "Dúvidas sobre {obj} devem ser enviadas para {person}, responsável pela {name} no "
-    "projeto {code}.",
-    "{actor} devem guardar uma cópia de todos os documentos de {obj} por {n} {unit}.",
-    "Quando {condition}, {approver} decide como tratar {obj}.",
-    "{connect} a {name} foi atualizada em {year} para refletir mudanças em {obj}.",
-    "O portal {tool} mostra todos os {obj} com o histórico de aprovações.",
-]
-EN_QUESTIONS = [
-    "How many {unit} of {obj} do I get per {period}?",
-    "Who approves {obj}?",
-    "What is the deadline for {obj}?",
-    "Where do I register {obj}?",
-    "What is the limit for {obj}?",
-    "Who should I ask about {obj}?",
-    "What happens if {condition} with {obj}?",
-    "Does the {name} cover {obj}?",
-]
-PT_QUESTIONS = [
-    "Quantos {unit} de {obj} eu tenho por {period}?",
-    "Quem aprova {obj}?",
-    "Qual é o prazo para {obj}?",
-    "Onde eu registro {obj}?",
-    "Qual é o limite para {obj}?",
-    "Com quem eu falo sobre {obj}?",
-    "O que acontece se {condition} com {obj}?",
-    "A {name} cobre {obj}?",
-]
+# Handbook sentences; {slots} are filled by `CorpusGenerator._fill`.
+TEMPLATES: dict[str, list[str]] = {
+    "en": [
+        "{actor} are entitled to {n} {unit} of {obj} per {period}.",
+        "Requests for {obj} must be approved by {approver} at least {n} {unit} in advance.",
+        "{connect} {obj} have to be registered in {tool} before {deadline}.",
+        "If {condition}, contact {person} at {email} or open a ticket in {tool}.",
+        "The {name} applies to all {obj} and is reviewed every {period} by {approver}.",
+        "{actor} can use {tool} to check the status of their {obj} at any time.",
+        "Exceptions to the {name} need written approval from {approver}.",
+        "{connect} {obj} that are not submitted by {deadline} may not be accepted.",
+        "The limit for {obj} is {n} {unit}, unless {approver} agrees otherwise.",
+        "Questions about {obj} go to {person}, who owns the {name} for project {code}.",
+        "{actor} should keep a copy of every document related to {obj} for {n} {unit}.",
+        "When {condition}, {approver} decides how {obj} are handled.",
+        "{connect} the {name} was last updated in {year} to reflect changes to {obj}.",
+        "The {tool} portal lists all {obj} together with the approval history.",
+    ],
+    "pt": [
+        "{actor} têm direito a {n} {unit} de {obj} por {period}.",
+        "Os pedidos de {obj} precisam ser aprovados por {approver} com {n} {unit} de antecedência.",
+        "{connect} {obj} devem ser registrados no {tool} até {deadline}.",
+        "Se {condition}, fale com {person} pelo e-mail {email} ou abra um chamado no {tool}.",
+        "A {name} vale para todos os casos de {obj} e é revisada a cada {period} por {approver}.",
+        "{actor} podem consultar no {tool} a situação de {obj} a qualquer momento.",
+        "Exceções à {name} exigem aprovação por escrito de {approver}.",
+        "{connect} {obj} enviados depois de {deadline} podem não ser aceitos.",
+        "O limite para {obj} é de {n} {unit}, salvo acordo com {approver}.",
+        "Dúvidas sobre {obj} devem ser enviadas para {person}, responsável pela {name} no "
+        "projeto {code}.",
+        "{actor} devem guardar uma cópia de todos os documentos de {obj} por {n} {unit}.",
+        "Quando {condition}, {approver} decide como tratar {obj}.",
+        "{connect} a {name} foi atualizada em {year} para refletir mudanças em {obj}.",
+        "O portal {tool} mostra todos os {obj} com o histórico de aprovações.",
+    ],
+}
+
+# Questions about a theme, filled like the sentences.
+QUESTIONS: dict[str, list[str]] = {
+    "en": [
+        "How many {unit} of {obj} do I get per {period}?",
+        "Who approves {obj}?",
+        "What is the deadline for {obj}?",
+        "Where do I register {obj}?",
+        "What is the limit for {obj}?",
+        "Who should I ask about {obj}?",
+        "What happens if {condition} with {obj}?",
+        "Does the {name} cover {obj}?",
+    ],
+    "pt": [
+        "Quantos {unit} de {obj} eu tenho por {period}?",
+        "Quem aprova {obj}?",
+        "Qual é o prazo para {obj}?",
+        "Onde eu registro {obj}?",
+        "Qual é o limite para {obj}?",
+        "Com quem eu falo sobre {obj}?",
+        "O que acontece se {condition} com {obj}?",
+        "A {name} cobre {obj}?",
+    ],
+}
 
 _SYLLABLES = ["ka", "ri", "to", "mel", "zan", "qui", "vor", "da", "lu", "nex", "sa", "bro",
               "tiv", "ga", "ro", "pen", "dul", "xi", "mo", "ter", "fa", "lin", "cor",
@@ -388,20 +408,14 @@ class CorpusGenerator:
 
     def _fill(self, template: str, theme: Theme, rng: random.Random) -> str:
         slots = self._theme_slots[theme.index]
-        en = theme.language == "en"
+        lang = theme.language
         person = rng.choice(slots["person"])
         # One slot in three uses a name from the shared long tail instead of the theme's.
         tool = rng.choice(slots["tool"]) if rng.random() < 0.67 else self.vocab.draw(rng)
-        values = {
-            "actor": rng.choice(EN_ACTORS if en else PT_ACTORS),
-            "approver": rng.choice(EN_APPROVERS if en else PT_APPROVERS),
-            "period": rng.choice(EN_PERIODS if en else PT_PERIODS),
-            "deadline": rng.choice(EN_DEADLINES if en else PT_DEADLINES),
-            "condition": rng.choice(EN_CONDITIONS if en else PT_CONDITIONS),
-            "connect": rng.choice(EN_CONNECT if en else PT_CONNECT),
-            "obj": rng.choice(slots["obj"]),
-            "name": rng.choice(slots["name"]),
-            "unit": rng.choice(slots["unit"]),
+        # Draw order is part of the seed contract: shared slots, then the theme's.
+        values = {slot: rng.choice(words[lang]) for slot, words in WORDS.items()}
+        values |= {slot: rng.choice(slots[slot]) for slot in ("obj", "name", "unit")}
+        values |= {
             "tool": tool,
             "person": person,
             "email": person.split()[0].lower().replace("ã", "a").replace("ê", "e").replace("í", "i")
@@ -414,8 +428,7 @@ class CorpusGenerator:
         return sentence[0].upper() + sentence[1:]
 
     def sentence(self, theme: Theme, rng: random.Random) -> str:
-        templates = EN_TEMPLATES if theme.language == "en" else PT_TEMPLATES
-        return self._fill(rng.choice(templates), theme, rng)
+        return self._fill(rng.choice(TEMPLATES[theme.language]), theme, rng)
 
     def heading(self, theme: Theme, rng: random.Random) -> str:
         slots = self._theme_slots[theme.index]
@@ -459,8 +472,7 @@ class CorpusGenerator:
     def question(self, index: int, theme: Theme | None = None) -> tuple[str, Theme]:
         rng = random.Random(f"{self.seed}:question:{index}")
         theme = theme or rng.choice(self.themes)
-        templates = EN_QUESTIONS if theme.language == "en" else PT_QUESTIONS
-        text = self._fill(rng.choice(templates), theme, rng)
+        text = self._fill(rng.choice(QUESTIONS[theme.language]), theme, rng)
         return text, theme
 
     def questions(self, n: int) -> list[tuple[str, Theme]]:
@@ -525,3 +537,38 @@ def theme_vectors(
         mixed /= np.linalg.norm(mixed, axis=1, keepdims=True)
         vectors[start : start + len(ids)] = mixed
     return vectors, prototypes
+
+
+# --------------------------------------------------------------------------- fingerprint
+
+# fingerprint() of this generator; a change means the same seed now gives another corpus,
+# so figures measured before are no longer comparable. Check: python bench/corpus.py
+REFERENCE_FINGERPRINT = "a176b102eea18970"
+
+
+def fingerprint(seed: int = 1234, chunks: int = 2000) -> str:
+    """sha256 over the text of `chunks` chunks, 300 questions, the theme prototypes and
+    three Markdown documents generated with `seed`."""
+    import hashlib
+
+    generator = CorpusGenerator(seed=seed)
+    digest = hashlib.sha256()
+    texts = [
+        *(f"{c.index}:{c.theme}:{c.text}" for c in generator.chunks(chunks)),
+        *(f"{t.index}:{q}" for q, t in generator.questions(300)),
+        *(generator.prototype(t) for t in generator.themes),
+        *(
+            generator.markdown_document(
+                i, sections=2, paragraphs_per_section=3, paragraph_tokens=420
+            )
+            for i in range(3)
+        ),
+    ]
+    for text in texts:
+        digest.update(text.encode("utf-8") + b"\0")
+    return digest.hexdigest()[:16]
+
+
+if __name__ == "__main__":
+    found = fingerprint()
+    print(found, "OK" if found == REFERENCE_FINGERPRINT else f"!= {REFERENCE_FINGERPRINT}")

@@ -37,9 +37,14 @@ def fold_accents(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
+def word_tokens(text: str) -> list[str]:
+    """Word tokens as written (letters and digits; inner apostrophes kept)."""
+    return _WORD.findall(text)
+
+
 def words(text: str) -> list[str]:
-    """Lower-cased word tokens (letters and digits; inner apostrophes kept)."""
-    return [w.lower() for w in _WORD.findall(text)]
+    """Lower-cased word tokens."""
+    return [w.lower() for w in word_tokens(text)]
 
 
 def detect_language(tokens: list[str], text: str = "") -> Language:

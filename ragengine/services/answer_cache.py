@@ -54,7 +54,7 @@ from ragengine.models import (
     CacheRule,
     KnowledgeSet,
 )
-from ragengine.retrieval.analysis import detect_language, fold_accents
+from ragengine.retrieval.analysis import detect_language, fold_accents, word_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +75,6 @@ QueryVector = np.ndarray | Callable[[], np.ndarray] | None
 # --- normalisation, scope, keys -----------------------------------------------------------
 
 _APOSTROPHES = re.compile(r"['’`´]")
-_WORD_CASED = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)  # analysis.words, case kept
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
 
 
@@ -357,7 +356,7 @@ def _fold_word(word: str) -> str:
 
 
 def _signature(text: str) -> _Signature:
-    tokens = _WORD_CASED.findall(text)
+    tokens = word_tokens(text)
     raw = [t.lower() for t in tokens]
     folded = [_fold_word(w) for w in raw]
     language = detect_language(raw, text)

@@ -218,6 +218,28 @@ _require(
 _require(ARANDU_EXTRACTIVE_EMBED_SENTENCES >= 0, "ARANDU_EXTRACTIVE_EMBED_SENTENCES must be >= 0.")
 _require(ARANDU_INGEST_COMMIT_EVERY >= 1, "ARANDU_INGEST_COMMIT_EVERY must be at least 1.")
 
+# --- Chat doors. Tokens are secrets: read from the environment only, never logged.
+SLACK_BOT_TOKEN = env.str("SLACK_BOT_TOKEN", default="")
+SLACK_APP_TOKEN = env.str("SLACK_APP_TOKEN", default="")  # xapp-…: Socket Mode
+SLACK_SIGNING_SECRET = env.str("SLACK_SIGNING_SECRET", default="")  # HTTP Events API
+SLACK_API_URL = env.str("SLACK_API_URL", default="https://slack.com/api/")
+DISCORD_BOT_TOKEN = env.str("DISCORD_BOT_TOKEN", default="")
+DISCORD_API_URL = env.str("DISCORD_API_URL", default="https://discord.com/api/v10")
+ARANDU_BOT_WORKERS = env.int("ARANDU_BOT_WORKERS", default=4)
+ARANDU_BOT_HISTORY_TURNS = env.int("ARANDU_BOT_HISTORY_TURNS", default=10)
+ARANDU_BOT_EDIT_INTERVAL_S = env.float("ARANDU_BOT_EDIT_INTERVAL_S", default=1.0)
+_require(ARANDU_BOT_WORKERS >= 1, "ARANDU_BOT_WORKERS must be at least 1.")
+_require(ARANDU_BOT_HISTORY_TURNS >= 0, "ARANDU_BOT_HISTORY_TURNS must be >= 0.")
+_require(ARANDU_BOT_EDIT_INTERVAL_S >= 0, "ARANDU_BOT_EDIT_INTERVAL_S must be >= 0.")
+_require(
+    SLACK_API_URL.startswith(("http://", "https://"))
+    and DISCORD_API_URL.startswith(("http://", "https://")),
+    "SLACK_API_URL and DISCORD_API_URL must be http(s) URLs.",
+)
+if not SLACK_API_URL.endswith("/"):
+    SLACK_API_URL += "/"  # slack_sdk joins method names onto it
+DISCORD_API_URL = DISCORD_API_URL.rstrip("/")
+
 # --- Logging: key=value structured fields via `extra=`, one line per event.
 LOG_LEVEL = env.str("ARANDU_LOG_LEVEL", default="INFO")
 LOGGING = {

@@ -210,9 +210,13 @@ class TierAdmin(admin.ModelAdmin):
 
 @admin.register(Workspace)
 class WorkspaceAdmin(admin.ModelAdmin):
+    """Slack workspaces and Discord guilds (created on first contact): default tier and
+    the knowledge sets their unbound channels and direct messages read."""
+
     list_display = ("name", "platform", "external_id", "default_tier")
     list_filter = ("platform", "default_tier")
     search_fields = ("name", "external_id")
+    filter_horizontal = ("default_knowledge_sets",)
 
 
 class IdentityInline(admin.TabularInline):
@@ -265,6 +269,7 @@ class MemberAdmin(admin.ModelAdmin):
     list_display = ("display_name", "tier", "workspace", "is_active", "created_at")
     list_filter = ("tier", "workspace", "is_active")
     search_fields = ("display_name", "identities__user_id")
+    filter_horizontal = ("knowledge_sets",)
     inlines = [IdentityInline]
 
 
@@ -277,3 +282,4 @@ class BlockedPatternAdmin(admin.ModelAdmin):
 
 
 import ragengine.admin_cache  # noqa: E402, F401
+import ragengine.admin_doors  # noqa: E402, F401

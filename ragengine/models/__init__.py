@@ -7,7 +7,9 @@ from ragengine.models.cache import (
     CacheEventKind,
     CacheRule,
 )
+from ragengine.models.channels import ChannelBinding
 from ragengine.models.embeddings import EmbeddingCacheEntry
+from ragengine.models.feedback import Feedback, FeedbackValue
 from ragengine.models.guard import BlockedPattern
 from ragengine.models.knowledge import Chunk, Document, DocumentStatus, KnowledgeSet
 from ragengine.models.people import Identity, Member, Platform
@@ -22,10 +24,13 @@ __all__ = [
     "CacheEventKind",
     "CacheRule",
     "CachedAnswer",
+    "ChannelBinding",
     "Chunk",
     "Document",
     "DocumentStatus",
     "EmbeddingCacheEntry",
+    "Feedback",
+    "FeedbackValue",
     "HardLimitPolicy",
     "Identity",
     "KnowledgeSet",

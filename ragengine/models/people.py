@@ -21,6 +21,13 @@ class Member(models.Model):
         Workspace, null=True, blank=True, on_delete=models.SET_NULL, related_name="members"
     )
     is_active = models.BooleanField(default=True)
+    knowledge_sets = models.ManyToManyField(
+        "ragengine.KnowledgeSet",
+        blank=True,
+        related_name="members",
+        help_text="Sets this person's direct messages use. Empty = the workspace's default "
+        "sets, else every set.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

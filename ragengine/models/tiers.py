@@ -104,12 +104,20 @@ class TierModel(models.Model):
 
 
 class Workspace(models.Model):
-    """A Slack workspace or Discord guild; new members from it get its default tier."""
+    """A Slack workspace or Discord guild; new members from it get its default tier, and
+    its unbound channels and direct messages read its default knowledge sets."""
 
     platform = models.CharField(max_length=20)
     external_id = models.CharField(max_length=100)
     name = models.CharField(max_length=200, blank=True)
     default_tier = models.ForeignKey(Tier, null=True, blank=True, on_delete=models.SET_NULL)
+    default_knowledge_sets = models.ManyToManyField(
+        "ragengine.KnowledgeSet",
+        blank=True,
+        related_name="default_for_workspaces",
+        help_text="Sets used in direct messages and in channels without a binding. "
+        "Empty = every set.",
+    )
 
     class Meta:
         ordering = ["platform", "name"]

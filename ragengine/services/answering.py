@@ -19,7 +19,7 @@ from ragengine.retrieval import registry
 from ragengine.retrieval.types import SearchHit, SearchQuery
 from ragengine.services.answer_plan import Plan
 from ragengine.services.budgets import UsageDetails
-from ragengine.services.generation import Step, generate
+from ragengine.services.generation import Step, TextSink, generate
 from ragengine.services.timing import Stopwatch
 
 logger = logging.getLogger(__name__)
@@ -56,8 +56,10 @@ def answer_from_documents(
     watch: Stopwatch,
     request_id: str,
     vector: QuestionVector,
+    on_text: TextSink | None = None,
 ) -> tuple[Answer, UsageDetails]:
-    """Retrieve for `search_text`, then answer `question` as the plan allows."""
+    """Retrieve for `search_text`, then answer `question` as the plan allows; a streaming
+    model's text so far goes to `on_text`."""
     if search_text == question:
         query_vector = vector()
     else:
@@ -79,7 +81,13 @@ def answer_from_documents(
     prompt = _prompt(question=question, hits=hits, history=history, tier=tier, plan=plan)
     if prompt is not None:
         generated = _generated(
-            prompt=prompt, tier=tier, plan=plan, watch=watch, request_id=request_id, notices=notices
+            prompt=prompt,
+            tier=tier,
+            plan=plan,
+            watch=watch,
+            request_id=request_id,
+            notices=notices,
+            on_text=on_text,
         )
         if generated is not None:
             return generated
@@ -121,6 +129,7 @@ def _generated(
     watch: Stopwatch,
     request_id: str,
     notices: list[str],
+    on_text: TextSink | None = None,
 ) -> tuple[Answer, UsageDetails] | None:
     """A model's answer, or None when every model of the chain failed."""
     with watch.stage("generate"):
@@ -129,6 +138,7 @@ def _generated(
             messages=prompt.messages,
             max_tokens=tier.max_output_tokens,
             request_id=request_id,
+            on_text=on_text,
         )
     result, step = generation.result, generation.step
     if result is None or step is None:

@@ -25,15 +25,23 @@ from ragengine.services.answering import (
 )
 from ragengine.services.ask_cache import AskCache, cached_usage, serve_hit
 from ragengine.services.budgets import Denied, UsageDetails, usage_settle
-from ragengine.services.generation import tier_steps
+from ragengine.services.generation import TextSink, tier_steps
 from ragengine.services.members import ab_arm, tier_for_member
-from ragengine.services.questions import channel_set_ids, question_validate, retrieval_text
+from ragengine.services.questions import (
+    QuestionProblem,
+    channel_set_ids,
+    question_validate,
+    retrieval_text,
+)
 from ragengine.services.timing import Stopwatch
 
-__all__ = ["ALL_DOWN_NOTICE", "STORE_DOWN_MESSAGE", "ask"]
+__all__ = ["ALL_DOWN_NOTICE", "INACTIVE_MESSAGE", "STORE_DOWN_MESSAGE", "ask"]
 
 logger = logging.getLogger(__name__)
 
+INACTIVE_MESSAGE = (
+    "Your access to Arandu is switched off. Ask an admin if you think this is a mistake."
+)
 STORE_DOWN_MESSAGE = (
     "The knowledge base can't be reached right now, so I can't look this up. "
     "Please try again in a few minutes."
@@ -46,12 +54,20 @@ def ask(
     question: str,
     channel: Channel,
     history: Sequence[Turn] = (),
+    request_id: str = "",
+    on_text: TextSink | None = None,
 ) -> Answer:
-    """Answer `question` for `member` asking in `channel`, with numbered sources."""
-    request_id = uuid.uuid4().hex[:12]
+    """Answer `question` for `member` asking in `channel`, with numbered sources.
+
+    A door may pass its own `request_id` (≤ 32 characters) so its logs and the ledger
+    share one id, and `on_text` to receive a streaming model's text so far.
+    """
+    request_id = (request_id or uuid.uuid4().hex[:12])[:32]
     watch = Stopwatch()
     with watch.stage("validate"):
         problem = question_validate(question=question)
+        if member is not None and not member.is_active:
+            problem = QuestionProblem(INACTIVE_MESSAGE)
         set_ids = None
         if problem is None:
             set_ids, problem = channel_set_ids(channel=channel)
@@ -120,6 +136,7 @@ def ask(
             watch=watch,
             request_id=request_id,
             vector=vector,
+            on_text=on_text,
         )
     except VectorStoreError:
         logger.exception("vector store unavailable", extra={"request_id": request_id})
@@ -163,6 +180,7 @@ def _answer_or_cached(
     watch: Stopwatch,
     request_id: str,
     vector: QuestionVector,
+    on_text: TextSink | None = None,
 ) -> tuple[Answer, UsageDetails]:
     """A cached answer if one appears, else a fresh one; concurrent askers of the same
     question wait for the first answer instead of all generating it."""
@@ -178,6 +196,7 @@ def _answer_or_cached(
             watch=watch,
             request_id=request_id,
             vector=vector,
+            on_text=on_text,
         )
         if cache is not None:
             cache.store(answer, vector, details.cost)

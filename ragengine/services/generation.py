@@ -5,17 +5,26 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
 
 from ragengine.llm.registry import provider_for
-from ragengine.llm.types import ChatMessage, ChatRequest, ChatResult, ProviderError
+from ragengine.llm.types import (
+    ChatMessage,
+    ChatProvider,
+    ChatRequest,
+    ChatResult,
+    ProviderError,
+)
 from ragengine.models import ModelPrice, ProviderEndpoint, Tier
 from ragengine.services.pricing import PriceMissing, cost_of, price_for
 
 logger = logging.getLogger(__name__)
+
+# Receives the answer text so far while a model streams (a door edits its message).
+TextSink = Callable[[str], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,14 +148,27 @@ class Generation:
 
 
 def generate(
-    *, steps: Sequence[Step], messages: Sequence[ChatMessage], max_tokens: int, request_id: str
+    *,
+    steps: Sequence[Step],
+    messages: Sequence[ChatMessage],
+    max_tokens: int,
+    request_id: str,
+    on_text: TextSink | None = None,
 ) -> Generation:
-    """Try each step until one answers; every failure is kept for notices and logs."""
+    """Try each step until one answers; every failure is kept for notices and logs.
+
+    With `on_text`, models stream and `on_text` gets the text so far after each piece; a
+    model that fails mid-stream hands over to the next, which starts the text again.
+    """
     outcome = Generation()
     for step in steps:
         request = ChatRequest(model=step.model, messages=tuple(messages), max_tokens=max_tokens)
         try:
-            outcome.result = provider_for(step.endpoint).complete(request)
+            provider = provider_for(step.endpoint)
+            if on_text is None:
+                outcome.result = provider.complete(request)
+            else:
+                outcome.result = _streamed(provider, request, on_text, request_id=request_id)
             outcome.step = step
             return outcome
         except ProviderError as exc:
@@ -161,3 +183,23 @@ def generate(
                 },
             )
     return outcome
+
+
+def _streamed(
+    provider: ChatProvider, request: ChatRequest, on_text: TextSink, *, request_id: str
+) -> ChatResult:
+    """Stream one model's answer into `on_text`; the last delta carries the result."""
+    text = ""
+    for delta in provider.stream(request):
+        if delta.result is not None:
+            return delta.result
+        if not delta.text:
+            continue
+        text += delta.text
+        try:
+            on_text(text)
+        except Exception:  # a door failing to show progress must not lose the answer
+            logger.exception("streaming callback failed", extra={"request_id": request_id})
+    raise ProviderError(
+        "the stream ended without a final result", provider=provider.name, transient=True
+    )

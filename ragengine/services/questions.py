@@ -52,6 +52,11 @@ def channel_set_ids(*, channel: Channel) -> tuple[tuple[str, ...] | None, Questi
     """Store ids of the sets the channel may read (None: every set), or a problem."""
     if channel.knowledge_sets is None:
         return None, None
+    if not channel.knowledge_sets:
+        return None, QuestionProblem(
+            "No knowledge sets are bound to this channel, so I can't answer here. "
+            "Ask an admin to bind some in Arandu admin → Channel bindings."
+        )
     found = dict(
         KnowledgeSet.objects.filter(name__in=channel.knowledge_sets).values_list("name", "pk")
     )

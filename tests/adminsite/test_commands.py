@@ -20,6 +20,13 @@ def test_serve_runs_web_and_worker_and_adds_bots_only_with_tokens():
     )
     assert set(with_tokens) == {"web", "worker", "slack", "discord"}
 
+    # HTTP mode: the web process serves /slack/events, no Socket Mode process.
+    http_only = planned_processes(
+        address="127.0.0.1:8000",
+        environ={"SLACK_BOT_TOKEN": "x", "SLACK_SIGNING_SECRET": "s"},
+    )
+    assert set(http_only) == {"web", "worker"}
+
 
 @pytest.mark.django_db
 def test_ensure_admin_creates_one_superuser_with_a_saved_random_password(settings, tmp_path):

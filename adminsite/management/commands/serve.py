@@ -25,9 +25,9 @@ def planned_processes(*, address: str, environ: dict[str, str]) -> dict[str, lis
         "web": [*manage, "runserver", address, "--noreload"],
         "worker": [*manage, "qcluster"],
     }
-    if environ.get("SLACK_BOT_TOKEN") and (
-        environ.get("SLACK_APP_TOKEN") or environ.get("SLACK_SIGNING_SECRET")
-    ):
+    # Slack over HTTP (signing secret, no app token) is served by the web process at
+    # /slack/events; only Socket Mode needs a process of its own.
+    if environ.get("SLACK_BOT_TOKEN") and environ.get("SLACK_APP_TOKEN"):
         processes["slack"] = [*manage, "runslackbot"]
     if environ.get("DISCORD_BOT_TOKEN"):
         processes["discord"] = [*manage, "rundiscordbot"]

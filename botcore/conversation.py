@@ -9,8 +9,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from django.db import close_old_connections
-
+from botcore.jobs import release_stale_connections
 from ragengine.answers import Answer, Turn
 from ragengine.selectors.channels import channel_scope
 from ragengine.services.ask import ask
@@ -95,7 +94,7 @@ def answer_incoming(incoming: Incoming, *, on_text: TextSink | None = None) -> O
     apology naming it, so the user has something to report.
     """
     started = time.perf_counter()
-    close_old_connections()  # bot threads outlive requests: drop stale connections
+    release_stale_connections()  # bot threads outlive requests
     try:
         member = member_resolve(
             platform=incoming.platform,

@@ -8,9 +8,17 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 
 logger = logging.getLogger(__name__)
+
+
+def release_stale_connections() -> None:
+    """Drop this thread's broken or expired database connections, as Django does around
+    each request; bot threads live longer than requests. Never inside a transaction: the
+    caller (or a test) still needs that connection."""
+    if not connection.in_atomic_block:
+        close_old_connections()
 
 
 class BackgroundJobs:
@@ -36,14 +44,14 @@ class BackgroundJobs:
         return self._pool.submit(self._run, fn, args, kwargs)
 
     def _run(self, fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
-        close_old_connections()
+        release_stale_connections()
         try:
             return fn(*args, **kwargs)
         except Exception:
             logger.exception("background job failed", extra={"pool": self._name})
             return None
         finally:
-            close_old_connections()
+            release_stale_connections()
 
     def shutdown(self, *, wait: bool = True) -> None:
         if self._pool is not None:

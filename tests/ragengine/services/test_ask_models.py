@@ -355,3 +355,52 @@ def test_fifty_concurrent_asks_never_spend_past_the_hard_limit(embedder, handboo
     assert sum(r.cost for r in UsageRecord.objects.filter(member=member)) == per_answer * 10
     assert sum(a.mode == AnswerMode.GENERATED for a in answers) == 10
     assert sum(a.mode == AnswerMode.EXTRACTIVE for a in answers) == 40
+
+
+def test_on_text_streams_the_answer_so_far_and_the_result_is_accounted(handbook, server):
+    server.script(CHAT, Reply.from_fixture("openai_chat_stream"))
+    tier = tier_with((endpoint_for(server), "gpt-4o-mini"), max_output_tokens=256)
+    member = MemberFactory(tier=tier)
+    seen: list[str] = []
+
+    answer = ask(
+        member=member, question=QUESTION, channel=CLI, request_id="door-req-1", on_text=seen.append
+    )
+
+    (sent,) = server.requests_to(CHAT)
+    assert sent.json["stream"] is True
+    assert sent.json["stream_options"] == {"include_usage": True}
+    assert len(seen) >= 3
+    assert all(b.startswith(a) and len(b) > len(a) for a, b in zip(seen, seen[1:], strict=False))
+    assert answer.mode == AnswerMode.GENERATED
+    assert answer.text.startswith(seen[-1][:20])
+    assert answer.request_id == "door-req-1"
+    row = UsageRecord.objects.get(member=member)
+    assert row.request_id == "door-req-1"
+    assert (row.tokens_in, row.tokens_out) == (answer.tokens_in, answer.tokens_out)
+    assert row.tokens_out > 0 and row.cost > 0
+
+
+def test_a_failing_stream_falls_back_and_a_broken_sink_loses_nothing(
+    handbook, server, second_server
+):
+    server.script(CHAT, Reply.from_fixture("openai_error_500"))
+    second_server.script(CHAT, Reply.from_fixture("openai_chat_stream"))
+    tier = tier_with(
+        (endpoint_for(server, name="first"), "gpt-4o-mini"),
+        (endpoint_for(second_server, name="second"), "gpt-4o-mini"),
+    )
+    calls: list[str] = []
+
+    def broken_sink(text: str) -> None:
+        calls.append(text)
+        raise RuntimeError("chat.update failed")
+
+    answer = ask(
+        member=MemberFactory(tier=tier), question=QUESTION, channel=CLI, on_text=broken_sink
+    )
+
+    assert answer.mode == AnswerMode.GENERATED
+    assert answer.provider == "second"
+    assert calls  # the sink was called (and failed) without losing the answer
+    assert any("did not answer" in n for n in answer.notices)

@@ -283,11 +283,12 @@ def profile_top(profiler: Any, *, sort: str, limit: int) -> list[str]:
 
 
 def code_fingerprint() -> dict[str, Any]:
-    """Which product code was measured: a hash over ragengine/ and adminsite/ sources
+    """Which product code was measured: a hash over ragengine/, adminsite/ and botcore/ sources
     (the tree may have no commits yet) and the newest modification time among them."""
     digest = hashlib.sha256()
     newest = 0.0
-    for path in sorted([*ROOT.glob("ragengine/**/*.py"), *ROOT.glob("adminsite/**/*.py")]):
+    packages = ("ragengine", "adminsite", "botcore")
+    for path in sorted(p for name in packages for p in ROOT.glob(f"{name}/**/*.py")):
         digest.update(str(path.relative_to(ROOT)).encode())
         digest.update(path.read_bytes())
         newest = max(newest, path.stat().st_mtime)

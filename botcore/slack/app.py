@@ -1,0 +1,102 @@
+"""The one Bolt `App` of a process, with the background pool its listeners hand work to.
+
+The web server builds it for the HTTP Events API (`/slack/events`), `runslackbot` for
+Socket Mode. Both talk to the Web API at SLACK_API_URL, so a local stand-in can replace
+Slack in tests and demos.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from slack_bolt import App
+from slack_bolt.adapter.django import SlackRequestHandler
+from slack_sdk import WebClient
+
+from botcore.jobs import BackgroundJobs
+from botcore.slack.listeners import register_listeners
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class SlackBot:
+    app: App
+    jobs: BackgroundJobs
+    django_handler: SlackRequestHandler | None  # None in Socket Mode
+
+
+class InlineExecutor(Executor):
+    """Runs Bolt's listeners on the calling thread (workers=0: tests and tools)."""
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as exc:  # Bolt's runner handles listener errors itself
+            future.set_exception(exc)
+        return future
+
+
+def build_slack_bot(
+    *,
+    token: str,
+    api_url: str,
+    workers: int,
+    signing_secret: str = "",
+    socket_mode: bool = False,
+) -> SlackBot:
+    """A Bolt app with our listeners. Calls auth.test once (Bolt learns the bot's user
+    id from it), so a bad token fails here, loudly, not on the first question.
+
+    `workers=0` runs everything inline on the request's thread, for deterministic tests.
+    """
+    if not token:
+        raise ImproperlyConfigured("SLACK_BOT_TOKEN is not set.")
+    if not socket_mode and not signing_secret:
+        raise ImproperlyConfigured("SLACK_SIGNING_SECRET is needed to verify HTTP requests.")
+    jobs = BackgroundJobs(workers=workers, name="slack")
+    app = App(
+        # the client carries the token; passing `token=` too only makes Bolt warn
+        client=WebClient(token=token, base_url=api_url),
+        signing_secret=signing_secret or None,
+        # Socket Mode frames arrive over an authenticated websocket and carry no signature
+        request_verification_enabled=not socket_mode,
+        process_before_response=False,
+        listener_executor=InlineExecutor() if workers == 0 else None,
+        name="arandu",
+    )
+    register_listeners(app, jobs=jobs)
+    handler = None if socket_mode else SlackRequestHandler(app)
+    logger.info(
+        "slack app ready",
+        extra={
+            "platform": "slack",
+            "mode": "socket" if socket_mode else "http",
+            "workers": workers,
+        },
+    )
+    return SlackBot(app=app, jobs=jobs, django_handler=handler)
+
+
+@functools.lru_cache(maxsize=2)
+def slack_bot(*, socket_mode: bool = False) -> SlackBot:
+    """This process's bot, built from settings on first use (a failure is not cached)."""
+    return build_slack_bot(
+        token=settings.SLACK_BOT_TOKEN,
+        signing_secret=settings.SLACK_SIGNING_SECRET,
+        api_url=settings.SLACK_API_URL,
+        workers=settings.ARANDU_BOT_WORKERS,
+        socket_mode=socket_mode,
+    )
+
+
+def reset_slack_bot() -> None:
+    """Forget the cached bot (tests change settings between cases)."""
+    slack_bot.cache_clear()

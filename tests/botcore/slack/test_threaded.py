@@ -1,0 +1,45 @@
+"""The production set-up: Bolt's listener threads hand work to a real worker pool, the
+HTTP response returns first, and the answer arrives later (waited for, not slept for)."""
+
+from __future__ import annotations
+
+import pytest
+
+from botcore.models import HandledEvent
+from tests.botcore.slack.conftest import mention
+from tests.botcore.slack.test_http_events import all_text
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def threaded_slack(slack_settings, slack, monkeypatch):
+    from django.db import connections
+
+    # worker threads close their connections after each job, so none outlive the test
+    # (PostgreSQL would refuse to drop the test database)
+    monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
+    slack_settings.ARANDU_BOT_WORKERS = 2
+    from botcore.slack.app import reset_slack_bot, slack_bot
+
+    reset_slack_bot()
+    bot = slack_bot()
+    slack.fake.clear()
+    yield slack, bot
+    bot.jobs.shutdown(wait=True)
+
+
+def test_answer_arrives_from_the_pool_and_a_concurrent_retry_is_dropped(threaded_slack, handbook):
+    slack, bot = threaded_slack
+    fake = slack.fake
+
+    first = slack.event(mention(), event_id="Ev-threaded")
+    retry = slack.event(mention(), event_id="Ev-threaded", retry=1)
+
+    assert first.status_code == retry.status_code == 200
+    assert fake.wait_for(lambda f: len(f.calls("chat.update")) >= 1, timeout=20)
+    bot.jobs.shutdown(wait=True)  # let any duplicate job finish before counting
+    assert len(fake.calls("chat.postMessage")) == 1
+    (update,) = fake.calls("chat.update")
+    assert "25 working days" in all_text(update.body["blocks"])
+    assert HandledEvent.objects.filter(event_id="Ev-threaded").count() == 1

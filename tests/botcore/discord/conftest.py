@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import pytest
+
+from botcore.discord.api import api_base_apply
+from tests.botcore.discord.fake_api import FakeDiscordAPI
+
+
+@pytest.fixture
+def discord_api():
+    """A fake Discord HTTP API for this test; discord.py's Route.BASE points at it."""
+    api = FakeDiscordAPI().start()
+    previous = api_base_apply(api.base_url)
+    try:
+        yield api
+    finally:
+        api_base_apply(previous)
+        api.stop()
+
+
+@pytest.fixture
+def handbook(embedder, handbook_dir):
+    """The example handbook ingested into the knowledge set "handbook"."""
+    from ragengine.services.ingest import documents_ingest_paths
+    from ragengine.services.knowledge import knowledge_set_get_or_create
+
+    ks = knowledge_set_get_or_create(name="handbook")
+    documents_ingest_paths(paths=[handbook_dir], knowledge_set=ks)
+    return ks
+
+
+@pytest.fixture
+def asked(monkeypatch):
+    """Spy on the conversation layer: every (Incoming, Outcome) the door produced."""
+    from botcore import conversation
+
+    real = conversation.answer_incoming
+    calls: list[tuple] = []
+
+    def spy(incoming, **kwargs):
+        outcome = real(incoming, **kwargs)
+        calls.append((incoming, outcome))
+        return outcome
+
+    monkeypatch.setattr(conversation, "answer_incoming", spy)
+    return calls

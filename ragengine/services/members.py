@@ -21,7 +21,8 @@ def member_resolve(
     """The member behind a platform account, created on first contact.
 
     A new member belongs to the account's workspace/guild, so it gets that workspace's
-    default tier (or the global default) until an admin assigns one.
+    default tier (or the global default) until an admin assigns one. An account seen
+    before in another workspace (or a DM) maps to the same member.
     """
     identity = (
         Identity.objects.select_related("member")
@@ -30,6 +31,22 @@ def member_resolve(
     )
     if identity:
         return identity.member
+    # Slack and Discord user ids are unique across workspaces and guilds: the same person
+    # asking in a second guild, or in a DM (no guild), stays one member with one budget.
+    known = (
+        Identity.objects.select_related("member")
+        .filter(platform=platform, user_id=user_id)
+        .order_by("pk")
+        .first()
+    )
+    if known is not None:
+        Identity.objects.get_or_create(
+            platform=platform,
+            workspace_id=workspace_id,
+            user_id=user_id,
+            defaults={"member": known.member},
+        )
+        return known.member
     workspace = None
     if workspace_id:
         workspace, _ = Workspace.objects.get_or_create(

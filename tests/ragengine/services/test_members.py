@@ -1,0 +1,33 @@
+"""Platform accounts → members: created on first contact, one member per person."""
+
+from __future__ import annotations
+
+import pytest
+
+from ragengine.models import Identity, Member, Tier
+from ragengine.services.members import member_resolve, tier_for_member
+from tests.factories import WorkspaceFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_first_contact_creates_a_member_in_the_workspace_with_its_default_tier():
+    tier = Tier.objects.create(name="Guild tier")
+    WorkspaceFactory(platform="discord", external_id="G1", default_tier=tier)
+
+    member = member_resolve(platform="discord", user_id="42", workspace_id="G1", display_name="ana")
+
+    assert member.display_name == "ana" and member.workspace.external_id == "G1"
+    assert tier_for_member(member) == tier
+    assert member_resolve(platform="discord", user_id="42", workspace_id="G1") == member
+
+
+def test_the_same_account_in_a_dm_or_another_guild_stays_one_member():
+    first = member_resolve(platform="discord", user_id="42", workspace_id="G1")
+    in_dm = member_resolve(platform="discord", user_id="42", workspace_id="")
+    elsewhere = member_resolve(platform="discord", user_id="42", workspace_id="G2")
+
+    assert first == in_dm == elsewhere and Member.objects.count() == 1
+    assert set(Identity.objects.values_list("workspace_id", flat=True)) == {"G1", "", "G2"}
+    # another platform's account with the same id is someone else
+    assert member_resolve(platform="slack", user_id="42", workspace_id="T1") != first

@@ -14,7 +14,7 @@ from typing import Any
 
 import discord
 from asgiref.sync import sync_to_async
-from django.db import close_old_connections
+from botcore.jobs import release_stale_connections
 
 from botcore import feedback
 from botcore.feedback import THANKS_DOWN, Clicker
@@ -127,11 +127,11 @@ async def _in_worker_thread(fn: Callable[..., str], /, **kwargs: Any) -> str:
     """Run a sync feedback helper off the event loop (not serialised with other clicks)."""
 
     def run() -> str:
-        close_old_connections()  # worker threads outlive requests
+        release_stale_connections()  # worker threads outlive requests
         try:
             return fn(**kwargs)
         finally:
-            close_old_connections()
+            release_stale_connections()
 
     try:
         return await sync_to_async(run, thread_sensitive=False)()

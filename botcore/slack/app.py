@@ -25,11 +25,21 @@ from botcore.slack.listeners import register_listeners
 logger = logging.getLogger(__name__)
 
 
+# Threads for the short steps (claim, placeholder, votes): Slack API calls only.
+QUICK_WORKERS = 2
+
+
 @dataclass(frozen=True, slots=True)
 class SlackBot:
     app: App
-    jobs: BackgroundJobs
+    jobs: BackgroundJobs  # answering
+    quick: BackgroundJobs  # claim + placeholder, votes, `/ask sets`
     django_handler: SlackRequestHandler | None  # None in Socket Mode
+
+    def shutdown(self) -> None:
+        """Finish queued work: announcements first, since they queue answers."""
+        self.quick.shutdown(wait=True)
+        self.jobs.shutdown(wait=True)
 
 
 class InlineExecutor(Executor):
@@ -62,6 +72,7 @@ def build_slack_bot(
     if not socket_mode and not signing_secret:
         raise ImproperlyConfigured("SLACK_SIGNING_SECRET is needed to verify HTTP requests.")
     jobs = BackgroundJobs(workers=workers, name="slack")
+    quick = BackgroundJobs(workers=QUICK_WORKERS if workers else 0, name="slack-quick")
     app = App(
         # the client carries the token; passing `token=` too only makes Bolt warn
         client=WebClient(token=token, base_url=api_url),
@@ -72,7 +83,7 @@ def build_slack_bot(
         listener_executor=InlineExecutor() if workers == 0 else None,
         name="arandu",
     )
-    register_listeners(app, jobs=jobs)
+    register_listeners(app, jobs=jobs, quick=quick)
     handler = None if socket_mode else SlackRequestHandler(app)
     logger.info(
         "slack app ready",
@@ -82,7 +93,7 @@ def build_slack_bot(
             "workers": workers,
         },
     )
-    return SlackBot(app=app, jobs=jobs, django_handler=handler)
+    return SlackBot(app=app, jobs=jobs, quick=quick, django_handler=handler)
 
 
 @functools.lru_cache(maxsize=2)

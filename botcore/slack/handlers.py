@@ -1,5 +1,6 @@
-"""The work a Slack listener hands to the background pool: claim the event, post a
-placeholder, answer (streaming into the placeholder), replace it with the answer.
+"""The work a Slack listener hands to the background pools: claim the event and post a
+placeholder (quick pool), then answer, streaming into the placeholder, and replace it
+with the answer (answer pool).
 
 Nothing here runs on the acknowledgement path, and nothing here raises: Slack API
 failures are logged with the request id and the job ends.
@@ -21,6 +22,7 @@ from slack_sdk.errors import SlackClientError
 from botcore.conversation import HELP_TEXT, Incoming, answer_incoming, is_help, strip_mention
 from botcore.events import event_claim, thread_is_ours, thread_remember
 from botcore.feedback import Clicker, comment, vote
+from botcore.jobs import BackgroundJobs
 from botcore.slack.blocks import (
     PLACEHOLDER_TEXT,
     SlackMessage,
@@ -76,8 +78,12 @@ class SlashQuestion:
     is_direct: bool = False
 
 
-def answer_in_thread(*, client: WebClient, question: ThreadQuestion) -> None:
-    """Everything after the acknowledgement for a mention, a DM or a follow-up."""
+def announce_in_thread(
+    *, client: WebClient, question: ThreadQuestion, answer_jobs: BackgroundJobs
+) -> None:
+    """Stage 1, on the quick pool: claim the event and post the placeholder, so the asker
+    sees "Looking that up…" at once even while every answer worker is busy; then queue
+    the answering (stage 2) on `answer_jobs`."""
     if question.follow_up and not thread_is_ours(
         platform=PLATFORM, channel_id=question.channel_id, thread_id=question.thread_ts
     ):
@@ -91,6 +97,16 @@ def answer_in_thread(*, client: WebClient, question: ThreadQuestion) -> None:
         _remember(question)
         return
     placeholder_ts = slack.post(question, SlackMessage(text=PLACEHOLDER_TEXT))
+    answer_jobs.submit(
+        answer_in_thread, slack=slack, question=question, text=text, placeholder_ts=placeholder_ts
+    )
+
+
+def answer_in_thread(
+    *, slack: SlackCalls, question: ThreadQuestion, text: str, placeholder_ts: str
+) -> None:
+    """Stage 2, on the answer pool: thread history, ask (streaming into the placeholder),
+    then replace the placeholder with the answer."""
     history = _history(slack, question, placeholder_ts=placeholder_ts)
     editor = (
         PlaceholderEditor(slack=slack, channel_id=question.channel_id, ts=placeholder_ts)

@@ -8,13 +8,12 @@ import logging
 import time
 from typing import Any
 
-from django.db import close_old_connections
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from botcore.conversation import HELP_TEXT, is_help, mentions, new_request_id
 from botcore.feedback import Clicker
-from botcore.jobs import BackgroundJobs
+from botcore.jobs import BackgroundJobs, release_stale_connections
 from botcore.slack import handlers
 from botcore.slack.blocks import (
     COMMENT_ACTION,
@@ -46,8 +45,10 @@ ANSWERABLE_SUBTYPES = frozenset({None, "thread_broadcast", "file_share"})
 RECEIVED_AT = "arandu_received_at"
 
 
-def register_listeners(app: App, *, jobs: BackgroundJobs) -> None:
-    """Wire every trigger to `app`; `jobs` runs the answering off Bolt's threads."""
+def register_listeners(app: App, *, jobs: BackgroundJobs, quick: BackgroundJobs) -> None:
+    """Wire every trigger to `app`. `quick` runs the short steps (claim, placeholder,
+    votes) and `jobs` the answering, both off Bolt's threads, so a queue of questions
+    never delays the "Looking that up…" of the next one."""
 
     @app.middleware
     def stamp_arrival(context: BoltContext, next: Any) -> Any:  # Bolt passes `next` by name
@@ -59,7 +60,9 @@ def register_listeners(app: App, *, jobs: BackgroundJobs) -> None:
         if event.get("bot_id") or event.get("subtype"):
             return
         question = _thread_question(body, event, context, follow_up=False, is_direct=False)
-        jobs.submit(handlers.answer_in_thread, client=client, question=question)
+        quick.submit(
+            handlers.announce_in_thread, client=client, question=question, answer_jobs=jobs
+        )
         _accepted(context, question.request_id, "app_mention", question.channel_id)
 
     @app.event("message")
@@ -70,7 +73,9 @@ def register_listeners(app: App, *, jobs: BackgroundJobs) -> None:
         question = _thread_question(
             body, event, context, follow_up=kind == "follow_up", is_direct=kind == "direct"
         )
-        jobs.submit(handlers.answer_in_thread, client=client, question=question)
+        quick.submit(
+            handlers.announce_in_thread, client=client, question=question, answer_jobs=jobs
+        )
         _accepted(context, question.request_id, f"message:{kind}", question.channel_id)
 
     @app.command(ASK_COMMAND)
@@ -91,8 +96,10 @@ def register_listeners(app: App, *, jobs: BackgroundJobs) -> None:
             text=text,
             is_direct=command.get("channel_name") == "directmessage",
         )
-        work = handlers.describe_sets if sets else handlers.answer_slash
-        jobs.submit(work, respond=respond, question=question)
+        if sets:
+            quick.submit(handlers.describe_sets, respond=respond, question=question)
+        else:
+            jobs.submit(handlers.answer_slash, respond=respond, question=question)
         _accepted(
             context, question.request_id, "command:sets" if sets else "command", question.channel_id
         )
@@ -112,7 +119,7 @@ def register_listeners(app: App, *, jobs: BackgroundJobs) -> None:
             # trigger ids expire after 3 s: open the modal now, not from a queued job
             _open_modal(client, body["trigger_id"], request_id)
         clicker = _clicker(body)
-        jobs.submit(
+        quick.submit(
             handlers.record_vote, respond=respond, clicker=clicker, request_id=request_id, up=up
         )
         _accepted(context, request_id, "block_actions", clicker.channel_id)
@@ -131,11 +138,11 @@ def register_listeners(app: App, *, jobs: BackgroundJobs) -> None:
             )
             return
         # Saving is one small write; doing it here lets the modal show the outcome.
-        close_old_connections()
+        release_stale_connections()
         try:
             result = handlers.save_comment(clicker=_clicker(body), request_id=request_id, text=text)
         finally:
-            close_old_connections()
+            release_stale_connections()
         ack(response_action="update", view=notice_modal(result))
         _accepted(context, request_id, "view_submission", "")
 

@@ -45,7 +45,7 @@ class Command(BaseCommand):
             pass
         finally:
             handler.close()
-            bot.jobs.shutdown(wait=True)
+            bot.shutdown()
         self.stdout.write("Slack bot stopped.")
 
     def socket_mode_handler(self) -> tuple[SocketModeHandler, SlackBot]:

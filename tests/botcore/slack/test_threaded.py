@@ -26,7 +26,7 @@ def threaded_slack(slack_settings, slack, monkeypatch):
     bot = slack_bot()
     slack.fake.clear()
     yield slack, bot
-    bot.jobs.shutdown(wait=True)
+    bot.shutdown()
 
 
 def test_answer_arrives_from_the_pool_and_a_concurrent_retry_is_dropped(threaded_slack, handbook):
@@ -38,8 +38,49 @@ def test_answer_arrives_from_the_pool_and_a_concurrent_retry_is_dropped(threaded
 
     assert first.status_code == retry.status_code == 200
     assert fake.wait_for(lambda f: len(f.calls("chat.update")) >= 1, timeout=20)
-    bot.jobs.shutdown(wait=True)  # let any duplicate job finish before counting
+    bot.shutdown()  # let any duplicate job finish before counting
     assert len(fake.calls("chat.postMessage")) == 1
     (update,) = fake.calls("chat.update")
     assert "25 working days" in all_text(update.body["blocks"])
     assert HandledEvent.objects.filter(event_id="Ev-threaded").count() == 1
+
+
+def test_placeholders_appear_while_every_answer_worker_is_busy(
+    slack_settings, slack, monkeypatch, handbook
+):
+    """One answer worker, blocked: the next mentions still get their "Looking that up…"
+    at once, and their answers follow when the worker frees up."""
+    import threading
+
+    from django.db import connections
+
+    import botcore.slack.handlers as handlers
+    from botcore.slack.app import reset_slack_bot, slack_bot
+
+    monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
+    slack_settings.ARANDU_BOT_WORKERS = 1
+    release = threading.Event()
+    real_answer = handlers.answer_incoming
+
+    def slow_answer(incoming, **kwargs):
+        release.wait(timeout=30)
+        return real_answer(incoming, **kwargs)
+
+    monkeypatch.setattr(handlers, "answer_incoming", slow_answer)
+    reset_slack_bot()
+    bot = slack_bot()
+    fake = slack.fake
+    fake.clear()
+    try:
+        for n in range(3):
+            ts = f"1699990000.00020{n}"
+            assert slack.event(mention(ts=ts), event_id=f"Ev-busy-{n}").status_code == 200
+
+        assert fake.wait_for(lambda f: len(f.calls("chat.postMessage")) == 3, timeout=20)
+        assert fake.calls("chat.update") == []  # nothing answered yet: the worker is stuck
+        release.set()
+        assert fake.wait_for(lambda f: len(f.calls("chat.update")) == 3, timeout=60)
+    finally:
+        release.set()
+        bot.shutdown()
+        reset_slack_bot()

@@ -14,10 +14,10 @@ from typing import Any
 
 import discord
 from asgiref.sync import sync_to_async
-from botcore.jobs import release_stale_connections
 
 from botcore import feedback
 from botcore.feedback import THANKS_DOWN, Clicker
+from botcore.jobs import release_stale_connections
 from ragengine.services.feedback import COMMENT_MAX_CHARS
 
 logger = logging.getLogger(__name__)

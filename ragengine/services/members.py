@@ -7,7 +7,10 @@ import hashlib
 
 from django.db import IntegrityError, transaction
 
-from ragengine.models import Identity, Member, Tier, Workspace
+from ragengine.models import Identity, Member, Platform, Tier, Workspace
+
+# Platforms whose user ids name one person everywhere, whatever the workspace.
+GLOBAL_USER_ID_PLATFORMS = frozenset({Platform.DISCORD})
 
 
 def member_resolve(
@@ -21,8 +24,8 @@ def member_resolve(
     """The member behind a platform account, created on first contact.
 
     A new member belongs to the account's workspace/guild, so it gets that workspace's
-    default tier (or the global default) until an admin assigns one. An account seen
-    before in another workspace (or a DM) maps to the same member.
+    default tier (or the global default) until an admin assigns one. A Discord account
+    seen before in another guild (or a DM) maps to the same member.
     """
     identity = (
         Identity.objects.select_related("member")
@@ -31,13 +34,16 @@ def member_resolve(
     )
     if identity:
         return identity.member
-    # Slack and Discord user ids are unique across workspaces and guilds: the same person
-    # asking in a second guild, or in a DM (no guild), stays one member with one budget.
+    # Discord user ids are global: the same person asking in a second guild, or in a DM
+    # (no guild), stays one member with one budget. (Slack ids are only guaranteed
+    # unique within a workspace, and Slack DMs carry their workspace anyway.)
     known = (
         Identity.objects.select_related("member")
         .filter(platform=platform, user_id=user_id)
         .order_by("pk")
         .first()
+        if platform in GLOBAL_USER_ID_PLATFORMS
+        else None
     )
     if known is not None:
         Identity.objects.get_or_create(

@@ -29,5 +29,8 @@ def test_the_same_account_in_a_dm_or_another_guild_stays_one_member():
 
     assert first == in_dm == elsewhere and Member.objects.count() == 1
     assert set(Identity.objects.values_list("workspace_id", flat=True)) == {"G1", "", "G2"}
-    # another platform's account with the same id is someone else
-    assert member_resolve(platform="slack", user_id="42", workspace_id="T1") != first
+    # another platform's account with the same id is someone else, and Slack ids are
+    # only unique within a workspace
+    slack_one = member_resolve(platform="slack", user_id="42", workspace_id="T1")
+    slack_two = member_resolve(platform="slack", user_id="42", workspace_id="T2")
+    assert len({first.pk, slack_one.pk, slack_two.pk}) == 3

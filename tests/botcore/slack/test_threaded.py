@@ -72,11 +72,13 @@ def test_placeholders_appear_while_every_answer_worker_is_busy(
     fake = slack.fake
     fake.clear()
     try:
+        # One event at a time: the test's in-memory SQLite has no busy timeout, so two
+        # quick-pool threads claiming at the same instant would see "table is locked".
         for n in range(3):
             ts = f"1699990000.00020{n}"
             assert slack.event(mention(ts=ts), event_id=f"Ev-busy-{n}").status_code == 200
-
-        assert fake.wait_for(lambda f: len(f.calls("chat.postMessage")) == 3, timeout=20)
+            posted = n + 1
+            assert fake.wait_for(lambda f, k=posted: len(f.calls("chat.postMessage")) == k, 20)
         assert fake.calls("chat.update") == []  # nothing answered yet: the worker is stuck
         release.set()
         assert fake.wait_for(lambda f: len(f.calls("chat.update")) == 3, timeout=60)

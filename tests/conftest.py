@@ -93,3 +93,16 @@ def handbook_dir(tmp_path: Path) -> Path:
     target = tmp_path / "handbook"
     shutil.copytree(EXAMPLES / "handbook", target)
     return target
+
+
+@pytest.fixture
+def handbook(embedder, handbook_dir: Path):
+    """The example handbook ingested into the knowledge set "handbook" (database and
+    local store); every file must ingest."""
+    from ragengine.services.ingest import documents_ingest_paths
+    from ragengine.services.knowledge import knowledge_set_get_or_create
+
+    knowledge_set = knowledge_set_get_or_create(name="handbook")
+    report = documents_ingest_paths(paths=[handbook_dir], knowledge_set=knowledge_set)
+    assert report.count("failed") == 0
+    return knowledge_set

@@ -25,13 +25,6 @@ pytestmark = pytest.mark.django_db
 QUESTION = "How many vacation days do I get?"
 
 
-@pytest.fixture
-def handbook(embedder, handbook_dir):
-    knowledge_set = knowledge_set_get_or_create(name="handbook")
-    documents_ingest_paths(paths=[handbook_dir], knowledge_set=knowledge_set)
-    return knowledge_set
-
-
 def incoming(**fields) -> Incoming:
     base = {"platform": "slack", "user_id": "U1", "channel_id": "C1", "text": QUESTION}
     return Incoming(**(base | fields))

@@ -19,17 +19,6 @@ def discord_api():
 
 
 @pytest.fixture
-def handbook(embedder, handbook_dir):
-    """The example handbook ingested into the knowledge set "handbook"."""
-    from ragengine.services.ingest import documents_ingest_paths
-    from ragengine.services.knowledge import knowledge_set_get_or_create
-
-    ks = knowledge_set_get_or_create(name="handbook")
-    documents_ingest_paths(paths=[handbook_dir], knowledge_set=ks)
-    return ks
-
-
-@pytest.fixture
 def asked(monkeypatch):
     """Spy on the conversation layer: every (Incoming, Outcome) the door produced."""
     from botcore import conversation

@@ -44,17 +44,6 @@ def slack_settings(settings, fake_slack: FakeSlack):
     reset_slack_bot()
 
 
-@pytest.fixture
-def handbook(embedder, handbook_dir):
-    from ragengine.services.ingest import documents_ingest_paths
-    from ragengine.services.knowledge import knowledge_set_get_or_create
-
-    knowledge_set = knowledge_set_get_or_create(name="handbook")
-    report = documents_ingest_paths(paths=[handbook_dir], knowledge_set=knowledge_set)
-    assert report.count("failed") == 0
-    return knowledge_set
-
-
 class SlackSender:
     """Builds Slack's payloads and delivers them, signed, through Django's test client."""
 

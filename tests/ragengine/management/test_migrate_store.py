@@ -24,8 +24,6 @@ from ragengine.models import Chunk, Document, KnowledgeSet
 from ragengine.retrieval.stores.local import LocalStore
 from ragengine.retrieval.stores.weaviate_store import WeaviateStore
 from ragengine.retrieval.types import SearchQuery, VectorStore
-from ragengine.services.ingest import documents_ingest_paths
-from ragengine.services.knowledge import knowledge_set_get_or_create
 from tests.ragengine.retrieval.stores.test_weaviate_store import free_port
 
 pytestmark = pytest.mark.django_db
@@ -35,14 +33,6 @@ def run(*args: str) -> str:
     out = StringIO()
     call_command("migrate_store", *args, stdout=out, stderr=StringIO())
     return out.getvalue()
-
-
-@pytest.fixture
-def handbook(embedder, handbook_dir: Path) -> KnowledgeSet:
-    """The example handbook, ingested into the database and the (local) store."""
-    knowledge_set = knowledge_set_get_or_create(name="handbook")
-    documents_ingest_paths(paths=[handbook_dir], knowledge_set=knowledge_set)
-    return knowledge_set
 
 
 @pytest.fixture

@@ -20,14 +20,6 @@ CLI = Channel(platform="cli")
 QUESTIONS = json.loads((EXAMPLES / "questions.json").read_text())
 
 
-@pytest.fixture
-def handbook(embedder, handbook_dir):
-    knowledge_set = knowledge_set_get_or_create(name="handbook")
-    report = documents_ingest_paths(paths=[handbook_dir], knowledge_set=knowledge_set)
-    assert report.count("failed") == 0
-    return knowledge_set
-
-
 def ask_cli(question: str, **kwargs):
     return ask(
         member=MemberFactory(), question=question, channel=kwargs.pop("channel", CLI), **kwargs

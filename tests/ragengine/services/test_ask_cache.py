@@ -31,13 +31,6 @@ def _fresh(monkeypatch):
 
 
 @pytest.fixture
-def handbook(embedder, handbook_dir):
-    knowledge_set = knowledge_set_get_or_create(name="handbook")
-    documents_ingest_paths(paths=[handbook_dir], knowledge_set=knowledge_set)
-    return knowledge_set
-
-
-@pytest.fixture
 def model_tier():
     with ReplayServer() as server:
         server.script(CHAT, Reply.from_fixture("openai_chat_completion"))

@@ -61,13 +61,6 @@ def second_server():
         yield replay
 
 
-@pytest.fixture
-def handbook(embedder, handbook_dir):
-    knowledge_set = knowledge_set_get_or_create(name="handbook")
-    documents_ingest_paths(paths=[handbook_dir], knowledge_set=knowledge_set)
-    return knowledge_set
-
-
 def endpoint_for(server: ReplayServer, name: str = "stub", **kwargs) -> ProviderEndpoint:
     return ProviderEndpoint.objects.create(
         name=name,

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 from botcore.jobs import release_stale_connections
 from ragengine.answers import Answer, Turn
-from ragengine.selectors.channels import channel_scope
+from ragengine.models import Member
+from ragengine.selectors.channels import ChannelScope, channel_scope
 from ragengine.services.ask import ask
 from ragengine.services.generation import TextSink
 from ragengine.services.members import member_resolve
@@ -96,21 +97,7 @@ def answer_incoming(incoming: Incoming, *, on_text: TextSink | None = None) -> O
     started = time.perf_counter()
     release_stale_connections()  # bot threads outlive requests
     try:
-        member = member_resolve(
-            platform=incoming.platform,
-            user_id=incoming.user_id,
-            workspace_id=incoming.workspace_id,
-            display_name=incoming.user_name,
-            workspace_name=incoming.workspace_name,
-        )
-        scope = channel_scope(
-            platform=incoming.platform,
-            workspace_id=incoming.workspace_id,
-            channel_id=incoming.channel_id,
-            parent_channel_id=incoming.parent_channel_id,
-            is_direct=incoming.is_direct,
-            member=member,
-        )
+        member, scope = _asker_and_scope(incoming)
         answer = ask(
             member=member,
             question=incoming.text,
@@ -133,6 +120,31 @@ def answer_incoming(incoming: Incoming, *, on_text: TextSink | None = None) -> O
         | {"sets": scope.origin.value, "sources": len(answer.sources)},
     )
     return Outcome(answer.request_id or incoming.request_id, answer, latency)
+
+
+def channel_sets(incoming: Incoming) -> ChannelScope:
+    """The knowledge sets a question from `incoming`'s asker and channel would read, and
+    why (for `/ask sets`); `incoming.text` is not used."""
+    return _asker_and_scope(incoming)[1]
+
+
+def _asker_and_scope(incoming: Incoming) -> tuple[Member, ChannelScope]:
+    member = member_resolve(
+        platform=incoming.platform,
+        user_id=incoming.user_id,
+        workspace_id=incoming.workspace_id,
+        display_name=incoming.user_name,
+        workspace_name=incoming.workspace_name,
+    )
+    scope = channel_scope(
+        platform=incoming.platform,
+        workspace_id=incoming.workspace_id,
+        channel_id=incoming.channel_id,
+        parent_channel_id=incoming.parent_channel_id,
+        is_direct=incoming.is_direct,
+        member=member,
+    )
+    return member, scope
 
 
 def _ms_since(started: float) -> float:

@@ -19,14 +19,13 @@ from django.conf import settings
 
 from botcore import conversation
 from botcore.conversation import HELP_TEXT, Incoming, Outcome, is_help, mentions, strip_mention
-from botcore.discord.history import dm_history, thread_history
+from botcore.discord.history import CHAT_TYPES, dm_history, thread_history
 from botcore.discord.render import Reply, plain_replies, render_outcome, send_kwargs, thread_name
 from ragengine.answers import Turn
 
 logger = logging.getLogger(__name__)
 
 PLATFORM = "discord"
-_CHAT_TYPES = frozenset({discord.MessageType.default, discord.MessageType.reply})
 
 
 class Where(StrEnum):
@@ -43,7 +42,7 @@ def message_route(message: discord.Message, *, bot_user: discord.abc.User) -> Wh
     that neither mentions the bot nor happens in its thread)."""
     if message.author.bot or message.author.id == bot_user.id:
         return None
-    if message.type not in _CHAT_TYPES:
+    if message.type not in CHAT_TYPES:
         return None
     if message.guild is None:
         return Where.DIRECT if isinstance(message.channel, discord.DMChannel) else None

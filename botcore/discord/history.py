@@ -21,12 +21,13 @@ logger = logging.getLogger(__name__)
 DM_HISTORY_WINDOW = timedelta(minutes=30)
 _MESSAGES_PER_TURN = 3  # a turn may span several messages (long answers are split)
 _FETCH_LIMIT = 100  # Discord's page size: one request
-_CHAT_TYPES = frozenset({discord.MessageType.default, discord.MessageType.reply})
+# Messages people write (not joins, pins, thread-created notices ...).
+CHAT_TYPES = frozenset({discord.MessageType.default, discord.MessageType.reply})
 
 
 def message_turn(message: discord.Message, *, bot_user_id: int) -> Turn | None:
     """The turn for one message, or None for system messages and empty text."""
-    if message.type not in _CHAT_TYPES:
+    if message.type not in CHAT_TYPES:
         return None
     if message.author.id == bot_user_id:
         role, text = "assistant", (message.content or "").strip()

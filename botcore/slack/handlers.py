@@ -19,7 +19,14 @@ from django.conf import settings
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
-from botcore.conversation import HELP_TEXT, Incoming, answer_incoming, is_help, strip_mention
+from botcore.conversation import (
+    HELP_TEXT,
+    Incoming,
+    answer_incoming,
+    channel_sets,
+    is_help,
+    strip_mention,
+)
 from botcore.events import event_claim, thread_is_ours, thread_remember
 from botcore.feedback import Clicker, comment, vote
 from botcore.jobs import BackgroundJobs
@@ -31,8 +38,7 @@ from botcore.slack.blocks import (
     streaming_text,
 )
 from botcore.slack.history import thread_turns
-from ragengine.selectors.channels import ScopeOrigin, channel_scope
-from ragengine.services.members import member_resolve
+from ragengine.selectors.channels import ScopeOrigin
 
 logger = logging.getLogger(__name__)
 
@@ -173,18 +179,16 @@ def answer_slash(*, respond: Respond, question: SlashQuestion) -> None:
 
 def describe_sets(*, respond: Respond, question: SlashQuestion) -> None:
     """`/ask sets`: which knowledge sets answer here, and why."""
-    member = member_resolve(
-        platform=PLATFORM,
-        user_id=question.user_id,
-        workspace_id=question.team_id,
-        display_name=question.user_name,
-    )
-    scope = channel_scope(
-        platform=PLATFORM,
-        workspace_id=question.team_id,
-        channel_id=question.channel_id,
-        is_direct=question.is_direct,
-        member=member,
+    scope = channel_sets(
+        Incoming(
+            platform=PLATFORM,
+            user_id=question.user_id,
+            channel_id=question.channel_id,
+            text="",
+            workspace_id=question.team_id,
+            user_name=question.user_name,
+            is_direct=question.is_direct,
+        )
     )
     text = sets_text(scope.channel.knowledge_sets, scope.origin)
     _respond(respond, plain_message(text), request_id=question.request_id)

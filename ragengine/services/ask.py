@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 
 from ragengine.answers import Answer, AnswerMode, Channel, Turn
-from ragengine.models import Member, Tier
+from ragengine.models import Member
 from ragengine.retrieval.types import VectorStoreError
 from ragengine.services.answer_cache import answer_from_hit, generation_guard
 from ragengine.services.answer_plan import Plan, plan_answer
@@ -127,16 +128,23 @@ def ask(
     try:
         answer, details = _answer_or_cached(
             cache=cache,
-            question=question,
-            search_text=search_text,
-            history=history,
-            set_ids=set_ids,
-            tier=tier,
-            plan=plan,
+            vector=vector,
             watch=watch,
             request_id=request_id,
-            vector=vector,
-            on_text=on_text,
+            counts=tier.cache_hits_count_toward_quota,
+            fresh=partial(
+                answer_from_documents,
+                question=question,
+                search_text=search_text,
+                history=history,
+                set_ids=set_ids,
+                tier=tier,
+                plan=plan,
+                watch=watch,
+                request_id=request_id,
+                vector=vector,
+                on_text=on_text,
+            ),
         )
     except VectorStoreError:
         logger.exception("vector store unavailable", extra={"request_id": request_id})
@@ -171,47 +179,31 @@ def ask(
 def _answer_or_cached(
     *,
     cache: AskCache | None,
-    question: str,
-    search_text: str,
-    history: Sequence[Turn],
-    set_ids: tuple[str, ...] | None,
-    tier: Tier,
-    plan: Plan,
+    vector: QuestionVector,
     watch: Stopwatch,
     request_id: str,
-    vector: QuestionVector,
-    on_text: TextSink | None = None,
+    counts: bool,
+    fresh: Callable[[], tuple[Answer, UsageDetails]],
 ) -> tuple[Answer, UsageDetails]:
-    """A cached answer if one appears, else a fresh one; concurrent askers of the same
-    question wait for the first answer instead of all generating it."""
+    """A cached answer if one appears, else `fresh()` (stored in the cache); concurrent
+    askers of the same question wait for the first answer instead of all generating it."""
 
-    def fresh() -> tuple[Answer, UsageDetails]:
-        answer, details = answer_from_documents(
-            question=question,
-            search_text=search_text,
-            history=history,
-            set_ids=set_ids,
-            tier=tier,
-            plan=plan,
-            watch=watch,
-            request_id=request_id,
-            vector=vector,
-            on_text=on_text,
-        )
+    def answer_and_store() -> tuple[Answer, UsageDetails]:
+        answer, details = fresh()
         if cache is not None:
             cache.store(answer, vector, details.cost)
         return answer, details
 
     if cache is None:
-        return fresh()
+        return answer_and_store()
     hit = cache.lookup(vector, watch)
     if hit is None:
         with generation_guard(key=cache.key):
             hit = cache.lookup(vector, watch)  # the previous holder usually just stored it
             if hit is None:
-                return fresh()
+                return answer_and_store()
     answer = answer_from_hit(hit=hit, request_id=request_id)
-    return answer, cached_usage(answer=answer, hit=hit, counts=tier.cache_hits_count_toward_quota)
+    return answer, cached_usage(answer=answer, hit=hit, counts=counts)
 
 
 def _release(plan: Plan) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from botcore.discord.client import AranduDiscordClient
@@ -100,3 +101,24 @@ class Door:
 
     async def __aexit__(self, exc_type, exc, tb) -> None:
         await self.close(check=exc_type is None)
+
+
+def replay(
+    api: FakeDiscordAPI,
+    *,
+    messages: Sequence[dict[str, Any]] = (),
+    interactions: Sequence[dict[str, Any]] = (),
+    guilds: list[dict[str, Any]] | None = None,
+) -> None:
+    """Start a client knowing `guilds`, dispatch the MESSAGE_CREATE payloads, then the
+    INTERACTION_CREATE ones, and close it (failing on any error discord.py logged)."""
+
+    async def scenario() -> None:
+        async with Door(api) as door:
+            await door.start(guilds=guilds)
+            for data in messages:
+                await door.message(data)
+            for data in interactions:
+                await door.interaction(data)
+
+    asyncio.run(scenario())

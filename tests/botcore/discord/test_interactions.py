@@ -10,16 +10,12 @@ import pytest
 from botcore.feedback import THANKS_UP
 from ragengine.models import Feedback, Identity, UsageRecord
 from tests.botcore.discord import payloads
-from tests.botcore.discord.harness import Door
+from tests.botcore.discord.harness import Door, replay
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 QUESTION = "How many vacation days do I get?"
 EPHEMERAL = 64
-
-
-def run(scenario):
-    return asyncio.run(scenario())
 
 
 def callbacks(discord_api, interaction_id: int):
@@ -31,11 +27,7 @@ def followups(discord_api):
 
 
 def test_setup_hook_syncs_the_ask_command(discord_api):
-    async def scenario():
-        async with Door(discord_api) as door:
-            await door.start()
-
-    run(scenario)
+    replay(discord_api)
 
     (sync,) = discord_api.calls("PUT", rf"/applications/{payloads.APP_ID}/commands")
     (command,) = sync.body
@@ -48,12 +40,7 @@ def test_setup_hook_syncs_the_ask_command(discord_api):
 def test_ask_command_defers_then_follows_up_with_the_answer(discord_api, handbook, asked):
     interaction_id = discord_api.next_id()
 
-    async def scenario():
-        async with Door(discord_api) as door:
-            await door.start()
-            await door.interaction(payloads.ask_command(id=interaction_id, question=QUESTION))
-
-    run(scenario)
+    replay(discord_api, interactions=[payloads.ask_command(id=interaction_id, question=QUESTION)])
 
     (deferred,) = callbacks(discord_api, interaction_id)
     assert deferred.body["type"] == 5  # DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE ("thinking…")
@@ -81,12 +68,7 @@ def _answer_with_buttons(discord_api) -> tuple[dict, str]:
     """Ask in a channel; returns the answer message (as Discord stores it) and its rid."""
     question_id = discord_api.next_id()
 
-    async def scenario():
-        async with Door(discord_api) as door:
-            await door.start()
-            await door.message(payloads.mention_message(id=question_id, content=QUESTION))
-
-    run(scenario)
+    replay(discord_api, messages=[payloads.mention_message(id=question_id, content=QUESTION)])
     (answer,) = discord_api.state.messages[question_id]
     up, down = [c["custom_id"] for row in answer["components"] for c in row["components"]]
     return answer, up.rsplit(":", 1)[1]
@@ -148,7 +130,7 @@ def test_feedback_buttons_vote_comment_and_survive_a_restart(discord_api, handbo
             )
         return modal_callback
 
-    modal_callback = run(scenario)
+    modal_callback = asyncio.run(scenario())
 
     usage = UsageRecord.objects.get(request_id=rid)
     ben_member = Identity.objects.get(
@@ -201,16 +183,14 @@ def test_click_on_an_old_answer_without_ledger_row_still_records_the_vote(discor
     )
     click = discord_api.next_id()
 
-    async def scenario():
-        async with Door(discord_api) as door:
-            await door.start()
-            await door.interaction(
-                payloads.button_click(
-                    id=click, custom_id="arandu:fb:down:abcdef123456", message_data=answer
-                )
+    replay(
+        discord_api,
+        interactions=[
+            payloads.button_click(
+                id=click, custom_id="arandu:fb:down:abcdef123456", message_data=answer
             )
-
-    run(scenario)
+        ],
+    )
 
     (reply,) = callbacks(discord_api, click)
     assert reply.body["type"] == 9  # the comment modal

@@ -14,16 +14,12 @@ from ragengine.answers import AnswerMode, Turn
 from ragengine.models import Identity, Tier
 from ragengine.services.members import tier_for_member
 from tests.botcore.discord import payloads
-from tests.botcore.discord.harness import Door
+from tests.botcore.discord.harness import Door, replay
 from tests.factories import ChannelBindingFactory, WorkspaceFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 QUESTION = "How many vacation days do I get?"
-
-
-def run(scenario):
-    return asyncio.run(scenario())
 
 
 def buttons(body) -> list[str]:
@@ -33,12 +29,7 @@ def buttons(body) -> list[str]:
 def test_mention_in_channel_answers_in_a_new_thread(discord_api, handbook, asked):
     question_id = discord_api.next_id()
 
-    async def scenario():
-        async with Door(discord_api) as door:
-            await door.start()
-            await door.message(payloads.mention_message(id=question_id, content=QUESTION))
-
-    run(scenario)
+    replay(discord_api, messages=[payloads.mention_message(id=question_id, content=QUESTION)])
 
     threads = discord_api.calls(
         "POST", rf"/channels/{payloads.CHANNEL_ID}/messages/{question_id}/threads"
@@ -70,12 +61,7 @@ def test_mention_where_threads_are_not_allowed_replies_in_the_channel(discord_ap
     discord_api.state.forbid_threads = True
     question_id = discord_api.next_id()
 
-    async def scenario():
-        async with Door(discord_api) as door:
-            await door.start()
-            await door.message(payloads.mention_message(id=question_id, content=QUESTION))
-
-    run(scenario)
+    replay(discord_api, messages=[payloads.mention_message(id=question_id, content=QUESTION)])
 
     assert discord_api.calls("POST", rf"/channels/{payloads.CHANNEL_ID}/messages/\d+/threads")
     (posted,) = discord_api.posted_messages(payloads.CHANNEL_ID)
@@ -99,14 +85,10 @@ def test_direct_message_is_answered_in_the_dm_with_recent_history(discord_api, h
         )
     question_id = discord_api.next_id()
 
-    async def scenario():
-        async with Door(discord_api) as door:
-            await door.start()
-            await door.message(
-                payloads.message(id=question_id, channel_id=dm_id, author=ana, content=QUESTION)
-            )
-
-    run(scenario)
+    replay(
+        discord_api,
+        messages=[payloads.message(id=question_id, channel_id=dm_id, author=ana, content=QUESTION)],
+    )
 
     (posted,) = discord_api.posted_messages(dm_id)
     assert "25 working days" in posted.body["content"]
@@ -151,7 +133,7 @@ def test_follow_up_in_the_bots_thread_is_answered_with_the_thread_history(
                 )
             )
 
-    run(scenario)
+    asyncio.run(scenario())
 
     first, follow_up = discord_api.posted_messages(question_id)
     assert follow_up.body["content"] and buttons(follow_up.body)
@@ -173,20 +155,19 @@ def test_a_restarted_client_still_answers_in_its_threads(discord_api, handbook, 
         id=thread_id, parent_id=payloads.CHANNEL_ID, owner_id=payloads.BOT_ID, name="Vacation"
     )
 
-    async def scenario():
-        async with Door(discord_api) as door:
-            await door.start(guilds=[payloads.guild_create(threads=[thread])])
-            await door.message(
-                payloads.message(
-                    id=discord_api.next_id(),
-                    channel_id=thread_id,
-                    author=payloads.user(payloads.USER_ID, "ana"),
-                    content=QUESTION,
-                    guild_id=payloads.GUILD_ID,
-                )
+    replay(
+        discord_api,
+        messages=[
+            payloads.message(
+                id=discord_api.next_id(),
+                channel_id=thread_id,
+                author=payloads.user(payloads.USER_ID, "ana"),
+                content=QUESTION,
+                guild_id=payloads.GUILD_ID,
             )
-
-    run(scenario)
+        ],
+        guilds=[payloads.guild_create(threads=[thread])],
+    )
 
     (posted,) = discord_api.posted_messages(thread_id)
     assert "25 working days" in posted.body["content"]
@@ -227,7 +208,7 @@ def test_messages_without_mention_outside_the_bots_threads_and_bot_messages_are_
                 )
             return discord_api.requests[before:]
 
-    assert run(scenario) == []
+    assert asyncio.run(scenario()) == []
     assert asked == []
 
 
@@ -237,16 +218,15 @@ def test_mention_inside_someone_elses_thread_is_answered_there(discord_api, hand
         id=thread_id, parent_id=payloads.CHANNEL_ID, owner_id=payloads.USER_ID, name="Chat"
     )
 
-    async def scenario():
-        async with Door(discord_api) as door:
-            await door.start(guilds=[payloads.guild_create(threads=[thread])])
-            await door.message(
-                payloads.mention_message(
-                    id=discord_api.next_id(), channel_id=thread_id, content=QUESTION
-                )
+    replay(
+        discord_api,
+        messages=[
+            payloads.mention_message(
+                id=discord_api.next_id(), channel_id=thread_id, content=QUESTION
             )
-
-    run(scenario)
+        ],
+        guilds=[payloads.guild_create(threads=[thread])],
+    )
 
     (posted,) = discord_api.posted_messages(thread_id)
     assert "25 working days" in posted.body["content"]
@@ -254,16 +234,15 @@ def test_mention_inside_someone_elses_thread_is_answered_there(discord_api, hand
 
 
 def _mention_in(discord_api, *, channel_id: int, threads=()) -> None:
-    async def scenario():
-        async with Door(discord_api) as door:
-            await door.start(guilds=[payloads.guild_create(threads=list(threads))])
-            await door.message(
-                payloads.mention_message(
-                    id=discord_api.next_id(), channel_id=channel_id, content=QUESTION
-                )
+    replay(
+        discord_api,
+        messages=[
+            payloads.mention_message(
+                id=discord_api.next_id(), channel_id=channel_id, content=QUESTION
             )
-
-    run(scenario)
+        ],
+        guilds=[payloads.guild_create(threads=list(threads))],
+    )
 
 
 @pytest.fixture
@@ -366,12 +345,9 @@ def test_help_is_answered_without_the_engine(discord_api, asked):
     asked.clear()
     discord_api.requests.clear()
 
-    async def scenario():
-        async with Door(discord_api) as door:
-            await door.start()
-            await door.message(payloads.mention_message(id=discord_api.next_id(), content="help"))
-
-    run(scenario)
+    replay(
+        discord_api, messages=[payloads.mention_message(id=discord_api.next_id(), content="help")]
+    )
 
     assert asked == []
     (posted,) = discord_api.calls("POST", r"/channels/\d+/messages")

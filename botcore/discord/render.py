@@ -10,6 +10,7 @@ import discord
 
 from botcore.conversation import Outcome
 from botcore.discord.feedback_view import feedback_view, is_feedback_request_id
+from botcore.text import split_text as split_words
 from ragengine.answers import Answer, AnswerMode, Source
 
 # Discord's documented limits (https://discord.com/developers/docs/resources/message).
@@ -60,21 +61,7 @@ def plain_replies(text: str) -> list[Reply]:
 
 
 def split_text(text: str, *, limit: int = MESSAGE_LIMIT) -> list[str]:
-    """Cut `text` into pieces of at most `limit` characters, preferring paragraph, line
-    and word boundaries (a hard cut only when a single word is longer than half a piece)."""
-    pieces: list[str] = []
-    rest = text.strip()
-    while len(rest) > limit:
-        window = rest[: limit + 1]  # a boundary right after the limit still counts
-        cut = next(
-            (c for c in (window.rfind(sep) for sep in ("\n\n", "\n", " ")) if c >= limit // 2),
-            limit,
-        )
-        pieces.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip()
-    if rest:
-        pieces.append(rest)
-    return pieces
+    return split_words(text, limit=limit)
 
 
 def answer_embeds(answer: Answer) -> tuple[discord.Embed, ...]:

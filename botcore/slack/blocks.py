@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from botcore.conversation import Outcome
+from botcore.text import split_text as split_words
 from ragengine.answers import Answer, AnswerMode, Source
 
 SECTION_MAX_CHARS = 3000  # Slack's limit for a section's text
@@ -76,26 +77,13 @@ def _inline(text: str) -> str:
 
 
 def split_text(text: str, *, limit: int = SECTION_MAX_CHARS) -> list[str]:
-    """Chunks of at most `limit` characters, cut at a paragraph, line or word boundary in
-    the second half of the window (so links and entities stay whole), else hard."""
-    chunks: list[str] = []
-    rest = text.strip()
-    while len(rest) > limit:
-        cut = _boundary(rest, limit)
-        chunks.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip()
-    if rest:
-        chunks.append(rest)
-    return chunks
+    """Chunks of at most `limit` characters (see `botcore.text.split_text`); a hard cut
+    never splits an escape such as "&amp;" in two."""
+    return split_words(text, limit=limit, hard_cut=_entity_safe_cut)
 
 
-def _boundary(text: str, limit: int) -> int:
-    half = limit // 2
-    for separator in ("\n\n", "\n", " "):
-        found = text.rfind(separator, half, limit + 1)
-        if found > 0:
-            return found
-    amp = text.rfind("&", limit - 5, limit)  # don't cut "&amp;" in two
+def _entity_safe_cut(text: str, limit: int) -> int:
+    amp = text.rfind("&", limit - 5, limit)
     return amp if amp > 0 and ";" not in text[amp:limit] else limit
 
 

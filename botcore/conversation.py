@@ -107,13 +107,13 @@ def answer_incoming(incoming: Incoming, *, on_text: TextSink | None = None) -> O
             on_text=on_text,
         )
     except Exception:
-        latency = _ms_since(started)
+        latency = ms_since(started)
         logger.exception(
             "door question failed",
             extra=_log_fields(incoming, latency_ms=latency, mode="error"),
         )
         return Outcome(incoming.request_id, None, latency, apology(incoming.request_id))
-    latency = _ms_since(started)
+    latency = ms_since(started)
     logger.info(
         "door question answered",
         extra=_log_fields(incoming, latency_ms=latency, mode=str(answer.mode))
@@ -147,7 +147,8 @@ def _asker_and_scope(incoming: Incoming) -> tuple[Member, ChannelScope]:
     return member, scope
 
 
-def _ms_since(started: float) -> float:
+def ms_since(started: float) -> float:
+    """Milliseconds since `started` (a `time.perf_counter()` reading), for logs."""
     return round((time.perf_counter() - started) * 1000, 1)
 
 

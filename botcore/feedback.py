@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from botcore.jobs import release_stale_connections
 from ragengine.models import FeedbackValue
 from ragengine.services.feedback import FeedbackError, feedback_comment, feedback_record
 from ragengine.services.members import member_resolve
@@ -23,6 +24,7 @@ class Clicker:
 
 def vote(*, clicker: Clicker, request_id: str, up: bool) -> str:
     """Record the vote; returns the text to show the clicker (errors included)."""
+    release_stale_connections()  # called from bot threads, which outlive requests
     member = _member(clicker)
     value = FeedbackValue.UP if up else FeedbackValue.DOWN
     try:
@@ -40,6 +42,7 @@ def vote(*, clicker: Clicker, request_id: str, up: bool) -> str:
 
 def comment(*, clicker: Clicker, request_id: str, text: str) -> str:
     """Attach a comment to the clicker's vote; returns the text to show them."""
+    release_stale_connections()
     try:
         feedback_comment(member=_member(clicker), request_id=request_id, comment=text)
     except FeedbackError as exc:

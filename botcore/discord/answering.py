@@ -18,7 +18,15 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from botcore import conversation
-from botcore.conversation import HELP_TEXT, Incoming, Outcome, is_help, mentions, strip_mention
+from botcore.conversation import (
+    HELP_TEXT,
+    Incoming,
+    Outcome,
+    is_help,
+    mentions,
+    ms_since,
+    strip_mention,
+)
 from botcore.discord.history import CHAT_TYPES, dm_history, thread_history
 from botcore.discord.render import Reply, plain_replies, render_outcome, send_kwargs, thread_name
 from ragengine.answers import Turn
@@ -119,7 +127,7 @@ async def answer_message(client: discord.Client, message: discord.Message, where
         log_fields={
             "channel": channel_id,
             "guild": str(guild.id) if guild else "",
-            "latency_ms": _ms_since(started),
+            "latency_ms": ms_since(started),
             "mode": mode,
         },
     )
@@ -166,7 +174,7 @@ async def answer_interaction(interaction: discord.Interaction, question: str) ->
     fields = {
         "channel": str(interaction.channel_id or ""),
         "guild": str(interaction.guild_id or ""),
-        "latency_ms": _ms_since(started),
+        "latency_ms": ms_since(started),
         "mode": mode,
     }
     try:
@@ -261,10 +269,6 @@ async def _history(
 
 def _mode(outcome: Outcome) -> str:
     return "error" if outcome.answer is None else str(outcome.answer.mode)
-
-
-def _ms_since(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 1)
 
 
 def _log_event(message: str, *, request_id: str, **fields: object) -> None:

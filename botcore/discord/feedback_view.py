@@ -17,7 +17,6 @@ from asgiref.sync import sync_to_async
 
 from botcore import feedback
 from botcore.feedback import THANKS_DOWN, Clicker
-from botcore.jobs import release_stale_connections
 from ragengine.services.feedback import COMMENT_MAX_CHARS
 
 logger = logging.getLogger(__name__)
@@ -126,15 +125,8 @@ def clicker_for(interaction: discord.Interaction) -> Clicker:
 async def _in_worker_thread(fn: Callable[..., str], /, **kwargs: Any) -> str:
     """Run a sync feedback helper off the event loop (not serialised with other clicks)."""
 
-    def run() -> str:
-        release_stale_connections()  # worker threads outlive requests
-        try:
-            return fn(**kwargs)
-        finally:
-            release_stale_connections()
-
     try:
-        return await sync_to_async(run, thread_sensitive=False)()
+        return await sync_to_async(fn, thread_sensitive=False)(**kwargs)
     except Exception:
         logger.exception(
             "discord feedback failed",

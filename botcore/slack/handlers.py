@@ -28,7 +28,7 @@ from botcore.conversation import (
     strip_mention,
 )
 from botcore.events import event_claim, thread_is_ours, thread_remember
-from botcore.feedback import Clicker, comment, vote
+from botcore.feedback import Clicker, vote
 from botcore.jobs import BackgroundJobs
 from botcore.slack.blocks import (
     PLACEHOLDER_TEXT,
@@ -217,10 +217,6 @@ def record_vote(*, respond: Respond, clicker: Clicker, request_id: str, up: bool
     """A 👍/👎 click: store it and tell the clicker (only them)."""
     text = vote(clicker=clicker, request_id=request_id, up=up)
     _respond(respond, SlackMessage(text=text), request_id=request_id, replace_original=False)
-
-
-def save_comment(*, clicker: Clicker, request_id: str, text: str) -> str:
-    return comment(clicker=clicker, request_id=request_id, text=text)
 
 
 def _respond(

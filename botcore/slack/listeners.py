@@ -12,8 +12,8 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from botcore.conversation import HELP_TEXT, is_help, mentions, new_request_id
-from botcore.feedback import Clicker
-from botcore.jobs import BackgroundJobs, release_stale_connections
+from botcore.feedback import Clicker, comment
+from botcore.jobs import BackgroundJobs
 from botcore.slack import handlers
 from botcore.slack.blocks import (
     COMMENT_ACTION,
@@ -138,11 +138,7 @@ def register_listeners(app: App, *, jobs: BackgroundJobs, quick: BackgroundJobs)
             )
             return
         # Saving is one small write; doing it here lets the modal show the outcome.
-        release_stale_connections()
-        try:
-            result = handlers.save_comment(clicker=_clicker(body), request_id=request_id, text=text)
-        finally:
-            release_stale_connections()
+        result = comment(clicker=_clicker(body), request_id=request_id, text=text)
         ack(response_action="update", view=notice_modal(result))
         _accepted(context, request_id, "view_submission", "")
 

@@ -9,7 +9,6 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.error import BoltError
-from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
 from botcore.slack.app import SlackBot, slack_bot
@@ -67,6 +66,6 @@ class Command(BaseCommand):
         handler = SocketModeHandler(
             bot.app,
             app_token=app_token,
-            web_client=WebClient(token=bot_token, base_url=settings.SLACK_API_URL),
+            web_client=bot.app.client,  # the app's client: already on SLACK_API_URL
         )
         return handler, bot

@@ -1,9 +1,9 @@
-"""migrate_store: copy the database's chunks into another store, resumably, and verify.
+"""migrate_store: arguments, progress and report output, and exit codes.
 
-The copy and verification logic only uses the `VectorStore` protocol, so without a
-server it runs against a second real LocalStore standing in for Weaviate; the command's
-Weaviate-specific paths (configuration, a down server) are checked as they are, and the
-whole command runs against a live Weaviate when WEAVIATE_URL is set.
+The copy and verification logic is tested in tests/ragengine/services/
+test_store_migration.py. Here the command writes into a second real LocalStore standing
+in for Weaviate; its Weaviate-specific paths (configuration, a down server) are checked
+as they are, and the whole command runs against a live Weaviate when WEAVIATE_URL is set.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from ragengine.models import Chunk, Document, KnowledgeSet
 from ragengine.retrieval.stores.local import LocalStore
 from ragengine.retrieval.stores.weaviate_store import WeaviateStore
 from ragengine.retrieval.types import SearchQuery, VectorStore
+from ragengine.services import store_migration
 from tests.ragengine.retrieval.stores.test_weaviate_store import free_port
 
 pytestmark = pytest.mark.django_db
@@ -52,113 +53,6 @@ def db_state() -> tuple[list[tuple], list[tuple]]:
     )
 
 
-# --------------------------------------------------------------------------- records
-
-
-def test_records_rebuilt_from_the_database_are_the_ones_ingestion_indexed(
-    handbook: KnowledgeSet, local: LocalStore
-) -> None:
-    documents = list(Document.objects.filter(knowledge_set=handbook, chunk_count__gt=0))
-    records = migrate_store.chunk_records(documents)
-
-    assert len(records) == Chunk.objects.filter(document__knowledge_set=handbook).count()
-    assert len(records) == local.count(knowledge_sets=[str(handbook.pk)])
-    for record in records:
-        (hit,) = local.search(
-            SearchQuery(
-                text="",
-                vector=record.vector,
-                top_k=1,
-                document_ids=(record.document_id,),
-                alpha=1.0,
-                min_similarity=-1.0,
-            )
-        )
-        assert hit.similarity == pytest.approx(1.0, abs=1e-5)
-        assert (hit.id, hit.knowledge_set, hit.ordinal, hit.text) == (
-            record.id,
-            record.knowledge_set,
-            record.ordinal,
-            record.text,
-        )
-        assert dict(hit.metadata) == dict(record.metadata)
-
-
-# --------------------------------------------------------------------------- copy
-
-
-def test_copy_is_resumable_and_mirrors_the_database(
-    handbook: KnowledgeSet, copy_target: LocalStore
-) -> None:
-    set_id = str(handbook.pk)
-    in_db = Chunk.objects.filter(document__knowledge_set=handbook).count()
-    seen: list[tuple[int, int]] = []
-
-    first = migrate_store.copy_knowledge_set(
-        knowledge_set=handbook,
-        target=copy_target,
-        batch_size=7,
-        progress=lambda state, done, total: seen.append((done, total)),
-    )
-    assert first.copied_chunks == in_db == copy_target.count(knowledge_sets=[set_id])
-    assert first.copied_documents == first.documents and first.skipped_documents == 0
-    assert seen[0] == (0, in_db) and seen[-1] == (in_db, in_db)
-    assert len(seen) > 2  # several writes of about batch_size chunks
-
-    again = migrate_store.copy_knowledge_set(
-        knowledge_set=handbook, target=copy_target, batch_size=7
-    )
-    assert (again.copied_documents, again.skipped_documents) == (0, first.documents)
-
-    # A document gone from the database leaves the target; a changed one is copied again.
-    removed, changed = Document.objects.filter(knowledge_set=handbook, chunk_count__gt=1)[:2]
-    removed_id = str(removed.pk)
-    removed.delete()
-    changed.chunks.order_by("-ordinal").first().delete()
-    third = migrate_store.copy_knowledge_set(
-        knowledge_set=handbook, target=copy_target, batch_size=500
-    )
-    assert (third.removed_documents, third.copied_documents) == (1, 1)
-    assert removed_id not in copy_target.document_ids(knowledge_set=set_id)
-    assert (
-        copy_target.count(knowledge_sets=[set_id])
-        == Chunk.objects.filter(document__knowledge_set=handbook).count()
-    )
-
-    forced = migrate_store.copy_knowledge_set(
-        knowledge_set=handbook, target=copy_target, batch_size=500, force=True
-    )
-    assert forced.copied_documents == forced.documents
-
-
-def test_verify_compares_counts_and_top_k_overlap(
-    handbook: KnowledgeSet, local: LocalStore, copy_target: LocalStore
-) -> None:
-    migrate_store.copy_knowledge_set(knowledge_set=handbook, target=copy_target, batch_size=50)
-    options = {"top_k": 5, "alpha": 0.5, "fusion": "relative", "min_similarity": 0.2}
-
-    check = migrate_store.verify_knowledge_set(
-        knowledge_set=handbook, source=local, target=copy_target, samples=8, **options
-    )
-    assert check.counts_ok and check.local == check.database == check.target
-    assert len(check.samples) == 8
-    assert check.mean_overlap == 1.0 and check.top1_rate == 1.0
-
-    sampled_first = Chunk.objects.order_by("pk").first()  # the first sample's document
-    copy_target.delete_documents(document_ids=[str(sampled_first.document_id)])
-    partial = migrate_store.verify_knowledge_set(
-        knowledge_set=handbook, source=local, target=copy_target, samples=8, **options
-    )
-    assert not partial.counts_ok
-    assert partial.mean_overlap is not None and partial.mean_overlap < 1.0
-
-
-def test_overlap() -> None:
-    assert migrate_store.overlap([], []) == 1.0
-    assert migrate_store.overlap(["a", "b"], []) == 0.0
-    assert migrate_store.overlap(["a", "b", "c", "d"], ["d", "c", "x", "y"]) == 0.5
-
-
 # --------------------------------------------------------------------------- the command
 
 
@@ -167,11 +61,11 @@ def into_copy_target(monkeypatch, copy_target: LocalStore) -> LocalStore:
     """The command, writing into a second LocalStore instead of Weaviate."""
 
     @contextmanager
-    def open_target(kind: str, *, batch_size: int) -> Iterator[VectorStore]:
+    def open_target(*, kind: str, batch_size: int) -> Iterator[VectorStore]:
         assert kind == "weaviate"
         yield copy_target
 
-    monkeypatch.setattr(migrate_store, "open_target", open_target)
+    monkeypatch.setattr(migrate_store, "migration_target_open", open_target)
     return copy_target
 
 
@@ -282,7 +176,7 @@ def test_live_migration_into_weaviate_verifies_and_resumes(
         assert "Verification passed." in first
         again = run("--to", "weaviate")
         assert "0 documents (0 chunks) copied" in again
-        with WeaviateStore(config=migrate_store.weaviate_config()) as store:
+        with WeaviateStore(config=store_migration.weaviate_config()) as store:
             set_id = str(handbook.pk)
             in_db = Chunk.objects.filter(document__knowledge_set=handbook).count()
             assert store.count(knowledge_sets=[set_id]) == in_db
@@ -294,5 +188,5 @@ def test_live_migration_into_weaviate_verifies_and_resumes(
             )[0]
             assert hit.similarity == pytest.approx(1.0, abs=1e-4)
     finally:
-        with WeaviateStore(config=migrate_store.weaviate_config()) as store:
+        with WeaviateStore(config=store_migration.weaviate_config()) as store:
             store._client.collections.delete(collection)

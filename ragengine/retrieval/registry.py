@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 
 from ragengine.retrieval.types import Embedder, VectorStore
+
+if TYPE_CHECKING:  # the weaviate client is imported only when Weaviate is configured
+    from ragengine.retrieval.stores.weaviate_store import WeaviateConfig
 
 
 @lru_cache(maxsize=4)
@@ -65,32 +69,38 @@ def get_embedder() -> Embedder:
     )
 
 
-@lru_cache(maxsize=4)
-def _weaviate_store(
-    url: str, grpc_port: int, grpc_host: str, key_env: str, timeout_s: float, collection: str
-) -> VectorStore:
-    # Not cached when it raises: a store that could not connect is retried next call.
-    from ragengine.retrieval.stores.weaviate_store import WeaviateConfig, WeaviateStore
+_WEAVIATE_SETTINGS = (
+    "WEAVIATE_URL",
+    "WEAVIATE_GRPC_PORT",
+    "WEAVIATE_GRPC_HOST",
+    "WEAVIATE_API_KEY_ENV",
+    "WEAVIATE_TIMEOUT_S",
+    "WEAVIATE_COLLECTION",
+)
 
-    config = WeaviateConfig(
-        url=url,
-        grpc_port=grpc_port,
-        grpc_host=grpc_host,
-        api_key_env=key_env,
-        timeout_s=timeout_s,
-        collection=collection,
+
+def weaviate_config() -> WeaviateConfig:
+    """The Weaviate connection the settings describe: the serving store and
+    `migrate_store` both build it here. Blank values take the defaults
+    `WeaviateConfig.from_env` documents; a missing URL or a bad value is a readable
+    ValueError."""
+    from ragengine.retrieval.stores.weaviate_store import WeaviateConfig
+
+    values = {name: getattr(settings, name, None) for name in _WEAVIATE_SETTINGS}
+    return WeaviateConfig.from_env(
+        {name: "" if value is None else str(value) for name, value in values.items()}
     )
+
+
+@lru_cache(maxsize=4)
+def _weaviate_store(config: WeaviateConfig) -> VectorStore:
+    # Not cached when it raises: a store that could not connect is retried next call.
+    from ragengine.retrieval.stores.weaviate_store import WeaviateStore
+
     return WeaviateStore(config=config)
 
 
 def get_vector_store() -> VectorStore:
     if settings.ARANDU_VECTOR_STORE == "weaviate":
-        return _weaviate_store(
-            settings.WEAVIATE_URL,
-            settings.WEAVIATE_GRPC_PORT,
-            settings.WEAVIATE_GRPC_HOST,
-            settings.WEAVIATE_API_KEY_ENV,
-            settings.WEAVIATE_TIMEOUT_S,
-            settings.WEAVIATE_COLLECTION,
-        )
+        return _weaviate_store(weaviate_config())
     return _store(settings.ARANDU_VECTOR_STORE, str(settings.ARANDU_STORE_DIR))

@@ -18,7 +18,6 @@ way back after a period on Weaviate, or a repair of a damaged local store).
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -28,8 +27,9 @@ from django.conf import settings
 from django.db.models import Count
 
 from ragengine.models import Chunk, Document, KnowledgeSet
+from ragengine.retrieval import registry
 from ragengine.retrieval.stores.local import LocalStore
-from ragengine.retrieval.stores.weaviate_store import WeaviateConfig, WeaviateStore
+from ragengine.retrieval.stores.weaviate_store import WeaviateStore
 from ragengine.retrieval.types import Fusion, SearchQuery, StoreRecord, VectorStore
 from ragengine.services.embedding import vector_from_bytes
 from ragengine.services.ingest import HEADING_SEPARATOR, chunk_record
@@ -132,30 +132,6 @@ def migration_knowledge_sets(*, name: str | None) -> list[KnowledgeSet]:
         raise StoreMigrationError(f"No knowledge set named {name!r}.") from exc
 
 
-def _setting(name: str, default: str) -> str:
-    """Django setting, else environment: works before and after the settings wiring."""
-    value = getattr(settings, name, None)
-    if value in (None, ""):
-        value = os.environ.get(name, "")
-    return str(value) if value not in (None, "") else default
-
-
-def weaviate_config() -> WeaviateConfig:
-    return WeaviateConfig.from_env(
-        {
-            name: _setting(name, "")
-            for name in (
-                "WEAVIATE_URL",
-                "WEAVIATE_GRPC_PORT",
-                "WEAVIATE_GRPC_HOST",
-                "WEAVIATE_API_KEY_ENV",
-                "WEAVIATE_TIMEOUT_S",
-                "WEAVIATE_COLLECTION",
-            )
-        }
-    )
-
-
 @contextmanager
 def migration_target_open(*, kind: StoreKind, batch_size: int) -> Iterator[VectorStore]:
     """The store to copy into: the configured Weaviate, or the local store to rebuild.
@@ -166,7 +142,7 @@ def migration_target_open(*, kind: StoreKind, batch_size: int) -> Iterator[Vecto
         yield LocalStore(settings.ARANDU_STORE_DIR)
         return
     try:
-        config = weaviate_config()
+        config = registry.weaviate_config()
     except ValueError as exc:
         raise StoreMigrationError(f"Weaviate is not configured: {exc}") from exc
     with WeaviateStore(config=config, batch_size=min(batch_size, MAX_WEAVIATE_BATCH)) as store:

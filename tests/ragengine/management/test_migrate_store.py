@@ -21,10 +21,10 @@ from django.core.management import CommandError, call_command
 
 from ragengine.management.commands import migrate_store
 from ragengine.models import Chunk, Document, KnowledgeSet
+from ragengine.retrieval import registry
 from ragengine.retrieval.stores.local import LocalStore
 from ragengine.retrieval.stores.weaviate_store import WeaviateStore
 from ragengine.retrieval.types import SearchQuery, VectorStore
-from ragengine.services import store_migration
 from tests.ragengine.retrieval.stores.test_weaviate_store import free_port
 
 pytestmark = pytest.mark.django_db
@@ -176,7 +176,7 @@ def test_live_migration_into_weaviate_verifies_and_resumes(
         assert "Verification passed." in first
         again = run("--to", "weaviate")
         assert "0 documents (0 chunks) copied" in again
-        with WeaviateStore(config=store_migration.weaviate_config()) as store:
+        with WeaviateStore(config=registry.weaviate_config()) as store:
             set_id = str(handbook.pk)
             in_db = Chunk.objects.filter(document__knowledge_set=handbook).count()
             assert store.count(knowledge_sets=[set_id]) == in_db
@@ -188,5 +188,5 @@ def test_live_migration_into_weaviate_verifies_and_resumes(
             )[0]
             assert hit.similarity == pytest.approx(1.0, abs=1e-4)
     finally:
-        with WeaviateStore(config=store_migration.weaviate_config()) as store:
+        with WeaviateStore(config=registry.weaviate_config()) as store:
             store._client.collections.delete(collection)

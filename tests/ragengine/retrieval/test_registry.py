@@ -1,5 +1,8 @@
+import pytest
+
 from ragengine.retrieval import registry
 from ragengine.retrieval.embedders.openai_embedder import OpenAIEmbedder
+from ragengine.retrieval.stores.weaviate_store import WeaviateConfig
 
 
 def test_configured_remote_embedder_is_built_from_settings(settings):
@@ -17,3 +20,49 @@ def test_store_instances_follow_the_data_dir(settings, tmp_path):
     first = registry.get_vector_store()
     settings.ARANDU_STORE_DIR = tmp_path / "elsewhere"
     assert registry.get_vector_store() is not first
+
+
+def weaviate_settings(settings, **values) -> None:
+    defaults = {
+        "WEAVIATE_URL": "https://vectors.example.internal",
+        "WEAVIATE_GRPC_PORT": 443,
+        "WEAVIATE_GRPC_HOST": "grpc-vectors.example.internal",
+        "WEAVIATE_API_KEY_ENV": "ARANDU_TEST_WEAVIATE_KEY",
+        "WEAVIATE_TIMEOUT_S": 7.5,
+        "WEAVIATE_COLLECTION": "AranduOther",
+    }
+    for name, value in {**defaults, **values}.items():
+        setattr(settings, name, value)
+
+
+def test_the_weaviate_connection_is_read_from_settings(settings, monkeypatch):
+    """One reading of WEAVIATE_* for the serving store and for migrate_store."""
+    weaviate_settings(settings)
+    assert registry.weaviate_config() == WeaviateConfig(
+        url="https://vectors.example.internal",
+        grpc_port=443,
+        grpc_host="grpc-vectors.example.internal",
+        api_key_env="ARANDU_TEST_WEAVIATE_KEY",
+        timeout_s=7.5,
+        collection="AranduOther",
+    )
+
+    # Blank values mean the documented defaults, as WeaviateConfig.from_env reads them.
+    weaviate_settings(
+        settings, WEAVIATE_GRPC_HOST="", WEAVIATE_API_KEY_ENV="", WEAVIATE_COLLECTION=""
+    )
+    blank = registry.weaviate_config()
+    assert (blank.grpc_target, blank.api_key_env, blank.collection) == (
+        "vectors.example.internal:443",
+        "WEAVIATE_API_KEY",
+        "AranduChunk",
+    )
+
+    # The settings decide, not a variable they did not read (tests override settings).
+    monkeypatch.setenv("WEAVIATE_URL", "http://elsewhere.example.internal:8080")
+    weaviate_settings(settings, WEAVIATE_URL="")
+    with pytest.raises(ValueError, match="WEAVIATE_URL is not set"):
+        registry.weaviate_config()
+    weaviate_settings(settings, WEAVIATE_COLLECTION="chunks")
+    with pytest.raises(ValueError, match="WEAVIATE_COLLECTION must start with a capital"):
+        registry.weaviate_config()

@@ -12,10 +12,12 @@ from pathlib import Path
 import pytest
 
 from ragengine.models import Chunk, Document, KnowledgeSet
+from ragengine.retrieval import registry
 from ragengine.retrieval.stores.local import LocalStore
 from ragengine.retrieval.types import SearchQuery
 from ragengine.services import store_migration
 from ragengine.services.store_migration import StoreMigrationError
+from tests.ragengine.retrieval.test_registry import weaviate_settings
 
 pytestmark = pytest.mark.django_db
 
@@ -225,3 +227,29 @@ def test_the_local_target_and_reference_are_the_configured_local_store(settings)
     reference = store_migration.migration_reference(kind="weaviate")
     assert isinstance(reference, LocalStore) and reference.path == settings.ARANDU_STORE_DIR
     assert store_migration.migration_reference(kind="local") is None
+
+
+def test_the_migration_reads_weaviate_settings_the_way_the_serving_store_does(
+    settings, monkeypatch
+) -> None:
+    monkeypatch.delenv("WEAVIATE_URL", raising=False)
+    weaviate_settings(settings, WEAVIATE_URL="")
+    settings.ARANDU_VECTOR_STORE = "weaviate"
+    with pytest.raises(ValueError, match="WEAVIATE_URL is not set") as serving:
+        registry.get_vector_store()
+    with (
+        pytest.raises(StoreMigrationError) as migrating,
+        store_migration.migration_target_open(kind="weaviate", batch_size=100),
+    ):
+        pass
+    assert str(migrating.value) == f"Weaviate is not configured: {serving.value}"
+
+    def other(**_) -> None:
+        raise ValueError("the one reading of the settings")
+
+    monkeypatch.setattr(registry, "weaviate_config", other)
+    with (
+        pytest.raises(StoreMigrationError, match=": the one reading of the settings"),
+        store_migration.migration_target_open(kind="weaviate", batch_size=100),
+    ):
+        pass

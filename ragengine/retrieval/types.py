@@ -7,6 +7,7 @@ database, and so every backend is held to the same small contract.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -37,6 +38,16 @@ class StoreRecord:
     text: str
     vector: np.ndarray
     metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+def check_record(record: StoreRecord) -> StoreRecord:
+    """Reject records that would corrupt a store, before anything is written (every
+    backend applies this same check)."""
+    vector = np.asarray(record.vector)
+    if vector.ndim != 1 or vector.size == 0 or not np.all(np.isfinite(vector)):
+        raise ValueError(f"Record {record.id!r}: vector must be a finite, non-empty 1-D array")
+    json.dumps(dict(record.metadata))  # raises TypeError on non-JSON metadata
+    return record
 
 
 @dataclass(frozen=True, slots=True)

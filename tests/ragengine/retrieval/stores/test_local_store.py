@@ -13,7 +13,7 @@ import bm25s
 import numpy as np
 import pytest
 
-from ragengine.retrieval.stores import local
+from ragengine.retrieval.stores import local, local_search
 from ragengine.retrieval.stores.local import LocalStore
 from ragengine.retrieval.types import SearchHit, StoreRecord, VectorStore
 from tests.ragengine.retrieval.stores.contract import (
@@ -218,19 +218,19 @@ CRASHER = r"""
 import os, sys
 from pathlib import Path
 import numpy as np
-from ragengine.retrieval.stores import local
+from ragengine.retrieval.stores import local, local_commit
 from ragengine.retrieval.types import StoreRecord
 
 store = local.LocalStore(Path(sys.argv[1]))
 if sys.argv[2] == "publish":
     local.LocalStore._publish = lambda self, name: os._exit(3)
 else:
-    real_save = local._save
+    real_save = local_commit._save
     def save(directory, name, array):
         real_save(directory, name, array)
         if name == "vectors":
             os._exit(3)  # half-written snapshot
-    local._save = save
+    local_commit._save = save
 vector = np.zeros(8, np.float32)
 vector[7] = 1.0
 store.replace_documents(document_ids=["handbook"], records=[
@@ -391,13 +391,13 @@ def test_bm25_matrix_matches_bm25s_own_index() -> None:
     """We build bm25s' lucene matrix ourselves (vectorised); scores must be bm25s' own."""
     rng = np.random.default_rng(7)
     corpus = [[f"t{x}" for x in rng.integers(0, 40, rng.integers(1, 25))] for _ in range(300)]
-    reference = bm25s.BM25(method="lucene", k1=local.BM25_K1, b=local.BM25_B)
+    reference = bm25s.BM25(method="lucene", k1=local_search.BM25_K1, b=local_search.BM25_B)
     reference.index(corpus, show_progress=False, create_empty_token=False)
     vocab = reference.vocab_dict
     tokens = np.array([vocab[t] for doc in corpus for t in doc], dtype=np.int32)
     offsets = np.concatenate(([0], np.cumsum([len(doc) for doc in corpus])))
-    ours = bm25s.BM25(method="lucene", k1=local.BM25_K1, b=local.BM25_B)
-    ours.scores = local._build_bm25(tokens, offsets, len(vocab))
+    ours = bm25s.BM25(method="lucene", k1=local_search.BM25_K1, b=local_search.BM25_B)
+    ours.scores = local_search.build_bm25(tokens, offsets, len(vocab))
     ours.vocab_dict = vocab
     ours.nonoccurrence_array = None
     for terms in (["t1"], ["t2", "t3", "t3"], ["t39", "t0", "t17"]):

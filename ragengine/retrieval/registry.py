@@ -8,14 +8,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from django.conf import settings
 
+from ragengine.retrieval.stores.weaviate_config import WeaviateConfig
 from ragengine.retrieval.types import Embedder, VectorStore
-
-if TYPE_CHECKING:  # the weaviate client is imported only when Weaviate is configured
-    from ragengine.retrieval.stores.weaviate_store import WeaviateConfig
 
 
 @lru_cache(maxsize=4)
@@ -84,8 +81,6 @@ def weaviate_config() -> WeaviateConfig:
     `migrate_store` both build it here. Blank values take the defaults
     `WeaviateConfig.from_env` documents; a missing URL or a bad value is a readable
     ValueError."""
-    from ragengine.retrieval.stores.weaviate_store import WeaviateConfig
-
     values = {name: getattr(settings, name, None) for name in _WEAVIATE_SETTINGS}
     return WeaviateConfig.from_env(
         {name: "" if value is None else str(value) for name, value in values.items()}

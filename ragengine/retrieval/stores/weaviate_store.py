@@ -43,54 +43,49 @@ the error names each rejected object; ingestion then leaves `indexed_hash` stale
 next run redoes the document. Two processes replacing the SAME document at the same
 moment are not isolated from each other (either one's delete may remove the other's new
 chunks); overlapping ingestion runs of the same files must be avoided.
+
+Beside this module: `weaviate_config` (where the server is), `weaviate_connection`
+(connecting, retries, readable errors, the collection check) and `weaviate_query` (the
+exact schema, objects, filters and query arguments sent).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
-import grpc
 import numpy as np
 import weaviate
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_exponential,
-)
 from weaviate.classes.aggregate import GroupByAggregate
-from weaviate.classes.init import AdditionalConfig, Auth, Timeout
 from weaviate.collections.classes.filters import FilterReturn
-from weaviate.exceptions import (
-    UnexpectedStatusCodeError,
-    WeaviateBaseError,
-    WeaviateConnectionError,
-    WeaviateInsertManyAllFailedError,
-    WeaviateStartUpError,
-    WeaviateTimeoutError,
-)
+from weaviate.exceptions import WeaviateInsertManyAllFailedError
 
 from ragengine.retrieval.stores import weaviate_query as wq
-from ragengine.retrieval.types import SearchHit, SearchQuery, StoreRecord, VectorStoreError
+from ragengine.retrieval.stores.weaviate_config import WeaviateConfig
+from ragengine.retrieval.stores.weaviate_connection import (
+    WeaviateConnection,
+    WeaviateStoreError,
+    WeaviateUnavailableError,
+    WeaviateWriteError,
+)
+from ragengine.retrieval.types import SearchHit, SearchQuery, StoreRecord
+
+__all__ = [
+    "WeaviateConfig",
+    "WeaviateStore",
+    "WeaviateStoreError",
+    "WeaviateUnavailableError",
+    "WeaviateWriteError",
+]
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-DEFAULT_COLLECTION = "AranduChunk"
-DEFAULT_GRPC_PORT = 50051
-_COLLECTION_NAME = re.compile(r"^[A-Z][_0-9A-Za-z]*$")
-_TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
 # Upper bound on document groups returned by one aggregation; more is reported, not hidden.
 MAX_GROUPS = 1_000_000
 # Filters list at most this many values (keeps each request small).
@@ -98,114 +93,6 @@ _FILTER_CHUNK = 500
 # `delete_many` removes at most QUERY_MAXIMUM_RESULTS objects per call; we loop until none
 # match, and give up (loudly) after this many rounds.
 _MAX_DELETE_ROUNDS = 10_000
-
-
-# --------------------------------------------------------------------------- errors
-
-
-class WeaviateStoreError(VectorStoreError):
-    """A Weaviate operation failed; the message says what, where, and what was kept."""
-
-
-class WeaviateUnavailableError(WeaviateStoreError):
-    """Weaviate could not be reached: server down, wrong URL or port, or refused credentials."""
-
-
-class WeaviateWriteError(WeaviateStoreError):
-    """Weaviate rejected some objects of a write; `failures` lists (record id, reason)."""
-
-    def __init__(self, message: str, *, failures: Sequence[tuple[str, str]]) -> None:
-        super().__init__(message)
-        self.failures = tuple(failures)
-
-
-# --------------------------------------------------------------------------- config
-
-
-@dataclass(frozen=True, slots=True)
-class WeaviateConfig:
-    """Where and how to reach Weaviate. The API key is referred to by env-var NAME only."""
-
-    url: str
-    grpc_port: int = DEFAULT_GRPC_PORT
-    grpc_host: str = ""  # default: the host of `url`
-    api_key_env: str = "WEAVIATE_API_KEY"
-    timeout_s: float = 30.0
-    collection: str = DEFAULT_COLLECTION
-
-    def __post_init__(self) -> None:
-        parts = urlsplit(self.url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(
-                f"WEAVIATE_URL must look like http://host:8080 or https://host, got {self.url!r}"
-            )
-        if not 0 < self.grpc_port < 65536:
-            raise ValueError(f"WEAVIATE_GRPC_PORT must be a TCP port, got {self.grpc_port}")
-        if not self.timeout_s > 0:
-            raise ValueError(f"WEAVIATE_TIMEOUT_S must be positive, got {self.timeout_s}")
-        if not _COLLECTION_NAME.match(self.collection):
-            raise ValueError(
-                "WEAVIATE_COLLECTION must start with a capital letter and use letters, "
-                f"digits and underscores only, got {self.collection!r}"
-            )
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> WeaviateConfig:
-        """Read WEAVIATE_URL, WEAVIATE_GRPC_PORT, WEAVIATE_GRPC_HOST, WEAVIATE_API_KEY_ENV,
-        WEAVIATE_TIMEOUT_S and WEAVIATE_COLLECTION; fail loudly on a missing URL."""
-        env = os.environ if environ is None else environ
-        url = env.get("WEAVIATE_URL", "").strip()
-        if not url:
-            raise ValueError("WEAVIATE_URL is not set (e.g. http://weaviate:8080).")
-        try:
-            grpc_port = int(env.get("WEAVIATE_GRPC_PORT") or DEFAULT_GRPC_PORT)
-            timeout_s = float(env.get("WEAVIATE_TIMEOUT_S") or 30.0)
-        except ValueError as exc:
-            raise ValueError(f"Bad Weaviate setting: {exc}") from exc
-        return cls(
-            url=url,
-            grpc_port=grpc_port,
-            grpc_host=env.get("WEAVIATE_GRPC_HOST", "").strip(),
-            api_key_env=env.get("WEAVIATE_API_KEY_ENV", "").strip() or "WEAVIATE_API_KEY",
-            timeout_s=timeout_s,
-            collection=env.get("WEAVIATE_COLLECTION", "").strip() or DEFAULT_COLLECTION,
-        )
-
-    @property
-    def http_host(self) -> str:
-        return urlsplit(self.url).hostname or ""
-
-    @property
-    def http_secure(self) -> bool:
-        return urlsplit(self.url).scheme == "https"
-
-    @property
-    def http_port(self) -> int:
-        return urlsplit(self.url).port or (443 if self.http_secure else 80)
-
-    @property
-    def grpc_target(self) -> str:
-        return f"{self.grpc_host or self.http_host}:{self.grpc_port}"
-
-    def api_key(self) -> str | None:
-        return os.environ.get(self.api_key_env, "").strip() or None
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def _is_transient(exc: BaseException) -> bool:
-    """Worth another try: the network or an overloaded server, never a bad request.
-
-    (The client already retries gRPC UNAVAILABLE itself, with backoff.)"""
-    if isinstance(exc, WeaviateConnectionError | WeaviateTimeoutError | WeaviateStartUpError):
-        return True
-    return isinstance(exc, UnexpectedStatusCodeError) and exc.status_code in _TRANSIENT_STATUS
-
-
-def _reason(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
 
 
 def _chunks(values: Sequence[T], size: int) -> Iterator[Sequence[T]]:
@@ -217,9 +104,6 @@ def _as_names(values: Sequence[str], what: str) -> list[str]:
     if isinstance(values, str):
         raise TypeError(f"{what} must be a sequence of strings, not a single string")
     return list(dict.fromkeys(values))
-
-
-# --------------------------------------------------------------------------- store
 
 
 class WeaviateStore:
@@ -245,24 +129,18 @@ class WeaviateStore:
             raise ValueError("batch_size must be positive")
         self.config = config
         self.batch_size = batch_size
-        self._retry_attempts = max(1, retry_attempts)
-        self._retry_wait_s = retry_wait_s
         self._version_lock = threading.Lock()
         self._last_version = 0
-        self._owns_client = client is None
-        self._client = client if client is not None else self._connect()
-        try:
-            self._ensure_collection()
-        except BaseException:
-            self.close()
-            raise
-        self._collection = self._client.collections.use(config.collection)
+        self._connection = WeaviateConnection(
+            config=config, client=client, retry_attempts=retry_attempts, retry_wait_s=retry_wait_s
+        )
+        self._client = self._connection.client
+        self._collection = self._connection.collection
 
     # ----------------------------------------------------------------- lifecycle
 
     def close(self) -> None:
-        if self._owns_client and getattr(self, "_client", None) is not None:
-            self._client.close()
+        self._connection.close()
 
     def __enter__(self) -> WeaviateStore:
         return self
@@ -270,162 +148,9 @@ class WeaviateStore:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _call(self, operation: Callable[[], T], *, what: str) -> T:
-        """Run a client call with retries on transient errors; wrap failures readably."""
-
-        def log_retry(state: RetryCallState) -> None:
-            outcome = state.outcome
-            error = outcome.exception() if outcome is not None else None
-            logger.warning(
-                "weaviate retry",
-                extra={
-                    "operation": what,
-                    "attempt": state.attempt_number,
-                    "error": _reason(error) if error else "",
-                    "url": self.config.url,
-                },
-            )
-
-        retrying = Retrying(
-            stop=stop_after_attempt(self._retry_attempts),
-            wait=wait_exponential(multiplier=self._retry_wait_s, max=8.0),
-            retry=retry_if_exception(_is_transient),
-            before_sleep=log_retry,
-            reraise=True,
-        )
-        try:
-            return retrying(operation)
-        except WeaviateBaseError as exc:
-            if isinstance(exc, UnexpectedStatusCodeError) and exc.status_code in (401, 403):
-                state = "set" if self.config.api_key() else "empty or unset"
-                raise WeaviateUnavailableError(
-                    f"Weaviate at {self.config.url} refused our credentials ({what}, HTTP "
-                    f"{exc.status_code}). The API key is read from the environment variable "
-                    f"named by WEAVIATE_API_KEY_ENV ({self.config.api_key_env}, {state})."
-                ) from exc
-            if _is_transient(exc):
-                raise WeaviateUnavailableError(
-                    f"Weaviate at {self.config.url} is unavailable ({what}, "
-                    f"{self._retry_attempts} attempt(s)): {_reason(exc)}. Check that the "
-                    "server is running and WEAVIATE_URL / WEAVIATE_GRPC_PORT point at it."
-                ) from exc
-            raise WeaviateStoreError(
-                f"Weaviate at {self.config.url} failed to {what}: {_reason(exc)}"
-            ) from exc
-
-    def _connect(self) -> weaviate.WeaviateClient:
-        config = self.config
-        key = config.api_key()
-        additional = AdditionalConfig(
-            timeout=Timeout(
-                init=min(config.timeout_s, 10.0),
-                query=config.timeout_s,
-                insert=config.timeout_s * 2,
-            )
-        )
-
-        def connect() -> weaviate.WeaviateClient:
-            # skip_init_checks: the client's own checks also query PyPI for a newer
-            # version; reachability of gRPC is checked below instead.
-            return weaviate.connect_to_custom(
-                http_host=config.http_host,
-                http_port=config.http_port,
-                http_secure=config.http_secure,
-                grpc_host=config.grpc_host or config.http_host,
-                grpc_port=config.grpc_port,
-                grpc_secure=config.http_secure,
-                auth_credentials=Auth.api_key(key) if key else None,
-                additional_config=additional,
-                skip_init_checks=True,
-            )
-
-        client = self._call(connect, what="connect")
-        try:
-            self._check_grpc()
-        except BaseException:
-            client.close()
-            raise
-        logger.info(
-            "weaviate connected",
-            extra={
-                "url": config.url,
-                "grpc": config.grpc_target,
-                "collection": config.collection,
-                "api_key_env": config.api_key_env if key else "",
-            },
-        )
-        return client
-
-    def _check_grpc(self) -> None:
-        """Fail fast on a wrong gRPC port: searches and writes go over gRPC, and the
-        client would otherwise back off for a minute on every call."""
-        target = self.config.grpc_target
-        channel = (
-            grpc.secure_channel(target, grpc.ssl_channel_credentials())
-            if self.config.http_secure
-            else grpc.insecure_channel(target)
-        )
-        try:
-            grpc.channel_ready_future(channel).result(timeout=min(self.config.timeout_s, 10.0))
-        except grpc.FutureTimeoutError as exc:
-            raise WeaviateUnavailableError(
-                f"Weaviate answers at {self.config.url} but its gRPC port {target} does not. "
-                "Set WEAVIATE_GRPC_PORT (and WEAVIATE_GRPC_HOST if gRPC is on another host)."
-            ) from exc
-        finally:
-            channel.close()
-
-    def _ensure_collection(self) -> None:
-        name = self.config.collection
-        collections = self._client.collections
-        if self._call(lambda: collections.exists(name), what="check the collection"):
-            self._check_schema()
-            return
-        try:
-            self._call(
-                lambda: collections.create(name, **wq.collection_settings()),
-                what=f"create collection {name}",
-            )
-            logger.info("weaviate collection created", extra={"collection": name})
-        except WeaviateStoreError:
-            # Another process may have created it first; that is fine.
-            if not self._call(lambda: collections.exists(name), what="check the collection"):
-                raise
-
-    def _check_schema(self) -> None:
-        name = self.config.collection
-        config = self._call(
-            lambda: self._client.collections.use(name).config.get(), what="read the schema"
-        )
-        present = {p.name for p in config.properties}
-        missing = sorted(wq.REQUIRED_PROPERTIES - present)
-        vectors = set(config.vector_config or {})
-        if missing or wq.VECTOR_NAME not in vectors:
-            raise WeaviateStoreError(
-                f"Weaviate collection {name!r} exists but was not created by Arandu (missing "
-                f"properties {missing or 'none'}, vectors {sorted(vectors)}). Set "
-                "WEAVIATE_COLLECTION to another name or delete that collection."
-            )
-
     def health(self) -> dict[str, Any]:
         """For the readiness endpoint: never raises, no retries, one or two quick calls."""
-        started = time.perf_counter()
-        report: dict[str, Any] = {
-            "backend": "weaviate",
-            "url": self.config.url,
-            "collection": self.config.collection,
-        }
-        try:
-            meta = self._client.get_meta()
-            exists = self._client.collections.exists(self.config.collection)
-        except Exception as exc:  # noqa: BLE001 - a health check reports, it does not raise
-            report.update(ok=False, error=_reason(exc))
-        else:
-            report.update(ok=bool(exists), version=str(meta.get("version", "")))
-            if not exists:
-                report["error"] = "collection is missing"
-        report["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
-        return report
+        return self._connection.health()
 
     # ----------------------------------------------------------------- reading
 
@@ -435,7 +160,7 @@ class WeaviateStore:
         if where.empty or plan is None:
             return []
         vector = np.asarray(query.vector, dtype=np.float32).reshape(-1)
-        response = self._call(
+        response = self._connection.call(
             lambda: self._collection.query.hybrid(**plan.arguments), what="run a hybrid search"
         )
         kept: list[tuple[Any, float, float]] = []
@@ -468,7 +193,7 @@ class WeaviateStore:
         if not plan.keyword or not uuids:
             return {}
         arguments = wq.bm25_arguments(plan.terms, uuids)
-        response = self._call(
+        response = self._connection.call(
             lambda: self._collection.query.bm25(**arguments), what="score keywords"
         )
         return {str(obj.uuid): float(obj.metadata.score or 0.0) for obj in response.objects}
@@ -482,7 +207,7 @@ class WeaviateStore:
         where = wq.scope(knowledge_sets=knowledge_sets, document_ids=document_ids)
         if where.empty:
             return 0
-        result = self._call(
+        result = self._connection.call(
             lambda: self._collection.aggregate.over_all(total_count=True, filters=where.filter),
             what="count objects",
         )
@@ -491,7 +216,7 @@ class WeaviateStore:
     def document_counts(self, *, knowledge_set: str | None = None) -> dict[str, int]:
         """Objects per document id, in one aggregation (migration progress, reconciliation)."""
         where = wq.knowledge_set_filter(knowledge_set) if knowledge_set is not None else None
-        result = self._call(
+        result = self._connection.call(
             lambda: self._collection.aggregate.over_all(
                 group_by=GroupByAggregate(prop=wq.DOCUMENT_ID, limit=MAX_GROUPS),
                 total_count=True,
@@ -520,7 +245,7 @@ class WeaviateStore:
         ids = _as_names(document_ids, "document_ids")
         if not ids:
             return {}
-        response = self._call(
+        response = self._connection.call(
             lambda: self._collection.query.fetch_objects(
                 filters=wq.documents_filter(ids),
                 limit=limit + 1,
@@ -605,7 +330,7 @@ class WeaviateStore:
                 "was deleted, so the previous chunks stay searchable"
             )
             try:
-                result = self._call(
+                result = self._connection.call(
                     lambda objects=objects: self._collection.data.insert_many(objects),
                     what="write chunks",
                 )
@@ -640,7 +365,9 @@ class WeaviateStore:
     def _delete_where(self, where: FilterReturn, *, what: str) -> int:
         deleted = 0
         for _ in range(_MAX_DELETE_ROUNDS):
-            result = self._call(lambda: self._collection.data.delete_many(where=where), what=what)
+            result = self._connection.call(
+                lambda: self._collection.data.delete_many(where=where), what=what
+            )
             if result.failed:
                 raise WeaviateStoreError(
                     f"Weaviate could not {what}: {result.failed} of {result.matches} objects "

@@ -54,7 +54,7 @@ from ragengine.models import (
     CacheRule,
     KnowledgeSet,
 )
-from ragengine.retrieval.analysis import detect_language, fold_accents, word_tokens
+from ragengine.text_analysis import detect_language, fold_accents, word_tokens
 
 logger = logging.getLogger(__name__)
 

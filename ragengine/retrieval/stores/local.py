@@ -36,8 +36,8 @@ import bm25s
 import numpy as np
 from filelock import FileLock
 
-from ragengine.retrieval.analysis import analyze
 from ragengine.retrieval.types import SearchHit, SearchQuery, StoreRecord
+from ragengine.text_analysis import analyze
 
 logger = logging.getLogger(__name__)
 

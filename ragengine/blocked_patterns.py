@@ -26,7 +26,7 @@ from typing import Final, Literal
 
 from django.conf import settings
 
-from ragengine.retrieval.analysis import fold_accents
+from ragengine.text_analysis import fold_accents
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ragengine.services.guard import (
+from ragengine.blocked_patterns import (
     DEFAULT_BLOCKED_PATTERNS,
     BlockedPattern,
     blocked_message,

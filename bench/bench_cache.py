@@ -83,13 +83,13 @@ def run(args) -> dict:
     from django.db.models import Sum
 
     from ragengine.answers import Channel
-    from ragengine.models import ModelPrice, ProviderEndpoint, Tier, TierModel, UsageRecord
-    from ragengine.retrieval.registry import get_embedder
-    from ragengine.services.answer_cache import (
+    from ragengine.cache import (
         cache_rule_for,
         cache_scope,
         cache_store,
     )
+    from ragengine.models import ModelPrice, ProviderEndpoint, Tier, TierModel, UsageRecord
+    from ragengine.retrieval.registry import get_embedder
     from ragengine.services.ask import ask
     from ragengine.services.members import member_resolve
 

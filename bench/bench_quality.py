@@ -48,7 +48,7 @@ def main() -> None:
         from django.conf import settings
 
         from ragengine.answers import Channel
-        from ragengine.llm.extractive import NOT_FOUND
+        from ragengine.composition.extractive import NOT_FOUND
         from ragengine.retrieval.registry import get_vector_store
         from ragengine.retrieval.types import SearchQuery
         from ragengine.services.ask import ask

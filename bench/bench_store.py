@@ -79,9 +79,9 @@ def run_reader(
     quiet_wait: float = 60.0,
 ) -> dict:
     """Open the store cold in this process, then time searches per configuration."""
-    from ragengine.retrieval.analysis import analyze
     from ragengine.retrieval.stores.local import LocalStore
     from ragengine.retrieval.types import SearchQuery
+    from ragengine.text_analysis import analyze
 
     payload = json.loads(queries_path.read_text(encoding="utf-8"))
     texts: list[str] = payload["texts"]

@@ -42,7 +42,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from bench.corpus import CorpusGenerator
-    from ragengine.llm.extractive import split_sentences
+    from ragengine.composition.extractive import split_sentences
     from ragengine.retrieval.embedders.local import LocalOnnxEmbedder
 
     generator = CorpusGenerator(seed=4321)

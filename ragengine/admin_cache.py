@@ -9,8 +9,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from ragengine.cache import cache_purge, cache_purge_entries
 from ragengine.models import CachedAnswer, CacheEvent, CacheRule
-from ragengine.services.answer_cache import cache_purge, cache_purge_entries
 
 
 def _report(modeladmin: admin.ModelAdmin, request: HttpRequest, count: int, what: str) -> None:

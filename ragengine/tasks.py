@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ragengine.services.answer_cache import cache_prune
+from ragengine.cache import cache_prune
 
 
 def cache_prune_task() -> int:

@@ -1,5 +1,6 @@
 """Engine models, one module per topic."""
 
+from ragengine.models.blocked_patterns import BlockedPattern
 from ragengine.models.cache import (
     CacheCategory,
     CachedAnswer,
@@ -10,7 +11,6 @@ from ragengine.models.cache import (
 from ragengine.models.channels import ChannelBinding
 from ragengine.models.embeddings import EmbeddingCacheEntry
 from ragengine.models.feedback import Feedback, FeedbackValue
-from ragengine.models.guard import BlockedPattern
 from ragengine.models.knowledge import Chunk, Document, DocumentStatus, KnowledgeSet
 from ragengine.models.people import Identity, Member, Platform
 from ragengine.models.providers import ModelPrice, ProviderEndpoint, ProviderKind

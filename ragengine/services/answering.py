@@ -10,9 +10,9 @@ import numpy as np
 from django.conf import settings
 
 from ragengine.answers import Answer, AnswerMode, Turn
-from ragengine.llm.citations import cited_sources
-from ragengine.llm.extractive import Passage, answer_extractively
-from ragengine.llm.prompts import BuiltPrompt, PromptBudgetError, build_prompt
+from ragengine.composition.citations import cited_sources
+from ragengine.composition.extractive import Passage, answer_extractively
+from ragengine.composition.prompts import BuiltPrompt, PromptBudgetError, build_prompt
 from ragengine.llm.tokens import tokenizer_for
 from ragengine.models import Tier
 from ragengine.retrieval import registry

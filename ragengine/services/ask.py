@@ -15,9 +15,9 @@ from collections.abc import Callable, Sequence
 from functools import partial
 
 from ragengine.answers import Answer, AnswerMode, Channel, Turn
+from ragengine.cache import answer_from_hit, generation_lock
 from ragengine.models import Member
 from ragengine.retrieval.types import VectorStoreError
-from ragengine.services.answer_cache import answer_from_hit, generation_guard
 from ragengine.services.answer_plan import Plan, plan_answer
 from ragengine.services.answering import (
     ALL_DOWN_NOTICE,
@@ -198,7 +198,7 @@ def _answer_or_cached(
         return answer_and_store()
     hit = cache.lookup(vector, watch)
     if hit is None:
-        with generation_guard(key=cache.key):
+        with generation_lock(key=cache.key):
             hit = cache.lookup(vector, watch)  # the previous holder usually just stored it
             if hit is None:
                 return answer_and_store()

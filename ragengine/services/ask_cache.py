@@ -11,8 +11,7 @@ from decimal import Decimal
 import numpy as np
 
 from ragengine.answers import Answer, AnswerMode
-from ragengine.models import Member, Tier
-from ragengine.services.answer_cache import (
+from ragengine.cache import (
     CacheHit,
     CacheScope,
     RuleDecision,
@@ -24,6 +23,7 @@ from ragengine.services.answer_cache import (
     cache_scope,
     cache_store,
 )
+from ragengine.models import Member, Tier
 from ragengine.services.budgets import Denied, UsageDetails, usage_record_cached
 from ragengine.services.generation import Step
 from ragengine.services.timing import Stopwatch

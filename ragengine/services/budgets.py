@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from ragengine.models import Member, Tier, UsageRecord, UsageStatus
 from ragengine.selectors.usage import STALE_RESERVATION, live_spend_filter
+from ragengine.transactions import relax_commit_durability
 
 logger = logging.getLogger(__name__)
 
@@ -265,7 +266,7 @@ def usage_open(
     now = now or timezone.now()
     periods = periods_at(now)
     with transaction.atomic():
-        _relax_commit_durability()
+        relax_commit_durability()
         _lock_member(member)
         totals = _totals(member, periods, now)
         if check_rate:
@@ -312,17 +313,6 @@ def _lock_member(member: Member) -> None:
             cursor.execute(
                 f"SELECT 1 FROM {Member._meta.db_table} WHERE id = %s FOR UPDATE", [member.pk]
             )
-
-
-def _relax_commit_durability() -> None:
-    """A reservation is a short-lived hold, so its commit need not wait for the disk
-    flush (on PostgreSQL that wait is most of the cost of a question's bookkeeping).
-    Other transactions see it at once, so concurrent checks are unchanged; only a
-    database crash could lose it, and then settling re-creates the row. Settling itself
-    stays fully durable: that is the money record."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 def usage_settle(*, reservation: Reservation, details: UsageDetails) -> None:
@@ -377,7 +367,7 @@ def usage_record_cached(
     periods = periods_at(now)
     counts = bool(details.counts_toward_quota)
     with transaction.atomic():
-        _relax_commit_durability()  # a free row: losing it in a crash loses no money
+        relax_commit_durability()  # a free row: losing it in a crash loses no money
         if counts:
             _lock_member(member)
             denial = _rate_denial(tier, _totals(member, periods, now), periods)

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from ragengine.answers import Channel, Turn
+from ragengine.blocked_patterns import blocked_message, check_question
 from ragengine.models import KnowledgeSet
-from ragengine.retrieval.analysis import analyze, detect_language, words
-from ragengine.selectors.guard import active_blocked_patterns
-from ragengine.services.guard import blocked_message, check_question
+from ragengine.selectors.blocked_patterns import active_blocked_patterns
+from ragengine.text_analysis import analyze, detect_language, words
 
 logger = logging.getLogger(__name__)
 

@@ -19,10 +19,10 @@ from typing import Literal
 import bm25s
 import numpy as np
 
-from ragengine.retrieval.analysis import analyze
 from ragengine.retrieval.stores.local_search import BM25_B, BM25_K1, build_bm25
 from ragengine.retrieval.stores.local_snapshot import FORMAT_VERSION, Blob, Snapshot
 from ragengine.retrieval.types import StoreRecord
+from ragengine.text_analysis import analyze
 
 OpKind = Literal["replace", "delete_documents", "delete_knowledge_set"]
 

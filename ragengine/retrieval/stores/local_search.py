@@ -17,9 +17,9 @@ import json
 
 import numpy as np
 
-from ragengine.retrieval.analysis import analyze
 from ragengine.retrieval.stores.local_snapshot import Snapshot
 from ragengine.retrieval.types import SearchHit, SearchQuery
+from ragengine.text_analysis import analyze
 
 RRF_K = 60
 MIN_CANDIDATES = 50

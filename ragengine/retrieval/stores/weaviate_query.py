@@ -32,9 +32,9 @@ from weaviate.classes.query import Filter, HybridFusion, MetadataQuery
 from weaviate.collections.classes.filters import FilterReturn
 from weaviate.util import generate_uuid5
 
-from ragengine.retrieval.analysis import analyze
 from ragengine.retrieval.stores.local_search import BM25_B, BM25_K1, candidate_depth
 from ragengine.retrieval.types import SearchQuery, StoreRecord, check_record, text_hash
+from ragengine.text_analysis import analyze
 
 VECTOR_NAME = "default"
 UUID_NAMESPACE = "arandu-chunk"

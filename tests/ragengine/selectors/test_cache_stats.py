@@ -7,14 +7,14 @@ from decimal import Decimal
 
 import pytest
 
-from ragengine.models import CacheRule, KnowledgeSet, UsageRecord, UsageStatus
-from ragengine.selectors.cache import NO_RULE, cache_stats
-from ragengine.services.answer_cache import (
+from ragengine.cache import (
     RuleDecision,
     cache_lookup,
     cache_scope,
     cache_store,
 )
+from ragengine.models import CacheRule, KnowledgeSet, UsageRecord, UsageStatus
+from ragengine.selectors.cache import NO_RULE, cache_stats
 from tests.factories import MemberFactory
 
 pytestmark = pytest.mark.django_db

@@ -195,7 +195,7 @@ def test_admin_rows_add_and_disable_blocked_patterns(embedder, handbook):
     assert ask_cli("What are the salaries of the directors?").mode == AnswerMode.REFUSED
 
     default_name = "SQL drop statement"
-    from ragengine.services.guard import DEFAULT_BLOCKED_PATTERNS
+    from ragengine.blocked_patterns import DEFAULT_BLOCKED_PATTERNS
 
     assert default_name in {p.name for p in DEFAULT_BLOCKED_PATTERNS}
     BlockedPattern.objects.create(name=default_name, pattern="", enabled=False)

@@ -80,8 +80,8 @@ def test_a_document_change_means_the_next_answer_is_rebuilt(handbook, model_tier
 
 
 def test_never_cache_rule_and_ttl_edits_apply_immediately(handbook):
+    from ragengine.cache import cache_rule_for
     from ragengine.models import CachedAnswer
-    from ragengine.services.answer_cache import cache_rule_for
 
     member = MemberFactory()
     realtime = "What is the cafeteria menu today?"

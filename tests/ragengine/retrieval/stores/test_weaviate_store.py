@@ -45,7 +45,6 @@ from weaviate.proto.v1 import (
 )
 from weaviate.util import _ServerVersion, generate_uuid5
 
-from ragengine.retrieval.analysis import analyze
 from ragengine.retrieval.stores import weaviate_query as wq
 from ragengine.retrieval.stores.weaviate_store import (
     WeaviateConfig,
@@ -55,6 +54,7 @@ from ragengine.retrieval.stores.weaviate_store import (
     WeaviateWriteError,
 )
 from ragengine.retrieval.types import SearchQuery, StoreRecord, VectorStore, text_hash
+from ragengine.text_analysis import analyze
 from tests.ragengine.retrieval.stores.contract import (
     VectorStoreContract,
     query,

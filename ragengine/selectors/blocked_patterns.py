@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from ragengine.blocked_patterns import BlockedPattern, configured_patterns
 from ragengine.models import BlockedPattern as BlockedPatternRow
-from ragengine.services.guard import BlockedPattern, configured_patterns
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ most true hits (the guard on top). MiniLM alone can't separate them: "Posso leva
 cachorro ao escritório?" / "...meu filho..." scores 0.89, above most true paraphrases,
 and role reversals ("Can managers approve vacation for employees?" / "Can employees
 approve vacation for managers?") score 0.99, so no threshold alone is safe: that is why
-`precision_guard` exists. The paraphrases it refuses (other words for the same thing)
+`paraphrase_mismatch` exists. The paraphrases it refuses (other words for the same thing)
 are listed too, so recall is measured honestly.
 """
 
@@ -16,10 +16,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ragengine.services.answer_cache import (
-    DEFAULT_SEMANTIC_THRESHOLD,
+from adminsite.settings import DEFAULT_CACHE_SEMANTIC_THRESHOLD
+from ragengine.cache import (
     CacheScope,
-    precision_guard,
+    paraphrase_mismatch,
     semantic_key_for,
 )
 
@@ -136,8 +136,8 @@ def scored(_session_embedder):
         return [
             (
                 float(vectors[2 * i] @ vectors[2 * i + 1]),
-                precision_guard(question=a, candidate=b) is None
-                and precision_guard(question=b, candidate=a) is None,
+                paraphrase_mismatch(question=a, candidate=b) is None
+                and paraphrase_mismatch(question=b, candidate=a) is None,
             )
             for i, (a, b) in enumerate(pairs)
         ]
@@ -166,9 +166,9 @@ def test_shipped_threshold_has_zero_false_hits_and_the_most_true_hits(scored):
     positives, negatives = scored
     best, most = _best_thresholds(positives, negatives, guard=True)
 
-    assert _counts(negatives, DEFAULT_SEMANTIC_THRESHOLD, guard=True) == 0
-    assert min(best) <= DEFAULT_SEMANTIC_THRESHOLD <= max(best)
-    assert _counts(positives, DEFAULT_SEMANTIC_THRESHOLD, guard=True) == most
+    assert _counts(negatives, DEFAULT_CACHE_SEMANTIC_THRESHOLD, guard=True) == 0
+    assert min(best) <= DEFAULT_CACHE_SEMANTIC_THRESHOLD <= max(best)
+    assert _counts(positives, DEFAULT_CACHE_SEMANTIC_THRESHOLD, guard=True) == most
 
 
 def test_the_guard_buys_recall_a_threshold_alone_cannot(scored):
@@ -183,8 +183,8 @@ def test_the_guard_buys_recall_a_threshold_alone_cannot(scored):
 @pytest.mark.parametrize("a, b", NEAR_MISSES, ids=[f"{a} | {b}" for a, b in NEAR_MISSES])
 def test_no_near_miss_is_served_at_the_shipped_threshold(_session_embedder, a, b):
     va, vb = _session_embedder.embed_documents([a, b])
-    served = float(va @ vb) >= DEFAULT_SEMANTIC_THRESHOLD and (
-        precision_guard(question=a, candidate=b) is None
+    served = float(va @ vb) >= DEFAULT_CACHE_SEMANTIC_THRESHOLD and (
+        paraphrase_mismatch(question=a, candidate=b) is None
     )
     assert not served
 
@@ -196,7 +196,7 @@ def test_every_pair_the_guard_accepts_shares_a_semantic_key():
     accepted = [
         (a, b)
         for a, b in PARAPHRASES + NEAR_MISSES
-        if precision_guard(question=a, candidate=b) is None
+        if paraphrase_mismatch(question=a, candidate=b) is None
     ]
     assert len(accepted) >= 15
     for a, b in accepted:
@@ -227,5 +227,5 @@ def test_every_pair_the_guard_accepts_shares_a_semantic_key():
     ],
 )
 def test_guard_reasons(a, b, reason):
-    assert precision_guard(question=a, candidate=b) == reason
-    assert precision_guard(question=b, candidate=a) == reason
+    assert paraphrase_mismatch(question=a, candidate=b) == reason
+    assert paraphrase_mismatch(question=b, candidate=a) == reason

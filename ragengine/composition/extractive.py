@@ -18,7 +18,7 @@ from typing import Final
 
 import numpy as np
 
-from ragengine.retrieval.analysis import analyze, detect_language, fold_accents, words
+from ragengine.text_analysis import analyze, detect_language, fold_accents, words
 
 logger = logging.getLogger(__name__)
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from ragengine.services.guard import (
+from ragengine.blocked_patterns import (
     DEFAULT_BLOCKED_PATTERNS,
     BlockedPattern,
     blocked_message,
     check_question,
     compile_pattern,
     configured_patterns,
-    normalize_question,
+    pattern_text,
 )
 
 BLOCKED_EXAMPLES = {
@@ -200,8 +200,8 @@ def test_matching_ignores_case_accents_and_disguises(question: str) -> None:
     assert check_question(question, patterns=DEFAULT_BLOCKED_PATTERNS) is not None
 
 
-def test_normalize_question() -> None:
-    assert normalize_question("  Qual É\u200b a  SENHA?\n") == "qual e a senha?"
+def test_pattern_text() -> None:
+    assert pattern_text("  Qual É\u200b a  SENHA?\n") == "qual e a senha?"
 
 
 def test_custom_patterns_are_accent_insensitive_both_ways() -> None:

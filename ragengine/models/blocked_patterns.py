@@ -36,7 +36,7 @@ class BlockedPattern(models.Model):
             raise ValidationError({"pattern": "An enabled pattern needs a regular expression."})
         if not self.enabled:
             return
-        from ragengine.services.guard import BlockedPattern as Rule
+        from ragengine.blocked_patterns import BlockedPattern as Rule
 
         try:  # also refuses patterns that would match every question
             Rule(name=self.name or "pattern", pattern=self.pattern, kind=self.kind)

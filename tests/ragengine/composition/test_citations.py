@@ -1,4 +1,4 @@
-from ragengine.llm.citations import cited_sources, renumber_citations
+from ragengine.composition.citations import cited_sources, renumber_citations
 from ragengine.retrieval.types import SearchHit
 
 

@@ -9,8 +9,8 @@ from collections.abc import Callable
 import pytest
 
 from ragengine.answers import Turn
-from ragengine.llm.extractive import NOT_FOUND
-from ragengine.llm.prompts import (
+from ragengine.composition.extractive import NOT_FOUND
+from ragengine.composition.prompts import (
     MESSAGE_OVERHEAD_TOKENS,
     MIN_SOURCE_TOKENS,
     REPLY_PRIMING_TOKENS,

@@ -22,11 +22,9 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
+from adminsite.settings import DEFAULT_CACHE_SEMANTIC_THRESHOLD
 from ragengine.answers import AnswerMode, Source
-from ragengine.models import CachedAnswer, CacheEvent, CacheRule, KnowledgeSet
-from ragengine.models.cache import CATEGORY_PATTERNS
-from ragengine.services.answer_cache import (
-    DEFAULT_SEMANTIC_THRESHOLD,
+from ragengine.cache import (
     CacheHit,
     RuleDecision,
     answer_from_hit,
@@ -38,9 +36,11 @@ from ragengine.services.answer_cache import (
     cache_rule_for,
     cache_scope,
     cache_store,
-    generation_guard,
-    normalize_question,
+    fold_question,
+    generation_lock,
 )
+from ragengine.models import CachedAnswer, CacheEvent, CacheRule, KnowledgeSet
+from ragengine.models.cache import CATEGORY_PATTERNS
 from ragengine.services.knowledge import knowledge_set_bump_version
 
 pytestmark = pytest.mark.django_db
@@ -136,8 +136,8 @@ def cache_backend(request, settings) -> str:
         ("vale-refeição", "vale refeicao"),
     ],
 )
-def test_normalize_question_folds_case_space_punctuation_and_accents(text, normalized):
-    assert normalize_question(text) == normalized
+def test_fold_question_folds_case_space_punctuation_and_accents(text, normalized):
+    assert fold_question(text) == normalized
 
 
 def test_scope_reads_versions_sorts_ids_and_none_means_every_set(kset):
@@ -308,7 +308,7 @@ class TestAcrossBackends:
         near_miss = "Can I expense flights?"
 
         assert hit.kind == "semantic" and hit.question == question
-        assert hit.similarity >= DEFAULT_SEMANTIC_THRESHOLD
+        assert hit.similarity >= DEFAULT_CACHE_SEMANTIC_THRESHOLD
         assert lookup(near_miss, scope, vector=embedder.embed_query(near_miss)) is None
         assert CacheEvent.objects.filter(kind="semantic").count() == 1
 
@@ -317,11 +317,11 @@ class TestAcrossBackends:
         seen: list[tuple[bool, object]] = []
 
         def waiter() -> None:
-            with generation_guard(key="k", wait_s=5) as held:
+            with generation_lock(key="k", wait_s=5) as held:
                 seen.append((held, cache.get("answer")))
             done.set()
 
-        with generation_guard(key="k", wait_s=5) as held:
+        with generation_lock(key="k", wait_s=5) as held:
             assert held
             thread = threading.Thread(target=waiter)
             thread.start()
@@ -332,12 +332,12 @@ class TestAcrossBackends:
         assert seen == [(True, "42")]  # its turn came after the answer was stored
 
     def test_the_guard_gives_up_after_wait_s_and_frees_the_lock_on_exit(self):
-        with generation_guard(key="stuck", wait_s=5, lock_s=60) as held:
+        with generation_lock(key="stuck", wait_s=5, lock_s=60) as held:
             assert held
-            with generation_guard(key="stuck", wait_s=0.05) as second:
+            with generation_lock(key="stuck", wait_s=0.05) as second:
                 assert second is False
             assert cache.get("arandu:answers:v1:lock:stuck") is not None  # still ours
-        with generation_guard(key="stuck", wait_s=0.05) as again:
+        with generation_lock(key="stuck", wait_s=0.05) as again:
             assert again
 
 
@@ -366,7 +366,7 @@ def test_concurrent_identical_questions_generate_once(kset):
             hit = db(lambda: lookup(question, scope, semantic=False))
             barrier.wait()  # everyone missed before anyone generates
             if hit is None:
-                with generation_guard(key=key, wait_s=10):
+                with generation_lock(key=key, wait_s=10):
                     hit = db(lambda: lookup(question, scope, semantic=False))
                     if hit is None:
                         generations.append(1)

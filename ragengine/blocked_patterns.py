@@ -26,7 +26,7 @@ from typing import Final, Literal
 
 from django.conf import settings
 
-from ragengine.retrieval.analysis import fold_accents
+from ragengine.text_analysis import fold_accents
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ def _compiled(pattern: str) -> re.Pattern[str]:
     return re.compile(fold_accents(pattern), re.IGNORECASE)
 
 
-def normalize_question(question: str) -> str:
+def pattern_text(question: str) -> str:
     """What patterns see: NFKC, no zero-width/format characters, accent-folded,
     lower-case, typographic apostrophes as ', whitespace collapsed."""
     text = unicodedata.normalize("NFKC", question)
@@ -93,7 +93,7 @@ def normalize_question(question: str) -> str:
 
 def check_question(question: str, *, patterns: Sequence[BlockedPattern]) -> BlockedPattern | None:
     """The first pattern that blocks `question`, or None."""
-    text = normalize_question(question)
+    text = pattern_text(question)
     for blocked in patterns:
         if compile_pattern(blocked).search(text):
             logger.debug("blocked pattern matched", extra={"pattern": blocked.name})

@@ -1,4 +1,4 @@
-from ragengine.retrieval.analysis import analyze, detect_language, fold_accents, words
+from ragengine.text_analysis import analyze, detect_language, fold_accents, words
 
 
 def test_words_are_lowercased_and_keep_inner_apostrophes():

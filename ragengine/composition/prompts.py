@@ -20,11 +20,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ragengine.answers import Turn
-from ragengine.llm.citations import CITATION_GROUP
-from ragengine.llm.extractive import NOT_FOUND
+from ragengine.composition.citations import CITATION_GROUP
+from ragengine.composition.extractive import NOT_FOUND
 from ragengine.llm.types import ChatMessage
-from ragengine.retrieval.analysis import detect_language, words
 from ragengine.retrieval.types import SearchHit
+from ragengine.text_analysis import detect_language, words
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pytest
 
-from ragengine.llm.extractive import (
+from ragengine.composition.extractive import (
     FRAMING,
     NOT_FOUND,
     ExtractiveAnswer,

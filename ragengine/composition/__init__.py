@@ -1,0 +1,1 @@
+"""Answer composition: prompts for a model, citations, and extractive answers (no model)."""

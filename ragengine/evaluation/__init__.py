@@ -1,0 +1,1 @@
+"""Evaluation: test sets, runs, metrics and reports (see metrics.py for the pure part)."""

@@ -11,6 +11,7 @@ import discord
 from discord import app_commands
 
 from botcore.discord.answering import answer_interaction, answer_message, message_route
+from botcore.discord.claims import message_claim
 from botcore.discord.feedback_view import FeedbackButton
 
 logger = logging.getLogger(__name__)
@@ -87,8 +88,8 @@ class AranduDiscordClient(discord.Client):
         if self.user is None:
             return
         where = message_route(message, bot_user=self.user)
-        if where is None:
-            return
+        if where is None or not await message_claim(message):
+            return  # not for us, or a copy the gateway delivered again
         await answer_message(self, message, where)
 
 

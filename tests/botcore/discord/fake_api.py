@@ -3,8 +3,11 @@
 It runs on 127.0.0.1 on a free port in its own thread, records every request (method,
 path, query, JSON body) and answers with real-format JSON: message objects with snowflake
 ids, a thread channel for "start thread from message", 204 for typing, interaction
-callback responses, follow-up messages. discord.py's own `HTTPClient` talks to it once
-`discord.http.Route.BASE` points here (`botcore.discord.api.api_base_apply`).
+callback responses, follow-up messages. Like Discord, it refuses a second thread on one message
+(160004) and a second response to one interaction (40060). discord.py's own `HTTPClient`
+talks to it once `discord.http.Route.BASE` points here
+(`botcore.discord.api.api_base_apply`); another process reaches it through
+`DISCORD_API_URL`.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -40,6 +45,8 @@ class FakeDiscordState:
     messages: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     forbid_threads: bool = False
     fail_message_posts: bool = False
+    threads_started: set[int] = field(default_factory=set)  # message ids
+    interactions_answered: set[int] = field(default_factory=set)
     last_id: int = 0
 
 
@@ -47,7 +54,8 @@ class FakeDiscordAPI:
     def __init__(self) -> None:
         self.requests: list[Request] = []
         self.state = FakeDiscordState()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # wait_for's condition may read under it
+        self._changed = threading.Condition(self._lock)  # notified on every request
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._serving = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -88,10 +96,23 @@ class FakeDiscordAPI:
     def posted_messages(self, channel_id: int) -> list[Request]:
         return self.calls("POST", rf"/channels/{channel_id}/messages")
 
+    def wait_for(self, condition: Callable[[], Any], *, timeout: float) -> Any:
+        """Block until `condition()` (re-checked after every request) is truthy; returns
+        its value, or raises TimeoutError after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not (result := condition()):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"fake Discord API: no match after {timeout} s")
+                self._changed.wait(remaining)
+        return result
+
     # --- routing
     def _handle(self, method: str, path: str, query: dict[str, str], body: Any):
-        with self._lock:
+        with self._changed:
             self.requests.append(Request(method, path, query, body))
+            self._changed.notify_all()
         for route_method, pattern, handler in self._routes():
             match = re.fullmatch(pattern, path)
             if route_method == method and match:
@@ -165,11 +186,24 @@ class FakeDiscordAPI:
     def _start_thread(self, body, query, cid, mid):
         if self.state.forbid_threads:
             return 403, {"message": "Missing Permissions", "code": 50013}
+        with self._lock:
+            taken = int(mid) in self.state.threads_started
+            self.state.threads_started.add(int(mid))
+        if taken:
+            return 400, {
+                "message": "A thread has already been created for this message",
+                "code": 160004,
+            }
         return 201, payloads.thread_channel(
             id=int(mid), parent_id=int(cid), owner_id=payloads.BOT_ID, name=body["name"]
         )
 
     def _callback(self, body, query, iid, token):
+        with self._lock:
+            taken = int(iid) in self.state.interactions_answered
+            self.state.interactions_answered.add(int(iid))
+        if taken:
+            return 400, {"message": "Interaction has already been acknowledged.", "code": 40060}
         callback_type = body["type"]
         resource: dict[str, Any] = {"type": callback_type}
         if callback_type == 4:

@@ -3,7 +3,8 @@
 It runs on 127.0.0.1 on a free port in its own thread, records every request (method,
 path, query, JSON body) and answers with real-format JSON: message objects with snowflake
 ids, a thread channel for "start thread from message", 204 for typing, interaction
-callback responses, follow-up messages. Like Discord, it refuses a second thread on one message
+callback responses, follow-up messages, and where the gateway is (`GET /gateway/bot`, when
+a `gateway_url` is given). Like Discord, it refuses a second thread on one message
 (160004) and a second response to one interaction (40060). discord.py's own `HTTPClient`
 talks to it once `discord.http.Route.BASE` points here
 (`botcore.discord.api.api_base_apply`); another process reaches it through
@@ -15,8 +16,6 @@ from __future__ import annotations
 import json
 import re
 import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -45,17 +44,17 @@ class FakeDiscordState:
     messages: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     forbid_threads: bool = False
     fail_message_posts: bool = False
+    gateway_url: str = ""  # "" = this stand-in doesn't say where a gateway is (404)
     threads_started: set[int] = field(default_factory=set)  # message ids
     interactions_answered: set[int] = field(default_factory=set)
     last_id: int = 0
 
 
 class FakeDiscordAPI:
-    def __init__(self) -> None:
+    def __init__(self, *, gateway_url: str = "") -> None:
         self.requests: list[Request] = []
-        self.state = FakeDiscordState()
-        self._lock = threading.RLock()  # wait_for's condition may read under it
-        self._changed = threading.Condition(self._lock)  # notified on every request
+        self.state = FakeDiscordState(gateway_url=gateway_url)
+        self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._serving = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -96,23 +95,10 @@ class FakeDiscordAPI:
     def posted_messages(self, channel_id: int) -> list[Request]:
         return self.calls("POST", rf"/channels/{channel_id}/messages")
 
-    def wait_for(self, condition: Callable[[], Any], *, timeout: float) -> Any:
-        """Block until `condition()` (re-checked after every request) is truthy; returns
-        its value, or raises TimeoutError after `timeout` seconds."""
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while not (result := condition()):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError(f"fake Discord API: no match after {timeout} s")
-                self._changed.wait(remaining)
-        return result
-
     # --- routing
     def _handle(self, method: str, path: str, query: dict[str, str], body: Any):
-        with self._changed:
+        with self._lock:
             self.requests.append(Request(method, path, query, body))
-            self._changed.notify_all()
         for route_method, pattern, handler in self._routes():
             match = re.fullmatch(pattern, path)
             if route_method == method and match:
@@ -127,6 +113,7 @@ class FakeDiscordAPI:
                 lambda *_: (200, payloads.user(payloads.BOT_ID, "arandu", bot=True)),
             ),
             ("GET", r"/oauth2/applications/@me", lambda *_: (200, payloads.application())),
+            ("GET", r"/gateway/bot", self._gateway),
             ("PUT", r"/applications/(?P<app>\d+)/commands", self._commands),
             ("POST", r"/channels/(?P<cid>\d+)/typing", lambda *_, **__: (204, None)),
             ("POST", r"/channels/(?P<cid>\d+)/messages", self._post_message),
@@ -136,6 +123,20 @@ class FakeDiscordAPI:
             ("POST", r"/interactions/(?P<iid>\d+)/(?P<token>[^/]+)/callback", self._callback),
             ("POST", r"/webhooks/(?P<app>\d+)/(?P<token>[^/]+)", self._followup),
         ]
+
+    def _gateway(self, body, query):
+        if not self.state.gateway_url:
+            return 404, {"message": "404: Not Found", "code": 0}
+        return 200, {
+            "url": self.state.gateway_url,
+            "shards": 1,
+            "session_start_limit": {
+                "total": 1000,
+                "remaining": 999,
+                "reset_after": 14400000,
+                "max_concurrency": 1,
+            },
+        }
 
     def _commands(self, body, query, app):
         return 200, [

@@ -230,6 +230,8 @@ SLACK_SIGNING_SECRET = env.str("SLACK_SIGNING_SECRET", default="")  # HTTP Event
 SLACK_API_URL = env.str("SLACK_API_URL", default="https://slack.com/api/")
 DISCORD_BOT_TOKEN = env.str("DISCORD_BOT_TOKEN", default="")
 DISCORD_API_URL = env.str("DISCORD_API_URL", default="https://discord.com/api/v10")
+# "" = ask DISCORD_API_URL where the gateway is (GET /gateway/bot) at each start
+DISCORD_GATEWAY_URL = env.str("DISCORD_GATEWAY_URL", default="").strip()
 ARANDU_BOT_WORKERS = env.int("ARANDU_BOT_WORKERS", default=4)
 ARANDU_BOT_HISTORY_TURNS = env.int("ARANDU_BOT_HISTORY_TURNS", default=10)
 ARANDU_BOT_EDIT_INTERVAL_S = env.float("ARANDU_BOT_EDIT_INTERVAL_S", default=1.0)
@@ -244,6 +246,10 @@ _require(
 if not SLACK_API_URL.endswith("/"):
     SLACK_API_URL += "/"  # slack_sdk joins method names onto it
 DISCORD_API_URL = DISCORD_API_URL.rstrip("/")
+_require(
+    not DISCORD_GATEWAY_URL or DISCORD_GATEWAY_URL.startswith(("ws://", "wss://")),
+    "DISCORD_GATEWAY_URL must be a ws:// or wss:// URL (or unset: asked from DISCORD_API_URL).",
+)
 
 # --- Logging: key=value structured fields via `extra=`, one line per event.
 LOG_LEVEL = env.str("ARANDU_LOG_LEVEL", default="INFO")

@@ -1,5 +1,6 @@
-"""Delivery bookkeeping shared by the doors: claim an event once (platform retries
-deliver it again) and remember the threads the bot answers in."""
+"""Delivery bookkeeping shared by the doors: claim an event once (Slack retries an event,
+Discord's gateway replays events after a resume) and remember the threads the bot
+answers in."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from botcore.models import BotThread, HandledEvent
 
 logger = logging.getLogger(__name__)
 
-# Slack retries for about an hour at most; a day leaves a wide margin.
+# Slack retries for about an hour at most and Discord replays only within a resumable
+# session (minutes); a day leaves a wide margin.
 HANDLED_EVENT_RETENTION = timedelta(days=1)
 
 

@@ -1,9 +1,15 @@
-"""Outbound network guard for the whole suite: loopback only (Zulip's block_internet)."""
+"""Outbound network guard for the whole suite: loopback only (Zulip's block_internet).
+
+A child process doesn't inherit it: `python -m tests.network manage.py COMMAND …` runs a
+command under the same guard.
+"""
 
 from __future__ import annotations
 
 import ipaddress
+import runpy
 import socket
+import sys
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
@@ -57,3 +63,10 @@ def block_outbound_network() -> None:
     socket.socket.connect = _guarded_connect
     socket.socket.connect_ex = _guarded_connect_ex
     socket.getaddrinfo = _guarded_getaddrinfo
+
+
+if __name__ == "__main__":
+    block_outbound_network()
+    script, *arguments = sys.argv[1:]
+    sys.argv = [script, *arguments]
+    runpy.run_path(script, run_name="__main__")

@@ -27,6 +27,7 @@ from botcore.conversation import (
     ms_since,
     strip_mention,
 )
+from botcore.discord.claims import interaction_claim
 from botcore.discord.history import CHAT_TYPES, dm_history, thread_history
 from botcore.discord.render import Reply, plain_replies, render_outcome, send_kwargs, thread_name
 from ragengine.answers import Turn
@@ -135,6 +136,8 @@ async def answer_message(client: discord.Client, message: discord.Message, where
 
 async def answer_interaction(interaction: discord.Interaction, question: str) -> None:
     """`/ask question`: defer with "thinking…", then answer in a follow-up message."""
+    if not await interaction_claim(interaction):
+        return  # a copy the gateway delivered again: the first one answers
     request_id = conversation.new_request_id()
     _log_event(
         "discord command received",

@@ -11,6 +11,8 @@ import discord
 from discord import app_commands
 
 from botcore.discord.answering import answer_interaction, answer_message, message_route
+from botcore.discord.api import gateway_apply, gateway_discover
+from botcore.discord.claims import message_claim
 from botcore.discord.feedback_view import FeedbackButton
 
 logger = logging.getLogger(__name__)
@@ -40,13 +42,22 @@ class AranduDiscordClient(discord.Client):
 
     "Its threads" is `thread.owner_id == client.user.id`, which Discord tells us in every
     thread object, so it survives restarts without any bookkeeping of our own.
+
+    With `gateway_from_api` it asks the REST API where the gateway is at login, so the
+    gateway follows `DISCORD_API_URL` (see `botcore.discord.api`).
     """
 
     def __init__(
-        self, *, intents: discord.Intents | None = None, sync_commands: bool = True, **options
+        self,
+        *,
+        intents: discord.Intents | None = None,
+        sync_commands: bool = True,
+        gateway_from_api: bool = False,
+        **options,
     ) -> None:
         super().__init__(intents=intents or bot_intents(), **options)
         self.sync_commands = sync_commands
+        self.gateway_from_api = gateway_from_api
         self.tree = app_commands.CommandTree(self)
 
         @self.tree.command(name="ask", description="Ask a question about the company's documents.")
@@ -55,11 +66,14 @@ class AranduDiscordClient(discord.Client):
             await answer_interaction(interaction, question)
 
     async def setup_hook(self) -> None:
-        """Route 👍/👎 clicks on any earlier answer, and publish `/ask`.
+        """Find the gateway (logged in, not yet connected), route 👍/👎 clicks on any
+        earlier answer, and publish `/ask`.
 
         Syncing the global command tree at each start keeps Discord's copy in step with the
         code; Discord ignores an unchanged payload.
         """
+        if self.gateway_from_api:
+            gateway_apply(await gateway_discover(self.http))
         self.add_dynamic_items(FeedbackButton)
         if not self.sync_commands:
             return
@@ -87,8 +101,8 @@ class AranduDiscordClient(discord.Client):
         if self.user is None:
             return
         where = message_route(message, bot_user=self.user)
-        if where is None:
-            return
+        if where is None or not await message_claim(message):
+            return  # not for us, or a copy the gateway delivered again
         await answer_message(self, message, where)
 
 

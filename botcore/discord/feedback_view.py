@@ -16,6 +16,7 @@ import discord
 from asgiref.sync import sync_to_async
 
 from botcore import feedback
+from botcore.discord.claims import interaction_claim
 from botcore.feedback import THANKS_DOWN, Clicker
 from ragengine.services.feedback import COMMENT_MAX_CHARS
 
@@ -83,6 +84,8 @@ class CommentModal(discord.ui.Modal, title="What was wrong with the answer?"):
         self.request_id = request_id
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
+        if not await interaction_claim(interaction):
+            return  # a copy the gateway delivered again
         clicker = clicker_for(interaction)
         _log_receipt("discord feedback comment received", interaction, self.request_id)
         text = await _in_worker_thread(
@@ -93,6 +96,8 @@ class CommentModal(discord.ui.Modal, title="What was wrong with the answer?"):
 
 async def feedback_click(interaction: discord.Interaction, *, up: bool, request_id: str) -> None:
     """Record the vote, then thank the clicker (👍) or ask for a comment (👎)."""
+    if not await interaction_claim(interaction):
+        return  # a copy the gateway delivered again
     _log_receipt("discord feedback click received", interaction, request_id, up=up)
     text = await _in_worker_thread(
         feedback.vote, clicker=clicker_for(interaction), request_id=request_id, up=up

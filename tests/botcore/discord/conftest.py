@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 
 from botcore.discord.api import api_base_apply
 from tests.botcore.discord.fake_api import FakeDiscordAPI
@@ -33,3 +34,15 @@ def asked(monkeypatch):
 
     monkeypatch.setattr(conversation, "answer_incoming", spy)
     return calls
+
+
+@pytest.fixture(params=[(1, 1), (2,)], ids=["replayed-later", "replayed-at-once"])
+def deliveries(request) -> tuple[int, ...]:
+    """How the gateway delivers one event again: `copies` per burst, bursts in order
+    (a burst's handlers run concurrently)."""
+    if max(request.param) > 1 and connection.vendor == "sqlite":
+        pytest.skip(
+            "needs PostgreSQL: SQLite's in-memory test database refuses a second writer "
+            "at once instead of queueing it, so there is no fair race"
+        )
+    return request.param

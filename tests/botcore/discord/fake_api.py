@@ -3,8 +3,12 @@
 It runs on 127.0.0.1 on a free port in its own thread, records every request (method,
 path, query, JSON body) and answers with real-format JSON: message objects with snowflake
 ids, a thread channel for "start thread from message", 204 for typing, interaction
-callback responses, follow-up messages. discord.py's own `HTTPClient` talks to it once
-`discord.http.Route.BASE` points here (`botcore.discord.api.api_base_apply`).
+callback responses, follow-up messages, and where the gateway is (`GET /gateway/bot`, when
+a `gateway_url` is given). Like Discord, it refuses a second thread on one message
+(160004) and a second response to one interaction (40060). discord.py's own `HTTPClient`
+talks to it once `discord.http.Route.BASE` points here
+(`botcore.discord.api.api_base_apply`); another process reaches it through
+`DISCORD_API_URL`.
 """
 
 from __future__ import annotations
@@ -40,13 +44,16 @@ class FakeDiscordState:
     messages: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     forbid_threads: bool = False
     fail_message_posts: bool = False
+    gateway_url: str = ""  # "" = this stand-in doesn't say where a gateway is (404)
+    threads_started: set[int] = field(default_factory=set)  # message ids
+    interactions_answered: set[int] = field(default_factory=set)
     last_id: int = 0
 
 
 class FakeDiscordAPI:
-    def __init__(self) -> None:
+    def __init__(self, *, gateway_url: str = "") -> None:
         self.requests: list[Request] = []
-        self.state = FakeDiscordState()
+        self.state = FakeDiscordState(gateway_url=gateway_url)
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
@@ -106,6 +113,7 @@ class FakeDiscordAPI:
                 lambda *_: (200, payloads.user(payloads.BOT_ID, "arandu", bot=True)),
             ),
             ("GET", r"/oauth2/applications/@me", lambda *_: (200, payloads.application())),
+            ("GET", r"/gateway/bot", self._gateway),
             ("PUT", r"/applications/(?P<app>\d+)/commands", self._commands),
             ("POST", r"/channels/(?P<cid>\d+)/typing", lambda *_, **__: (204, None)),
             ("POST", r"/channels/(?P<cid>\d+)/messages", self._post_message),
@@ -115,6 +123,20 @@ class FakeDiscordAPI:
             ("POST", r"/interactions/(?P<iid>\d+)/(?P<token>[^/]+)/callback", self._callback),
             ("POST", r"/webhooks/(?P<app>\d+)/(?P<token>[^/]+)", self._followup),
         ]
+
+    def _gateway(self, body, query):
+        if not self.state.gateway_url:
+            return 404, {"message": "404: Not Found", "code": 0}
+        return 200, {
+            "url": self.state.gateway_url,
+            "shards": 1,
+            "session_start_limit": {
+                "total": 1000,
+                "remaining": 999,
+                "reset_after": 14400000,
+                "max_concurrency": 1,
+            },
+        }
 
     def _commands(self, body, query, app):
         return 200, [
@@ -165,11 +187,24 @@ class FakeDiscordAPI:
     def _start_thread(self, body, query, cid, mid):
         if self.state.forbid_threads:
             return 403, {"message": "Missing Permissions", "code": 50013}
+        with self._lock:
+            taken = int(mid) in self.state.threads_started
+            self.state.threads_started.add(int(mid))
+        if taken:
+            return 400, {
+                "message": "A thread has already been created for this message",
+                "code": 160004,
+            }
         return 201, payloads.thread_channel(
             id=int(mid), parent_id=int(cid), owner_id=payloads.BOT_ID, name=body["name"]
         )
 
     def _callback(self, body, query, iid, token):
+        with self._lock:
+            taken = int(iid) in self.state.interactions_answered
+            self.state.interactions_answered.add(int(iid))
+        if taken:
+            return 400, {"message": "Interaction has already been acknowledged.", "code": 40060}
         callback_type = body["type"]
         resource: dict[str, Any] = {"type": callback_type}
         if callback_type == 4:

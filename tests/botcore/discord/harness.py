@@ -68,11 +68,16 @@ class Door:
         await settle()
         return client
 
-    async def message(self, data: dict[str, Any]) -> None:
-        """MESSAGE_CREATE: stored in the fake (for later history) and dispatched."""
+    async def message(self, data: dict[str, Any], *, copies: int = 1) -> None:
+        """MESSAGE_CREATE: stored in the fake (for later history) and dispatched.
+
+        `copies` > 1 delivers the same event that many times back to back, as the gateway
+        does when it replays events after a resume: the handlers then run concurrently.
+        """
         assert self.client is not None
         self.api.remember(data)
-        self.client._connection.parse_message_create(data)
+        for _ in range(copies):
+            self.client._connection.parse_message_create(data)
         await settle()
 
     async def thread_create(self, data: dict[str, Any]) -> None:
@@ -80,10 +85,12 @@ class Door:
         self.client._connection.parse_thread_create(data | {"newly_created": True})
         await settle()
 
-    async def interaction(self, data: dict[str, Any]) -> None:
-        """INTERACTION_CREATE, routed by discord.py (CommandTree, DynamicItem, modals)."""
+    async def interaction(self, data: dict[str, Any], *, copies: int = 1) -> None:
+        """INTERACTION_CREATE, routed by discord.py (CommandTree, DynamicItem, modals);
+        `copies` as for `message`."""
         assert self.client is not None
-        self.client._connection.parse_interaction_create(data)
+        for _ in range(copies):
+            self.client._connection.parse_interaction_create(data)
         await settle()
 
     async def close(self, *, check: bool = True) -> None:

@@ -8,6 +8,7 @@ import asyncio
 import pytest
 
 from botcore.feedback import THANKS_UP
+from botcore.models import HandledEvent
 from ragengine.models import Feedback, Identity, UsageRecord
 from tests.botcore.discord import payloads
 from tests.botcore.discord.harness import Door, replay
@@ -62,6 +63,31 @@ def test_ask_command_defers_then_follows_up_with_the_answer(discord_api, handboo
     assert incoming.text == QUESTION and incoming.user_id == str(payloads.USER_ID)
     assert incoming.channel_id == str(payloads.CHANNEL_ID)
     assert incoming.workspace_id == str(payloads.GUILD_ID) and not incoming.is_direct
+
+
+def test_an_ask_command_the_gateway_delivers_again_is_answered_once(
+    discord_api, handbook, asked, caplog, deliveries
+):
+    """A replayed `/ask` is acknowledged and answered once: the copy doesn't try to
+    respond to an interaction Discord already has (40060), nor ask the engine again."""
+    interaction_id = discord_api.next_id()
+    command = payloads.ask_command(id=interaction_id, question=QUESTION)
+
+    async def scenario():
+        async with Door(discord_api) as door:
+            await door.start()
+            for copies in deliveries:
+                await door.interaction(command, copies=copies)
+
+    asyncio.run(scenario())
+
+    (deferred,) = callbacks(discord_api, interaction_id)
+    assert deferred.body["type"] == 5
+    (followup,) = followups(discord_api)
+    assert "25 working days" in followup.body["content"]
+    assert len(asked) == 1
+    assert not [r for r in caplog.records if r.getMessage() == "discord reply failed"]
+    assert HandledEvent.objects.filter(platform="discord").count() == 1
 
 
 def _answer_with_buttons(discord_api) -> tuple[dict, str]:
@@ -196,3 +222,40 @@ def test_click_on_an_old_answer_without_ledger_row_still_records_the_vote(discor
     assert reply.body["type"] == 9  # the comment modal
     vote = Feedback.objects.get(request_id="abcdef123456")
     assert vote.value == -1 and vote.usage is None
+
+
+def test_clicks_and_comments_the_gateway_delivers_again_are_handled_once(
+    discord_api, handbook, caplog, deliveries
+):
+    answer, rid = _answer_with_buttons(discord_api)
+    click = discord_api.next_id()
+    submit = discord_api.next_id()
+
+    async def scenario():
+        async with Door(discord_api) as door:
+            await door.start()
+            down = payloads.button_click(
+                id=click, custom_id=f"arandu:fb:down:{rid}", message_data=answer
+            )
+            for copies in deliveries:
+                await door.interaction(down, copies=copies)
+            (modal_callback,) = callbacks(discord_api, click)
+            modal = modal_callback.body["data"]
+            text_input = modal["components"][0]["components"][0]
+            comment = payloads.modal_submit(
+                id=submit,
+                custom_id=modal["custom_id"],
+                values={text_input["custom_id"]: "It ignored part-time staff."},
+            )
+            for copies in deliveries:
+                await door.interaction(comment, copies=copies)
+
+    asyncio.run(scenario())
+
+    (saved,) = callbacks(discord_api, submit)
+    assert saved.body["data"]["content"] == "Thanks, your comment was saved."
+    vote = Feedback.objects.get(request_id=rid)
+    assert vote.value == -1 and vote.comment == "It ignored part-time staff."
+    assert not [r for r in caplog.records if r.getMessage() == "discord reply failed"]
+    claimed = HandledEvent.objects.filter(platform="discord").values_list("event_id", flat=True)
+    assert {f"interaction:{click}", f"interaction:{submit}"} <= set(claimed)

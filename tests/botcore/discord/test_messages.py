@@ -8,8 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import discord
 import pytest
+from django.db import DatabaseError
 
 from botcore import conversation
+from botcore.models import HandledEvent
 from ragengine.answers import AnswerMode, Turn
 from ragengine.models import Identity, Tier
 from ragengine.services.members import tier_for_member
@@ -55,6 +57,55 @@ def test_mention_in_channel_answers_in_a_new_thread(discord_api, handbook, asked
     assert incoming.parent_channel_id == str(payloads.CHANNEL_ID)
     assert not incoming.is_direct and incoming.history == ()
     assert not discord_api.posted_messages(payloads.CHANNEL_ID)
+
+
+def test_a_message_the_gateway_delivers_again_is_answered_once(
+    discord_api, handbook, asked, deliveries
+):
+    """Discord re-sends events after a resume. The second delivery must not start a
+    second thread (Discord refuses: 160004) and then answer again in the channel, nor ask
+    the engine (and spend) twice."""
+    question_id = discord_api.next_id()
+    question = payloads.mention_message(id=question_id, content=QUESTION)
+
+    async def scenario():
+        async with Door(discord_api) as door:
+            await door.start()
+            for copies in deliveries:
+                await door.message(question, copies=copies)
+
+    asyncio.run(scenario())
+
+    threads = discord_api.calls("POST", r"/channels/\d+/messages/\d+/threads")
+    assert [t.path for t in threads] == [
+        f"/channels/{payloads.CHANNEL_ID}/messages/{question_id}/threads"
+    ]
+    (answer,) = discord_api.posted_messages(question_id)
+    assert "25 working days" in answer.body["content"]
+    assert not discord_api.posted_messages(payloads.CHANNEL_ID)
+    assert len(asked) == 1
+    assert HandledEvent.objects.filter(platform="discord").count() == 1
+
+
+def test_when_the_claim_fails_the_message_is_still_answered(
+    discord_api, handbook, asked, monkeypatch, caplog
+):
+    """A database error while claiming must not swallow the question: answering (or
+    apologising) beats a possible double answer."""
+    from botcore.discord import claims
+
+    def broken(**kwargs):
+        raise DatabaseError("database is unavailable")
+
+    monkeypatch.setattr(claims, "event_claim", broken)
+    question_id = discord_api.next_id()
+
+    replay(discord_api, messages=[payloads.mention_message(id=question_id, content=QUESTION)])
+
+    (answer,) = discord_api.posted_messages(question_id)
+    assert "25 working days" in answer.body["content"] and len(asked) == 1
+    (warning,) = [r for r in caplog.records if r.getMessage() == "discord event claim failed"]
+    assert warning.event_id == f"message:{question_id}" and warning.platform == "discord"
 
 
 def test_mention_where_threads_are_not_allowed_replies_in_the_channel(discord_api, handbook):
@@ -210,6 +261,7 @@ def test_messages_without_mention_outside_the_bots_threads_and_bot_messages_are_
 
     assert asyncio.run(scenario()) == []
     assert asked == []
+    assert not HandledEvent.objects.exists()  # only questions are claimed
 
 
 def test_mention_inside_someone_elses_thread_is_answered_there(discord_api, handbook):

@@ -49,6 +49,7 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
+    "unfold",  # the admin theme: before django.contrib.admin so its templates win
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -125,6 +126,25 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = ARANDU_DATA_DIR / "static"
+
+# --- Admin theme (django-unfold): the sidebar groups models by what admins do.
+UNFOLD = {
+    "SITE_TITLE": "Arandu",
+    "SITE_HEADER": "Arandu",
+    "SITE_SUBHEADER": "Company knowledge bot",
+    "SITE_SYMBOL": "forum",
+    "SITE_FAVICONS": [
+        {"rel": "icon", "type": "image/svg+xml", "href": "adminsite.theme.favicon_url"}
+    ],
+    "SITE_URL": "/",  # redirects to the admin home (adminsite/urls.py)
+    "SHOW_VIEW_ON_SITE": False,  # no model has a public page
+    "DASHBOARD_CALLBACK": "adminsite.sidebar.home",
+    "SIDEBAR": {
+        "show_search": True,
+        "show_all_applications": False,
+        "navigation": "adminsite.sidebar.navigation",
+    },
+}
 
 # --- Background tasks: django-q2, ORM broker by default (no extra service).
 Q_CLUSTER = {

@@ -160,7 +160,7 @@ UNFOLD = {
     "SITE_FAVICONS": [
         {"rel": "icon", "type": "image/svg+xml", "href": "adminsite.theme.favicon_url"}
     ],
-    "SITE_URL": "/",  # redirects to the admin home (adminsite/urls.py)
+    "SITE_URL": "adminsite.theme.site_url",  # "/": the admin home (adminsite/urls.py)
     "SHOW_VIEW_ON_SITE": False,  # no model has a public page
     "DASHBOARD_CALLBACK": "adminsite.sidebar.home",
     "SIDEBAR": {

@@ -9,3 +9,9 @@ from django.templatetags.static import static
 
 def favicon_url(request: HttpRequest) -> str:
     return static("adminsite/favicon.svg")
+
+
+def site_url(request: HttpRequest) -> str | None:
+    """The "View site" link for people logged in: "/" leads to the admin home. On the
+    login page the link would only reload the login page, so it is left out there."""
+    return "/" if request.user.is_authenticated else None

@@ -21,6 +21,7 @@ run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py ensure_admin
 	$(BIN)/python manage.py ingest examples/handbook --knowledge-set handbook
+	# collects the static files, then gunicorn (admin, WhiteNoise) + worker (+ bots)
 	$(BIN)/python manage.py serve
 
 test: install

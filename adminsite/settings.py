@@ -13,6 +13,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from adminsite.web import web_address
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -49,6 +51,7 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
+    "unfold",  # the admin theme: before django.contrib.admin so its templates win
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -64,6 +67,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files from the web process itself (no CDN, no separate server): hashed names
+    # cached for a year, gzip when the browser accepts it.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -124,7 +130,45 @@ TIME_ZONE = env.str("ARANDU_TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
-STATIC_ROOT = ARANDU_DATA_DIR / "static"
+# `collectstatic` writes here (`serve` runs it at start; the Docker image at build time,
+# outside the data volume so an upgraded image never serves last version's files).
+STATIC_ROOT = Path(env.str("ARANDU_STATIC_ROOT", default=str(ARANDU_DATA_DIR / "static")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+# --- Web server: `serve` and `runweb` run gunicorn with these (adminsite/web.py).
+try:
+    ARANDU_ADDRESS = web_address(env.str("ARANDU_ADDRESS", default="127.0.0.1:8000"))
+except ValueError as exc:
+    raise ImproperlyConfigured(f"ARANDU_ADDRESS: {exc}") from None
+# Two workers suit a 2-core machine: a worker takes ~100 MB, ~300 MB once it has loaded
+# the embedder to answer a Slack HTTP event; threads cover requests that wait on the
+# database or a model.
+ARANDU_WEB_WORKERS = env.int("ARANDU_WEB_WORKERS", default=2)
+ARANDU_WEB_THREADS = env.int("ARANDU_WEB_THREADS", default=4)
+_require(ARANDU_WEB_WORKERS >= 1, "ARANDU_WEB_WORKERS must be at least 1.")
+_require(ARANDU_WEB_THREADS >= 1, "ARANDU_WEB_THREADS must be at least 1.")
+
+# --- Admin theme (django-unfold): the sidebar groups models by what admins do.
+UNFOLD = {
+    "SITE_TITLE": "Arandu",
+    "SITE_HEADER": "Arandu",
+    "SITE_SUBHEADER": "Company knowledge bot",
+    "SITE_SYMBOL": "forum",
+    "SITE_FAVICONS": [
+        {"rel": "icon", "type": "image/svg+xml", "href": "adminsite.theme.favicon_url"}
+    ],
+    "SITE_URL": "adminsite.theme.site_url",  # "/": the admin home (adminsite/urls.py)
+    "SHOW_VIEW_ON_SITE": False,  # no model has a public page
+    "DASHBOARD_CALLBACK": "adminsite.sidebar.home",
+    "SIDEBAR": {
+        "show_search": True,
+        "show_all_applications": False,
+        "navigation": "adminsite.sidebar.navigation",
+    },
+}
 
 # --- Background tasks: django-q2, ORM broker by default (no extra service).
 Q_CLUSTER = {

@@ -14,6 +14,14 @@ def _fast_and_isolated_settings(settings, tmp_path: Path) -> None:
     settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": True}
     settings.ARANDU_DATA_DIR = tmp_path / "data"
     settings.ARANDU_STORE_DIR = tmp_path / "data" / "store"
+    # Pages render without `collectstatic` (the hashed-name manifest is the web server's
+    # business: tests/adminsite/test_serve_process.py checks it live).
+    settings.STATIC_ROOT = tmp_path / "data" / "static"
+    settings.STATIC_ROOT.mkdir(parents=True)
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
     from django.core.cache import cache
 
     cache.clear()  # cached answers never leak between tests

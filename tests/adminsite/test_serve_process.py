@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -32,6 +33,43 @@ def alive(pid: int) -> bool:
     # a zombie still answers kill(0); it has exited all the same
     stat = Path(f"/proc/{pid}/stat")
     return stat.exists() and stat.read_text().split()[2] != "Z"
+
+
+def children_of(pid: int) -> list[int]:
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return children
+
+
+def get(url: str) -> tuple[int, dict[str, str], bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), b""
+
+
+def check_styled_admin(base: str) -> None:
+    """The login page's stylesheets (unfold's, with hashed names) come from WhiteNoise:
+    200 and cached for a year; the unhashed admin CSS is served too."""
+    status, _, body = get(f"{base}/admin/login/")
+    assert status == 200
+    sheets = re.findall(r'<link href="(/static/[^"]+\.css)" rel="stylesheet"', body.decode())
+    unfold = [s for s in sheets if s.startswith("/static/unfold/css/styles.")]
+    assert unfold and unfold[0] != "/static/unfold/css/styles.css", sheets  # hashed name
+    for sheet in sheets:
+        status, headers, css = get(base + sheet)
+        assert status == 200 and css, sheet
+        assert "max-age=315360000" in headers["Cache-Control"], (sheet, headers)
+    status, headers, _ = get(f"{base}/static/admin/css/base.css")
+    assert status == 200
+    assert headers["Content-Type"].startswith("text/css")
 
 
 def test_serve_starts_web_and_worker_and_sigterm_stops_them(tmp_path):
@@ -73,6 +111,12 @@ def test_serve_starts_web_and_worker_and_sigterm_stops_them(tmp_path):
             for name, pid in re.findall(r"started (\w+) \(pid (\d+)\)", log.read_text())
         }
         assert set(pids) == {"web", "worker"}
+        web_cmdline = Path(f"/proc/{pids['web']}/cmdline").read_bytes().split(b"\0")
+        assert b"gunicorn" in web_cmdline, web_cmdline
+        check_styled_admin(f"http://127.0.0.1:{port}")
+        web_workers = children_of(pids["web"])
+        assert web_workers, "gunicorn started no worker"
+        pids.update({f"web worker {pid}": pid for pid in web_workers})
     finally:
         serve.send_signal(signal.SIGTERM)
         serve.wait(timeout=30)

@@ -70,3 +70,72 @@ def test_remote_embedder_needs_model_and_dimension(tmp_path):
         ARANDU_EMBEDDER_DIMENSION="512",
     )
     assert ok.returncode == 0, ok.stderr
+
+
+def settings_values(tmp_path: Path, expression: str, **env: str) -> subprocess.CompletedProcess:
+    environment = {
+        k: v for k, v in os.environ.items() if not k.startswith(("ARANDU_", "DATABASE_URL"))
+    }
+    environment.update({"ARANDU_DATA_DIR": str(tmp_path / "data"), **env})
+    return subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"import json, adminsite.settings as s; print(json.dumps({expression}))",
+        ],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_static_files_are_served_by_whitenoise_with_hashed_names(tmp_path):
+    import json
+
+    result = settings_values(
+        tmp_path, "[s.MIDDLEWARE[:2], s.STORAGES['staticfiles']['BACKEND'], str(s.STATIC_ROOT)]"
+    )
+    assert result.returncode == 0, result.stderr
+    middleware, backend, static_root = json.loads(result.stdout)
+    assert middleware == [
+        "django.middleware.security.SecurityMiddleware",
+        "whitenoise.middleware.WhiteNoiseMiddleware",
+    ]
+    assert backend == "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    assert static_root == str(tmp_path / "data" / "static")
+
+
+def test_static_root_can_live_outside_the_data_dir(tmp_path):
+    result = settings_values(
+        tmp_path, "str(s.STATIC_ROOT)", ARANDU_STATIC_ROOT=str(tmp_path / "built-static")
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f'"{tmp_path / "built-static"}"'
+
+
+def test_web_server_defaults_suit_a_small_machine(tmp_path):
+    import json
+
+    result = settings_values(
+        tmp_path, "[s.ARANDU_ADDRESS, s.ARANDU_WEB_WORKERS, s.ARANDU_WEB_THREADS]"
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == ["127.0.0.1:8000", 2, 4]
+
+
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"ARANDU_ADDRESS": "8000"}, "ARANDU_ADDRESS"),
+        ({"ARANDU_ADDRESS": "localhost:99999"}, "ARANDU_ADDRESS"),
+        ({"ARANDU_WEB_WORKERS": "0"}, "ARANDU_WEB_WORKERS"),
+        ({"ARANDU_WEB_WORKERS": "many"}, "ARANDU_WEB_WORKERS"),
+        ({"ARANDU_WEB_THREADS": "0"}, "ARANDU_WEB_THREADS"),
+    ],
+)
+def test_bad_web_server_values_fail_loudly(tmp_path, env, message):
+    result = settings_values(tmp_path, "0", **env)
+    assert result.returncode != 0
+    assert message in result.stderr or "invalid literal" in result.stderr

@@ -1,7 +1,8 @@
 """`manage.py serve`: run the whole product on one machine.
 
-Starts the web process (admin, API) and the django-q2 worker; the Slack and Discord bots
-join when their tokens are set. Stops everything when one of them exits or on Ctrl-C.
+Collects the static files, then starts the web process (gunicorn: admin, /slack/events)
+and the django-q2 worker; the Slack and Discord bots join when their tokens are set.
+Stops everything when one of them exits, on Ctrl-C or on SIGTERM.
 """
 
 from __future__ import annotations
@@ -13,16 +14,22 @@ import subprocess
 import sys
 import time
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from adminsite.web import gunicorn_argv, static_files_missing, web_address
 
 logger = logging.getLogger(__name__)
 
 
-def planned_processes(*, address: str, environ: dict[str, str]) -> dict[str, list[str]]:
+def planned_processes(
+    *, address: str, environ: dict[str, str], web_workers: int, web_threads: int
+) -> dict[str, list[str]]:
     """Name → argv of every process to run, given the environment."""
     manage = [sys.executable, "manage.py"]
     processes = {
-        "web": [*manage, "runserver", address, "--noreload"],
+        "web": gunicorn_argv(address=address, workers=web_workers, threads=web_threads),
         "worker": [*manage, "qcluster"],
     }
     # Slack over HTTP (signing secret, no app token) is served by the web process at
@@ -39,27 +46,49 @@ def _raise_interrupt(signum, frame) -> None:
 
 
 class Command(BaseCommand):
-    help = "Run web + worker (+ bots when their tokens are set) until Ctrl-C."
+    help = (
+        "Run the web server (gunicorn: admin and /slack/events) and the background worker, "
+        "plus the Slack and Discord bots when their tokens are set, until Ctrl-C or SIGTERM."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--address", default=os.environ.get("ARANDU_ADDRESS", "127.0.0.1:8000"))
+        parser.add_argument(
+            "--address",
+            default=None,
+            help="host:port the web server listens on (0.0.0.0:8000 for every interface, "
+            "or unix:/path.sock); default ARANDU_ADDRESS, else 127.0.0.1:8000.",
+        )
+        parser.add_argument(
+            "--no-collectstatic",
+            action="store_true",
+            help="Skip collecting the static files at start (they must be collected already).",
+        )
 
-    def handle(self, *args, address: str, **options) -> None:
+    def handle(self, *args, address: str | None, no_collectstatic: bool, **options) -> None:
+        try:
+            address = web_address(address) if address else settings.ARANDU_ADDRESS
+        except ValueError as exc:
+            raise CommandError(f"--address: {exc}") from None
+        if not no_collectstatic:
+            # Hashed names for the pages this version renders (~2 s).
+            call_command("collectstatic", interactive=False, verbosity=0)
+        elif problem := static_files_missing():
+            raise CommandError(problem)
         # `kill` (SIGTERM) must stop the children too, not orphan them.
         signal.signal(signal.SIGTERM, _raise_interrupt)
-        plan = planned_processes(address=address, environ=dict(os.environ))
-        available = set(self._commands())
+        plan = planned_processes(
+            address=address,
+            environ=dict(os.environ),
+            web_workers=settings.ARANDU_WEB_WORKERS,
+            web_threads=settings.ARANDU_WEB_THREADS,
+        )
         children: dict[str, subprocess.Popen] = {}
         for name, argv in plan.items():
-            if argv[2] not in available:
-                self.stdout.write(self.style.WARNING(f"{name}: not available yet, skipped"))
-                continue
             children[name] = subprocess.Popen(argv)
             self.stdout.write(f"started {name} (pid {children[name].pid})")
+        where = address if address.startswith("unix:") else f"http://{address}/admin/"
         self.stdout.write(
-            self.style.SUCCESS(
-                f"Arandu is running: admin at http://{address}/admin/  (Ctrl-C stops)"
-            )
+            self.style.SUCCESS(f"Arandu is running: admin at {where}  (Ctrl-C stops)")
         )
         try:
             while all(child.poll() is None for child in children.values()):
@@ -77,9 +106,3 @@ class Command(BaseCommand):
                     child.wait(timeout=10)
                 except subprocess.TimeoutExpired:
                     child.kill()
-
-    @staticmethod
-    def _commands() -> list[str]:
-        from django.core.management import get_commands
-
-        return list(get_commands())

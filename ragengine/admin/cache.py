@@ -8,6 +8,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from unfold.admin import ModelAdmin
 
 from ragengine.cache import cache_purge, cache_purge_entries
 from ragengine.models import CachedAnswer, CacheEvent, CacheRule
@@ -20,7 +21,7 @@ def _report(modeladmin: admin.ModelAdmin, request: HttpRequest, count: int, what
 
 
 @admin.register(CacheRule)
-class CacheRuleAdmin(admin.ModelAdmin):
+class CacheRuleAdmin(ModelAdmin):
     list_display = (
         "name",
         "category",
@@ -65,7 +66,7 @@ class LiveFilter(admin.SimpleListFilter):
 
 
 @admin.register(CachedAnswer)
-class CachedAnswerAdmin(admin.ModelAdmin):
+class CachedAnswerAdmin(ModelAdmin):
     list_display = (
         "question",
         "model_family",
@@ -152,7 +153,7 @@ class CachedAnswerAdmin(admin.ModelAdmin):
 
 
 @admin.register(CacheEvent)
-class CacheEventAdmin(admin.ModelAdmin):
+class CacheEventAdmin(ModelAdmin):
     """Read-only: the hit and store events the cache statistics come from."""
 
     list_display = ("created_at", "kind", "rule_name", "scope_sets", "cost_saved", "similarity")

@@ -6,12 +6,13 @@ from __future__ import annotations
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from unfold.admin import ModelAdmin
 
 from ragengine.models import ChannelBinding, Feedback
 
 
 @admin.register(ChannelBinding)
-class ChannelBindingAdmin(admin.ModelAdmin):
+class ChannelBindingAdmin(ModelAdmin):
     list_display = ("name", "platform", "workspace_id", "channel_id", "sets_display")
     list_filter = ("platform", "knowledge_sets")
     search_fields = ("name", "channel_id", "workspace_id")
@@ -27,7 +28,7 @@ class ChannelBindingAdmin(admin.ModelAdmin):
 
 
 @admin.register(Feedback)
-class FeedbackAdmin(admin.ModelAdmin):
+class FeedbackAdmin(ModelAdmin):
     list_display = ("created_at", "member", "value", "short_comment", "platform", "request_id")
     list_filter = ("value", "platform")
     search_fields = ("request_id", "comment", "member__display_name")

@@ -1,0 +1,90 @@
+"""Admin for people and tiers: members (with their chat identities), the Slack workspaces
+and Discord guilds they come from, and the tiers that decide model, budget and limits."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from unfold.admin import ModelAdmin, TabularInline
+
+from ragengine.models import Identity, Member, Tier, TierModel, Workspace
+
+
+class TierModelInline(TabularInline):
+    model = TierModel
+    extra = 1
+    fields = ("position", "endpoint", "model")
+
+
+@admin.register(Tier)
+class TierAdmin(ModelAdmin):
+    list_display = (
+        "name",
+        "is_default",
+        "chain_display",
+        "daily_budget",
+        "monthly_budget",
+        "hard_limit_policy",
+        "questions_per_hour",
+        "questions_per_day",
+        "ab_percent",
+    )
+    list_filter = ("is_default", "hard_limit_policy")
+    search_fields = ("name",)
+    inlines = [TierModelInline]
+    fieldsets = (
+        (None, {"fields": ("name", "is_default")}),
+        ("Answers", {"fields": ("max_output_tokens", "context_token_budget")}),
+        (
+            "Budget",
+            {
+                "fields": (
+                    "daily_budget",
+                    "monthly_budget",
+                    "soft_limit_percent",
+                    "hard_limit_policy",
+                    "downgrade_endpoint",
+                    "downgrade_model",
+                )
+            },
+        ),
+        ("Rate limits", {"fields": ("questions_per_hour", "questions_per_day")}),
+        ("A/B split", {"fields": ("ab_endpoint", "ab_model", "ab_percent")}),
+        ("Cache", {"fields": ("semantic_cache_enabled", "cache_hits_count_toward_quota")}),
+    )
+
+    @admin.display(description="models (in order)")
+    def chain_display(self, obj: Tier) -> str:
+        steps = [str(step) for step in obj.chain.all()]
+        return " → ".join(steps) if steps else "extractive only"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).prefetch_related("chain__endpoint")
+
+
+@admin.register(Workspace)
+class WorkspaceAdmin(ModelAdmin):
+    """Slack workspaces and Discord guilds (created on first contact): default tier and
+    the knowledge sets their unbound channels and direct messages read."""
+
+    list_display = ("name", "platform", "external_id", "default_tier")
+    list_filter = ("platform", "default_tier")
+    search_fields = ("name", "external_id")
+    filter_horizontal = ("default_knowledge_sets",)
+
+
+class IdentityInline(TabularInline):
+    model = Identity
+    extra = 0
+    fields = ("platform", "workspace_id", "user_id", "created_at")
+    readonly_fields = ("created_at",)
+
+
+@admin.register(Member)
+class MemberAdmin(ModelAdmin):
+    list_display = ("display_name", "tier", "workspace", "is_active", "created_at")
+    list_filter = ("tier", "workspace", "is_active")
+    search_fields = ("display_name", "identities__user_id")
+    filter_horizontal = ("knowledge_sets",)
+    inlines = [IdentityInline]

@@ -1,0 +1,64 @@
+"""Admin for models and prices: provider endpoints (keys by env-var name only), the
+per-model price table, and the usage ledger those prices are charged into (read-only)."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import HttpRequest
+from unfold.admin import ModelAdmin
+
+from ragengine.models import ModelPrice, ProviderEndpoint, UsageRecord
+from ragengine.selectors.usage import usage_summary
+
+
+@admin.register(ProviderEndpoint)
+class ProviderEndpointAdmin(ModelAdmin):
+    list_display = ("name", "kind", "base_url", "api_key_env", "timeout_s", "enabled")
+    list_filter = ("kind", "enabled")
+    search_fields = ("name", "base_url")
+
+
+@admin.register(ModelPrice)
+class ModelPriceAdmin(ModelAdmin):
+    list_display = ("model", "provider_kind", "input_per_million", "output_per_million", "currency")
+    list_editable = ("input_per_million", "output_per_million")
+    list_filter = ("provider_kind", "currency")
+    search_fields = ("model",)
+
+
+@admin.register(UsageRecord)
+class UsageRecordAdmin(ModelAdmin):
+    """The ledger, read-only; the change list shows totals for the current filters."""
+
+    list_before_template = "admin/ragengine/usagerecord/totals.html"
+    list_display = (
+        "created_at",
+        "member",
+        "tier",
+        "mode",
+        "provider",
+        "model",
+        "arm",
+        "tokens_in",
+        "tokens_out",
+        "cost",
+        "cost_saved",
+        "status",
+    )
+    list_filter = ("mode", "status", "tier", "provider", "model", "arm")
+    search_fields = ("member__display_name", "request_id", "model")
+    date_hierarchy = "created_at"
+    list_select_related = ("member", "tier")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        changelist = getattr(response, "context_data", {}).get("cl")
+        if changelist is not None:
+            response.context_data["totals"] = usage_summary(rows=changelist.queryset)
+        return response

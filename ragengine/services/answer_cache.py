@@ -19,6 +19,8 @@ Storage: the Django cache (locmem, or Redis shared by every process) is the hot 
 `CachedAnswer` rows are the durable record, so a cold cache or a restart falls back to the
 database and re-warms. Every served entry is re-checked against its row (the hit counter
 update), so a purge is honoured even by a process whose local cache still holds a copy.
+When the Django cache's backend fails, entries are served from the rows alone and the
+stampede lock is skipped (`ragengine.services.cache_backend`; `cache_health()` says so).
 """
 
 from __future__ import annotations
@@ -40,7 +42,6 @@ from typing import Any, Literal
 import numpy as np
 from bm25s.stopwords import STOPWORDS_EN, STOPWORDS_PORTUGUESE
 from django.conf import settings
-from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -55,6 +56,8 @@ from ragengine.models import (
     KnowledgeSet,
 )
 from ragengine.retrieval.analysis import detect_language, fold_accents, word_tokens
+from ragengine.services.cache_backend import cache_backend
+from ragengine.services.cache_backend import cache_health as cache_health  # public face
 
 logger = logging.getLogger(__name__)
 
@@ -493,7 +496,7 @@ def _warm(entry: CachedAnswer) -> dict[str, Any]:
     payload = _payload(entry)
     remaining = math.ceil((entry.expires_at - timezone.now()).total_seconds())
     if remaining > 0:
-        cache.set(_entry_ck(entry.key), payload, timeout=remaining)
+        cache_backend().set(_entry_ck(entry.key), payload, timeout=remaining)
     return payload
 
 
@@ -538,12 +541,12 @@ def _hit(payload: dict[str, Any], kind: HitKind, similarity: float) -> CacheHit:
 
 
 def _exact_lookup(key: str, *, now: datetime) -> CacheHit | None:
-    payload = cache.get(_entry_ck(key))
+    payload = cache_backend().get(_entry_ck(key))
     if payload is not None and payload["expires"] > now.timestamp():
         if _record_hit(payload=payload, kind="exact", similarity=1.0, now=now):
             logger.info("answer cache hit", extra={"kind": "exact", "entry": payload["id"]})
             return _hit(payload, "exact", 1.0)
-        cache.delete(_entry_ck(key))  # purged (seen by a process with its own locmem)
+        cache_backend().delete(_entry_ck(key))  # purged (seen by a process with its own locmem)
     entry = CachedAnswer.objects.select_related("rule").filter(key=key, expires_at__gt=now).first()
     if entry is None:
         return None
@@ -695,13 +698,18 @@ def generation_guard(
     The lock is a `cache.add` key with a timeout (`lock_s`, default `wait_s`; keep it
     above the slowest generation), so a crashed holder frees it. With Redis it works
     across processes; with locmem only between threads of one process (each process
-    then generates once)."""
+    then generates once). When the cache backend is unavailable there is no lock:
+    it yields False at once and every caller generates."""
+    backend = cache_backend()
     lock = _lock_ck(key)
     token = uuid.uuid4().hex
     timeout = math.ceil(lock_s or wait_s)
     deadline = time.monotonic() + wait_s
     delay = 0.005
-    while not (held := cache.add(lock, token, timeout=timeout)):
+    while not (held := backend.add(lock, token, timeout=timeout)):
+        if held is None:  # no backend, no lock: nobody else can hold it either
+            held = False
+            break
         if time.monotonic() >= deadline:
             logger.warning("answer generation wait timed out", extra={"key": key[:12]})
             break
@@ -710,8 +718,8 @@ def generation_guard(
     try:
         yield held
     finally:
-        if held and cache.get(lock) == token:
-            cache.delete(lock)
+        if held and backend.get(lock) == token:
+            backend.delete(lock)
 
 
 # --- purge ----------------------------------------------------------------------------------
@@ -760,7 +768,7 @@ def _delete_entries(found: list[tuple], *, reason: str) -> int:
     pks = [row[0] for row in found]
     for start in range(0, len(pks), 500):
         CachedAnswer.objects.filter(pk__in=pks[start : start + 500]).delete()
-    cache.delete_many([_entry_ck(row[1]) for row in found])
+    cache_backend().delete_many(_entry_ck(row[1]) for row in found)
     logger.info("answer cache purged", extra={"entries": len(pks), "reason": reason})
     return len(pks)
 

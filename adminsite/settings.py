@@ -119,7 +119,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 _REDIS_URL = env.str("REDIS_URL", default="")
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _REDIS_URL}
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": _REDIS_URL,
+            # A Redis that stops answering must fail fast: the answer cache then goes on
+            # without it (ragengine.services.cache_backend).
+            "OPTIONS": {"socket_connect_timeout": 1.0, "socket_timeout": 1.0},
+        }
         if _REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
@@ -224,6 +230,12 @@ ARANDU_CACHE_SEMANTIC_THRESHOLD = env.float(
 ARANDU_BLOCKED_PATTERNS = env.json("ARANDU_BLOCKED_PATTERNS", default=None)
 # Ingestion commits to the vector store every N documents (and at the end of a run).
 ARANDU_INGEST_COMMIT_EVERY = env.int("ARANDU_INGEST_COMMIT_EVERY", default=50)
+# Seconds a question's model calls may take in all (retries and fallbacks included),
+# counted from its budget reservation, which counts for twice that plus a minute.
+ARANDU_MODEL_DEADLINE_S = env.float("ARANDU_MODEL_DEADLINE_S", default=120.0)
+# Seconds a question waits when the member's own questions in flight hold the rest of
+# their budget (they settle to their real, lower cost), before the hard-limit policy.
+ARANDU_BUDGET_WAIT_S = env.float("ARANDU_BUDGET_WAIT_S", default=30.0)
 
 _require(ARANDU_CHUNK_TOKENS >= 32, "ARANDU_CHUNK_TOKENS must be at least 32.")
 _require(
@@ -266,6 +278,13 @@ _require(
 )
 _require(ARANDU_EXTRACTIVE_EMBED_SENTENCES >= 0, "ARANDU_EXTRACTIVE_EMBED_SENTENCES must be >= 0.")
 _require(ARANDU_INGEST_COMMIT_EVERY >= 1, "ARANDU_INGEST_COMMIT_EVERY must be at least 1.")
+_require(
+    0 < ARANDU_MODEL_DEADLINE_S <= 3600, "ARANDU_MODEL_DEADLINE_S must be in (0, 3600] seconds."
+)
+_require(
+    0 <= ARANDU_BUDGET_WAIT_S <= ARANDU_MODEL_DEADLINE_S,
+    "ARANDU_BUDGET_WAIT_S must be >= 0 and at most ARANDU_MODEL_DEADLINE_S.",
+)
 
 # --- Chat doors. Tokens are secrets: read from the environment only, never logged.
 SLACK_BOT_TOKEN = env.str("SLACK_BOT_TOKEN", default="")

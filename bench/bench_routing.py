@@ -131,9 +131,10 @@ def run(args) -> dict:
     member = members[0]
     provider_ms: list[float] = []
     settle_ms: list[float] = []
-    # Patched where ask() looks them up (generate moved to answering.py).
+    # Patched where they are looked up: generate in answering.py, usage_settle in
+    # answer_plan.py (a paid call is settled the moment it returns).
+    import ragengine.services.answer_plan as settle_caller
     import ragengine.services.answering as generate_caller
-    import ragengine.services.ask as settle_caller
 
     real_generate = generate_caller.generate
     real_settle = settle_caller.usage_settle

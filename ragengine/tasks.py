@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from ragengine.cache import cache_prune
+from ragengine.services.budgets import usage_sweep
 
 
 def cache_prune_task() -> int:
     """Delete expired cached answers and those built on old index versions (hourly)."""
     return cache_prune()
+
+
+def usage_sweep_task() -> int:
+    """Mark reservations whose process died before settling as abandoned (every 5 min)."""
+    return usage_sweep()

@@ -25,6 +25,9 @@ def _fast_and_isolated_settings(settings, tmp_path: Path) -> None:
     from django.core.cache import cache
 
     cache.clear()  # cached answers never leak between tests
+    from ragengine.cache.backend import cache_backend
+
+    cache_backend().reset()  # nor does a cache outage
     from ragengine.services.generation import _steps_cache
 
     _steps_cache().clear()

@@ -43,6 +43,7 @@ class TierAdmin(ModelAdmin):
                     "daily_budget",
                     "monthly_budget",
                     "soft_limit_percent",
+                    "min_output_tokens",
                     "hard_limit_policy",
                     "downgrade_endpoint",
                     "downgrade_model",

@@ -7,12 +7,15 @@ This is its one public face; callers import from `ragengine.cache`, never its mo
 - rules: admin-edited TTLs (or never cache), first enabled match by priority;
 - lookup: exact, then semantic behind the paraphrase checks (paraphrase);
 - store, purge (admin and periodic prune), lock (one generation per question at a time);
-- replies: an `Answer` as the cache keeps it, and the reply a hit gives.
+- replies: an `Answer` as the cache keeps it, and the reply a hit gives;
+- backend: the Django cache behind a guard, so a failing backend (Redis down) never
+  fails a question: entries are served from their rows, and `cache_health()` says so.
 
 The cache writes no ledger rows: serving a hit as a question (quota, a free ledger row)
 is the ask service's business.
 """
 
+from ragengine.cache.backend import CacheHealth, cache_health
 from ragengine.cache.keys import CacheScope, cache_key_for, cache_scope, fold_question
 from ragengine.cache.lock import generation_lock
 from ragengine.cache.lookup import CacheHit, HitKind, QueryVector, cache_lookup
@@ -23,6 +26,7 @@ from ragengine.cache.rules import RuleDecision, cache_rule_for
 from ragengine.cache.store import cache_store
 
 __all__ = [
+    "CacheHealth",
     "CacheHit",
     "CacheScope",
     "HitKind",
@@ -30,6 +34,7 @@ __all__ = [
     "RuleDecision",
     "answer_from_hit",
     "answer_payload",
+    "cache_health",
     "cache_key_for",
     "cache_lookup",
     "cache_prune",

@@ -6,9 +6,9 @@ import math
 from typing import Any
 
 import numpy as np
-from django.core.cache import cache
 from django.utils import timezone
 
+from ragengine.cache.backend import cache_backend
 from ragengine.cache.keys import entry_cache_key
 from ragengine.models import CachedAnswer
 
@@ -32,7 +32,7 @@ def warm_entry(entry: CachedAnswer) -> dict[str, Any]:
     payload = entry_payload(entry)
     remaining = math.ceil((entry.expires_at - timezone.now()).total_seconds())
     if remaining > 0:
-        cache.set(entry_cache_key(entry.key), payload, timeout=remaining)
+        cache_backend().set(entry_cache_key(entry.key), payload, timeout=remaining)
     return payload
 
 

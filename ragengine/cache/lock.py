@@ -9,8 +9,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from django.core.cache import cache
-
+from ragengine.cache.backend import cache_backend
 from ragengine.cache.keys import lock_cache_key
 
 logger = logging.getLogger(__name__)
@@ -36,13 +35,18 @@ def generation_lock(*, key: str, wait_s: float = 30, lock_s: float | None = None
     The lock is a `cache.add` key with a timeout (`lock_s`, default `wait_s`; keep it
     above the slowest generation), so a crashed holder frees it. With Redis it works
     across processes; with locmem only between threads of one process (each process
-    then generates once)."""
+    then generates once). When the cache backend is unavailable there is no lock:
+    it yields False at once and every caller generates."""
+    backend = cache_backend()
     lock = lock_cache_key(key)
     token = uuid.uuid4().hex
     timeout = math.ceil(lock_s or wait_s)
     deadline = time.monotonic() + wait_s
     delay = 0.005
-    while not (held := cache.add(lock, token, timeout=timeout)):
+    while not (held := backend.add(lock, token, timeout=timeout)):
+        if held is None:  # no backend, no lock: nobody else can hold it either
+            held = False
+            break
         if time.monotonic() >= deadline:
             logger.warning("answer generation wait timed out", extra={"key": key[:12]})
             break
@@ -51,5 +55,5 @@ def generation_lock(*, key: str, wait_s: float = 30, lock_s: float | None = None
     try:
         yield held
     finally:
-        if held and cache.get(lock) == token:
-            cache.delete(lock)
+        if held and backend.get(lock) == token:
+            backend.delete(lock)

@@ -20,11 +20,11 @@ from typing import Any, Literal
 
 import numpy as np
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from ragengine.cache.backend import cache_backend
 from ragengine.cache.entries import entry_payload, unit_vector, warm_entry
 from ragengine.cache.keys import CacheScope, entry_cache_key, exact_key, fold_question
 from ragengine.cache.paraphrase import signature_key, signature_mismatch, signature_of
@@ -111,12 +111,13 @@ def _hit(payload: dict[str, Any], kind: HitKind, similarity: float) -> CacheHit:
 
 
 def _exact_lookup(key: str, *, now: datetime) -> CacheHit | None:
-    payload = cache.get(entry_cache_key(key))
+    payload = cache_backend().get(entry_cache_key(key))
     if payload is not None and payload["expires"] > now.timestamp():
         if _record_hit(payload=payload, kind="exact", similarity=1.0, now=now):
             logger.info("answer cache hit", extra={"kind": "exact", "entry": payload["id"]})
             return _hit(payload, "exact", 1.0)
-        cache.delete(entry_cache_key(key))  # purged (seen by a process with its own locmem)
+        # purged (seen by a process with its own locmem)
+        cache_backend().delete(entry_cache_key(key))
     entry = CachedAnswer.objects.select_related("rule").filter(key=key, expires_at__gt=now).first()
     if entry is None:
         return None

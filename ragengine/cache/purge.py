@@ -7,9 +7,9 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 
-from django.core.cache import cache
 from django.utils import timezone
 
+from ragengine.cache.backend import cache_backend
 from ragengine.cache.keys import entry_cache_key
 from ragengine.models import CachedAnswer, KnowledgeSet
 
@@ -59,6 +59,6 @@ def _delete_entries(found: list[tuple], *, reason: str) -> int:
     pks = [row[0] for row in found]
     for start in range(0, len(pks), 500):
         CachedAnswer.objects.filter(pk__in=pks[start : start + 500]).delete()
-    cache.delete_many([entry_cache_key(row[1]) for row in found])
+    cache_backend().delete_many(entry_cache_key(row[1]) for row in found)
     logger.info("answer cache purged", extra={"entries": len(pks), "reason": reason})
     return len(pks)

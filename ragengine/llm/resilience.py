@@ -25,6 +25,7 @@ from typing import Literal, TypeVar
 import tenacity
 from tenacity import RetryCallState
 
+from ragengine.llm.deadline import check_deadline, deadline_scope, past_deadline
 from ragengine.llm.types import CircuitOpen, ProviderError
 
 logger = logging.getLogger(__name__)
@@ -265,11 +266,16 @@ class RetryPolicy:
 
 
 def retrying(
-    *, provider: str, max_retries: int, policy: RetryPolicy | None = None
+    *,
+    provider: str,
+    max_retries: int,
+    policy: RetryPolicy | None = None,
+    deadline: float | None = None,
 ) -> tenacity.Retrying:
     """A tenacity retrier for one provider call: `retrying(...)(fn)` runs `fn` up to
     `max_retries + 1` times, retrying only transient `ProviderError`s, and re-raises the
-    last error itself (never tenacity's RetryError)."""
+    last error itself (never tenacity's RetryError). With a `deadline` (a monotonic
+    instant) it stops instead of waiting past it."""
     policy = policy or RetryPolicy()
 
     def wait(state: RetryCallState) -> float:
@@ -283,6 +289,10 @@ def retrying(
     def retry_after_too_long(state: RetryCallState) -> bool:
         retry_after = _retry_after_of(state)
         return retry_after is not None and retry_after > policy.max_retry_after_s
+
+    def wait_passes_deadline(state: RetryCallState) -> bool:
+        # tenacity computes the wait before asking whether to stop.
+        return deadline is not None and time.monotonic() + state.upcoming_sleep >= deadline
 
     def before_sleep(state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
@@ -301,7 +311,11 @@ def retrying(
 
     return tenacity.Retrying(
         retry=tenacity.retry_if_exception(is_retryable),
-        stop=tenacity.stop_any(tenacity.stop_after_attempt(max_retries + 1), retry_after_too_long),
+        stop=tenacity.stop_any(
+            tenacity.stop_after_attempt(max_retries + 1),
+            retry_after_too_long,
+            wait_passes_deadline,
+        ),
         wait=wait,
         sleep=policy.sleep,
         before_sleep=before_sleep,
@@ -315,10 +329,32 @@ def _retry_after_of(state: RetryCallState) -> float | None:
 
 
 def resilient_call(
-    fn: Callable[[], T], *, breaker: CircuitBreaker | None, retry: tenacity.Retrying
+    fn: Callable[[], T],
+    *,
+    breaker: CircuitBreaker | None,
+    retry: tenacity.Retrying,
+    deadline: float | None = None,
+    provider: str = "",
 ) -> T:
-    """`fn` retried by `retry`, each attempt through `breaker` (when there is one)."""
-    return retry(fn if breaker is None else lambda: breaker.call(fn))
+    """`fn` retried by `retry`, each attempt through `breaker` (when there is one) and
+    within `deadline` (no attempt starts after it; requests made inside end by it)."""
+
+    def attempt() -> T:
+        check_deadline(deadline, provider=provider)
+        try:
+            with deadline_scope(deadline):
+                return fn() if breaker is None else breaker.call(fn)
+        except ProviderError as exc:
+            _raise_past_deadline(exc, deadline)
+            raise
+
+    return retry(attempt)
+
+
+def _raise_past_deadline(exc: ProviderError, deadline: float | None) -> None:
+    converted = past_deadline(exc, deadline)
+    if converted is not exc:
+        raise converted from exc
 
 
 _END = object()
@@ -329,23 +365,30 @@ def resilient_stream(
     *,
     breaker: CircuitBreaker,
     retry: tenacity.Retrying,
+    deadline: float | None = None,
+    provider: str = "",
 ) -> Iterator[T]:
     """Stream items through the breaker, retrying until the first item arrives.
 
     Once an item has been handed to the caller a failure cannot be retried transparently
     (the caller has shown it), so later errors are recorded and raised. `open_stream`
-    must raise `ProviderError`s only.
+    must raise `ProviderError`s only. With a `deadline`, no attempt starts after it and
+    the stream's requests end by it (see `ragengine.llm.deadline`).
     """
 
     def open_first() -> tuple[Iterator[T], object]:
+        check_deadline(deadline, provider=provider)
         breaker.allow()
         iterator: Iterator[T] | None = None
         try:
-            iterator = open_stream()
-            return iterator, next(iterator, _END)
+            with deadline_scope(deadline):  # requests may go out on the first read
+                iterator = open_stream()
+                return iterator, next(iterator, _END)
         except BaseException as exc:
             breaker.record_outcome(exc)
             close_stream(iterator)
+            if isinstance(exc, ProviderError):
+                _raise_past_deadline(exc, deadline)
             raise
 
     iterator, first = retry(open_first)
@@ -359,6 +402,8 @@ def resilient_stream(
         raise
     except BaseException as exc:
         breaker.record_outcome(exc)
+        if isinstance(exc, ProviderError):
+            _raise_past_deadline(exc, deadline)
         raise
     else:
         breaker.record_success()

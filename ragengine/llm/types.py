@@ -26,12 +26,16 @@ class ChatMessage:
 
 @dataclass(frozen=True, slots=True)
 class ChatRequest:
-    """One chat completion call. `max_tokens` caps the output (and the budget reservation)."""
+    """One chat completion call. `max_tokens` caps the output (and the budget reservation).
+
+    `deadline` is a `time.monotonic()` instant by which the whole call (every attempt,
+    wait and read) must be over; None means only the endpoint's timeouts apply."""
 
     model: str
     messages: tuple[ChatMessage, ...]
     max_tokens: int
     temperature: float = 0.1
+    deadline: float | None = None
 
     def __post_init__(self) -> None:
         if not self.model:
@@ -109,6 +113,14 @@ class ProviderTimeout(ProviderError):
 
     def __init__(self, message: str, *, provider: str) -> None:
         super().__init__(message, provider=provider, transient=True)
+
+
+class DeadlineExceeded(ProviderError):
+    """The call's total deadline passed. Not transient: retrying can only pass it further,
+    so the caller moves on (and a question's fallbacks share the same deadline)."""
+
+    def __init__(self, message: str, *, provider: str) -> None:
+        super().__init__(message, provider=provider, transient=False)
 
 
 class CircuitOpen(ProviderError):

@@ -23,6 +23,13 @@ class Tier(models.Model):
         default=False, help_text="Used for people whose workspace has no default tier."
     )
     max_output_tokens = models.PositiveIntegerField(default=500, validators=[MinValueValidator(16)])
+    min_output_tokens = models.PositiveIntegerField(
+        default=100,
+        validators=[MinValueValidator(1)],
+        help_text="Near the budget limit an answer's length is capped to what the budget "
+        "left can pay; below this many tokens (or max output tokens, if smaller) the hard-limit "
+        "policy applies instead.",
+    )
     context_token_budget = models.PositiveIntegerField(
         default=3000,
         validators=[MinValueValidator(1024)],

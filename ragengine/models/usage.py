@@ -13,13 +13,18 @@ from ragengine.models.tiers import Tier
 class UsageStatus(models.TextChoices):
     RESERVED = "reserved", "Reserved (call in flight)"
     SETTLED = "settled", "Settled"
+    # Its process died between reserving and settling; `reserved` keeps the amount held,
+    # since the call may have been made (and paid) before the process died.
+    ABANDONED = "abandoned", "Abandoned (process died mid-question)"
 
 
 class UsageRecord(models.Model):
     """Spend for any period is a sum over these rows; nothing is ever reset.
 
     While a call is in flight the row holds the worst-case cost in `reserved`; settling
-    sets the real `cost` and zeroes `reserved`, in one update.
+    sets the real `cost` and zeroes `reserved`, in one update. A reservation nobody settled
+    stops counting once no call it paid for can still be running, and the sweep then
+    marks it abandoned (`ragengine.services.budgets.usage_sweep`).
     """
 
     member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="usage")

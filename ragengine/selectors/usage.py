@@ -7,14 +7,15 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
+from django.conf import settings
 from django.db.models import Count, F, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, Concat
 
 from ragengine.models import Member, UsageRecord, UsageStatus
 
-# A reservation older than this belongs to a process that died mid-call; it stops
-# counting so a crash can't lock a person out for the rest of the period.
-STALE_RESERVATION = timedelta(minutes=10)
+# Room around a question's model calls: settling after them takes far less (retrieval
+# before them already counts against their deadline).
+SETTLE_MARGIN = timedelta(minutes=1)
 
 GroupBy = Literal["member", "tier", "model"]
 _KEYS = {
@@ -24,9 +25,21 @@ _KEYS = {
 }
 
 
+def reservation_life() -> timedelta:
+    """How long a reservation counts as spend.
+
+    A question's model calls must be over `ARANDU_MODEL_DEADLINE_S` after its reservation,
+    except for a read already waiting then, which may take the time that was left when its
+    request started (`ragengine.llm.deadline`): every call has ended by twice the deadline.
+    A reservation older than that plus a margin belongs to a process that died before
+    settling; it stops counting, so a crash can't lock a person out, and the sweep marks
+    it abandoned."""
+    return timedelta(seconds=2 * settings.ARANDU_MODEL_DEADLINE_S) + SETTLE_MARGIN
+
+
 def live_spend_filter(now: datetime) -> Q:
     """Rows that count as spend: settled ones and reservations still in flight."""
-    live_reservation = Q(status=UsageStatus.RESERVED, created_at__gte=now - STALE_RESERVATION)
+    live_reservation = Q(status=UsageStatus.RESERVED, created_at__gte=now - reservation_life())
     return Q(status=UsageStatus.SETTLED) | live_reservation
 
 

@@ -1,20 +1,48 @@
-"""What the budget allows for one question: the models to try and the reservation, or the
-hard-limit policy (downgrade, extractive, refuse), or a rate-limit refusal."""
+"""What the budget allows for one question: the models to try, the reservation and the
+limits of the calls (output tokens, deadline, money), or the hard-limit policy (downgrade,
+extractive, refuse), or a rate-limit refusal. Also settling the plan's reservation, once.
+
+Near the limit the reservation may be less than the worst case: each call's output is
+then capped to what is left (`generation.CallLimits`), down to the tier's floor
+(`Tier.min_output_tokens`). When what is missing is held by the member's own questions in
+flight (they settle to their real, usually far lower cost), the question waits for them,
+up to `ARANDU_BUDGET_WAIT_S` and no longer than their calls may run.
+"""
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+
+from django.conf import settings
+from django.utils import timezone
 
 from ragengine.models import HardLimitPolicy, Member, Tier
 from ragengine.services.budgets import (
     Denied,
     Reservation,
+    UsageDetails,
     usage_open,
     usage_record_refusal,
+    usage_settle,
 )
-from ragengine.services.generation import Step, downgrade_steps, worst_case_cost
+from ragengine.services.generation import (
+    CallLimits,
+    Charge,
+    Step,
+    charges_cost,
+    downgrade_steps,
+    worst_case_cost,
+)
+
+logger = logging.getLogger(__name__)
+
+# Pauses while waiting for the member's questions in flight to settle.
+BUSY_FIRST_PAUSE_S = 0.02
+BUSY_MAX_PAUSE_S = 0.25
 
 
 @dataclass(slots=True)
@@ -24,53 +52,168 @@ class Plan:
     notices: list[str] = field(default_factory=list)
     refusal: str | None = None
     rate_limited: bool = False
+    arm: str = ""
+    max_output_tokens: int = 0  # per call; `allowance` may cap it further
+    min_output_tokens: int = 1
+    allowance: Decimal | None = None  # the money the calls may spend (under a budget)
+    deadline: float | None = None  # time.monotonic() by which every model call has ended
+    charges: list[Charge] = field(default_factory=list)  # what the calls cost, as they end
+    settled: bool = False
+
+    def call_limits(self, *, prompt_tokens: int) -> CallLimits:
+        return CallLimits(
+            max_tokens=self.max_output_tokens,
+            deadline=self.deadline,
+            allowance=self.allowance,
+            min_tokens=self.min_output_tokens,
+            prompt_tokens=prompt_tokens,
+        )
 
 
 def plan_answer(
-    *, member: Member | None, tier: Tier, steps: Sequence[Step], request_id: str, where: str
+    *,
+    member: Member | None,
+    tier: Tier,
+    steps: Sequence[Step],
+    request_id: str,
+    where: str,
+    arm: str = "",
 ) -> Plan:
-    """Rate limit, then reserve the chain's worst case; on a hard limit, apply the policy."""
+    """Rate limit, then reserve the chain's worst case (or what is left, near the limit);
+    on a hard limit, apply the policy."""
     if member is None:  # internal callers (benchmarks) without a ledger
-        return Plan(steps=list(steps))
-    opened = usage_open(
-        member=member,
-        tier=tier,
-        worst_case=worst_case_cost(steps=steps, tier=tier),
-        request_id=request_id,
-        channel=where,
-    )
+        return _plan(steps=steps, tier=tier, reservation=None, arm=arm)
+    opened = _open(member=member, tier=tier, steps=steps, request_id=request_id, where=where)
+    if isinstance(opened, Denied) and opened.kind == "busy":
+        opened = _wait_for_questions_in_flight(
+            opened, member=member, tier=tier, steps=steps, request_id=request_id, where=where
+        )
     if isinstance(opened, Reservation):
-        return Plan(steps=list(steps), reservation=opened)
+        return _plan(steps=steps, tier=tier, reservation=opened, arm=arm)
     if opened.kind == "rate":
         return Plan(steps=[], refusal=opened.message, rate_limited=True)
     return _apply_hard_limit(
-        member=member, tier=tier, denial=opened, request_id=request_id, where=where
+        member=member, tier=tier, denial=opened, request_id=request_id, where=where, arm=arm
+    )
+
+
+def plan_settle(*, plan: Plan, details: UsageDetails) -> None:
+    """Settle the plan's reservation with `details`, once: the first settlement (made the
+    moment a paid call returns) is the one that counts; later calls do nothing."""
+    if plan.reservation is None or plan.settled:
+        return
+    usage_settle(reservation=plan.reservation, details=details)
+    plan.settled = True
+
+
+def plan_release(plan: Plan) -> None:
+    """After a failure: settle what the model calls have cost so far (nothing, if none was
+    billed), off the quota. Never 0 for a call the provider billed."""
+    charges = plan.charges
+    last = charges[-1].step if charges else None
+    plan_settle(
+        plan=plan,
+        details=UsageDetails(
+            mode="error",
+            provider=last.endpoint.name if last else "",
+            model=last.model if last else "",
+            tokens_in=sum(c.tokens_in for c in charges),
+            tokens_out=sum(c.tokens_out for c in charges),
+            cost=charges_cost(charges),
+            counts_toward_quota=False,
+        ),
+    )
+
+
+def _open(
+    *,
+    member: Member,
+    tier: Tier,
+    steps: Sequence[Step],
+    request_id: str,
+    where: str,
+    check_rate: bool = True,
+) -> Reservation | Denied:
+    floor = min(tier.min_output_tokens, tier.max_output_tokens)
+    minimum = None
+    if steps and floor < tier.max_output_tokens:
+        minimum = worst_case_cost(steps=steps, tier=tier, max_output_tokens=floor)
+    return usage_open(
+        member=member,
+        tier=tier,
+        worst_case=worst_case_cost(steps=steps, tier=tier),
+        minimum=minimum,
+        request_id=request_id,
+        channel=where,
+        check_rate=check_rate,
+    )
+
+
+def _wait_for_questions_in_flight(
+    denial: Denied,
+    *,
+    member: Member,
+    tier: Tier,
+    steps: Sequence[Step],
+    request_id: str,
+    where: str,
+) -> Reservation | Denied:
+    """Try again while the member's reservations in flight are what blocks: each settles
+    to its real cost (usually far below its worst case) within seconds. Not past the end
+    of their deadline: a reservation whose calls should be over belongs to a process that
+    died, and only ages out (see `reservation_life`)."""
+    give_up_at = time.monotonic() + settings.ARANDU_BUDGET_WAIT_S
+    pause = BUSY_FIRST_PAUSE_S
+    opened: Reservation | Denied = denial
+    logger.info("waiting for questions in flight", extra={"request_id": request_id})
+    while isinstance(opened, Denied) and opened.kind == "busy":
+        calls_over = opened.settles_by is not None and opened.settles_by <= timezone.now()
+        if calls_over or time.monotonic() + pause > give_up_at:
+            break
+        time.sleep(pause)
+        pause = min(pause * 2, BUSY_MAX_PAUSE_S)
+        opened = _open(member=member, tier=tier, steps=steps, request_id=request_id, where=where)
+    return opened
+
+
+def _plan(*, steps: Sequence[Step], tier: Tier, reservation: Reservation | None, arm: str) -> Plan:
+    """The plan for a granted reservation: its deadline starts now, and under a budget
+    the calls may spend what is reserved, no more."""
+    budgeted = reservation is not None and (
+        tier.daily_budget is not None or tier.monthly_budget is not None
+    )
+    return Plan(
+        steps=list(steps),
+        reservation=reservation,
+        arm=arm,
+        max_output_tokens=tier.max_output_tokens,
+        min_output_tokens=min(tier.min_output_tokens, tier.max_output_tokens),
+        allowance=reservation.amount if budgeted and reservation is not None else None,
+        deadline=time.monotonic() + settings.ARANDU_MODEL_DEADLINE_S,
     )
 
 
 def _apply_hard_limit(
-    *, member: Member, tier: Tier, denial: Denied, request_id: str, where: str
+    *, member: Member, tier: Tier, denial: Denied, request_id: str, where: str, arm: str
 ) -> Plan:
     policy = tier.hard_limit_policy
     if policy == HardLimitPolicy.REFUSE:
         usage_record_refusal(member=member, tier=tier, request_id=request_id, channel=where)
         return Plan(steps=[], refusal=f"{denial.message} Until then I can't answer questions.")
-    if policy == HardLimitPolicy.DOWNGRADE:
-        cheaper = downgrade_steps(tier=tier)
-        opened = usage_open(
+    cheaper = downgrade_steps(tier=tier) if policy == HardLimitPolicy.DOWNGRADE else []
+    if cheaper:
+        opened = _open(
             member=member,
             tier=tier,
-            worst_case=worst_case_cost(steps=cheaper, tier=tier),
+            steps=cheaper,
             request_id=request_id,
-            channel=where,
+            where=where,
             check_rate=False,
         )
-        if cheaper and isinstance(opened, Reservation):
-            return Plan(
-                steps=cheaper,
-                reservation=opened,
-                notices=[f"{denial.message} Meanwhile answers come from {cheaper[0].model}."],
-            )
+        if isinstance(opened, Reservation):
+            plan = _plan(steps=cheaper, tier=tier, reservation=opened, arm=arm)
+            plan.notices = [f"{denial.message} Meanwhile answers come from {cheaper[0].model}."]
+            return plan
     opened = usage_open(
         member=member,
         tier=tier,
@@ -79,8 +222,11 @@ def _apply_hard_limit(
         channel=where,
         check_rate=False,
     )
-    return Plan(
+    plan = _plan(
         steps=[],
+        tier=tier,
         reservation=opened if isinstance(opened, Reservation) else None,
-        notices=[f"{denial.message} Meanwhile answers quote the documents (no AI model)."],
+        arm=arm,
     )
+    plan.notices = [f"{denial.message} Meanwhile answers quote the documents (no AI model)."]
+    return plan

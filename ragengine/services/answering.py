@@ -17,9 +17,16 @@ from ragengine.llm.tokens import tokenizer_for
 from ragengine.models import Tier
 from ragengine.retrieval import registry
 from ragengine.retrieval.types import SearchHit, SearchQuery
-from ragengine.services.answer_plan import Plan
+from ragengine.services.answer_plan import Plan, plan_settle
 from ragengine.services.budgets import UsageDetails
-from ragengine.services.generation import Step, TextSink, generate
+from ragengine.services.generation import (
+    Charge,
+    Generation,
+    Step,
+    TextSink,
+    charges_cost,
+    generate,
+)
 from ragengine.services.timing import Stopwatch
 
 logger = logging.getLogger(__name__)
@@ -59,7 +66,10 @@ def answer_from_documents(
     on_text: TextSink | None = None,
 ) -> tuple[Answer, UsageDetails]:
     """Retrieve for `search_text`, then answer `question` as the plan allows; a streaming
-    model's text so far goes to `on_text`."""
+    model's text so far goes to `on_text`.
+
+    The moment the model calls are over, what they cost is settled in the ledger, before
+    the answer is rendered, cached or logged: nothing after a paid call decides its price."""
     if search_text == question:
         query_vector = vector()
     else:
@@ -99,6 +109,7 @@ def answer_from_documents(
         watch=watch,
         request_id=request_id,
         notices=notices,
+        charges=plan.charges,
     )
 
 
@@ -136,36 +147,60 @@ def _generated(
         generation = generate(
             steps=plan.steps,
             messages=prompt.messages,
-            max_tokens=tier.max_output_tokens,
+            limits=plan.call_limits(prompt_tokens=prompt.prompt_tokens),
             request_id=request_id,
             on_text=on_text,
+            charges=plan.charges,
         )
     result, step = generation.result, generation.step
+    mode = AnswerMode.GENERATED if result is not None else AnswerMode.EXTRACTIVE
+    details = _charged(generation.charges, mode=mode, answered_by=generation)
+    if generation.charges:
+        details.arm = plan.arm if mode == AnswerMode.GENERATED else ""
+        details.latencies_ms = dict(watch.finish())
+        plan_settle(plan=plan, details=details)  # before anything else can fail
     if result is None or step is None:
         return None
     if generation.failures:
         failed = ", ".join(s.model for s, _ in generation.failures)
         notices.append(f"{failed} did not answer, so {step.model} answered instead.")
+    if result.finish_reason == "length" and generation.max_tokens < tier.max_output_tokens:
+        notices.append(
+            "This answer is shorter than usual: what is left of your budget paid for "
+            f"{generation.max_tokens} tokens of it."
+        )
     text, sources = cited_sources(result.text, prompt.used_hits)
     answer = Answer(
         text=text,
         mode=AnswerMode.GENERATED,
         sources=sources,
-        provider=step.endpoint.name,
-        model=result.model or step.model,
+        provider=details.provider,
+        model=details.model,
         tokens_in=result.tokens_in,
         tokens_out=result.tokens_out,
-        cost=generation.cost,
+        cost=details.cost,
         notices=notices,
         request_id=request_id,
     )
-    return answer, UsageDetails(
-        mode=AnswerMode.GENERATED,
-        provider=answer.provider,
-        model=answer.model,
-        tokens_in=answer.tokens_in,
-        tokens_out=answer.tokens_out,
-        cost=answer.cost,
+    return answer, details
+
+
+def _charged(
+    charges: Sequence[Charge], *, mode: str, answered_by: Generation | None = None
+) -> UsageDetails:
+    """The ledger's view of the model calls: every billed token and their whole cost,
+    under the model that answered (or the last one billed)."""
+    step = answered_by.step if answered_by and answered_by.step else None
+    result = answered_by.result if answered_by else None
+    if step is None and charges:
+        step = charges[-1].step
+    return UsageDetails(
+        mode=mode,
+        provider=step.endpoint.name if step else "extractive",
+        model=((result.model if result else "") or step.model) if step else "extractive",
+        tokens_in=sum(c.tokens_in for c in charges),
+        tokens_out=sum(c.tokens_out for c in charges),
+        cost=charges_cost(charges),
     )
 
 
@@ -177,7 +212,10 @@ def _extractive(
     watch: Stopwatch,
     request_id: str,
     notices: list[str],
+    charges: Sequence[Charge] = (),
 ) -> tuple[Answer, UsageDetails]:
+    """The extractive answer; `charges` are model calls that broke off before it (a
+    stream cut short is billed by its provider), already settled."""
     with watch.stage("generate"):
         result = answer_extractively(
             question=question,
@@ -197,12 +235,11 @@ def _extractive(
         sources=sources,
         provider="extractive",
         model="extractive",
+        cost=charges_cost(charges),
         notices=notices,
         request_id=request_id,
     )
-    return answer, UsageDetails(
-        mode=AnswerMode.EXTRACTIVE, provider="extractive", model="extractive"
-    )
+    return answer, _charged(charges, mode=AnswerMode.EXTRACTIVE)
 
 
 def _chain_counter(steps: Sequence[Step]) -> Callable[[str], int]:

@@ -2,9 +2,12 @@
 
 Order of work (shared/ARCHITECTURE.md): validate → resolve tier and knowledge sets →
 exact cache hit? → rate limit and budget reservation → semantic cache hit? → retrieve →
-answer (the tier's models with fallback, or extractive) → cache it → settle the
-reservation in the ledger → return. With no model configured (the embedded default) the
-answer is extractive and costs nothing.
+answer (the tier's models with fallback, or extractive) → settle the reservation in the
+ledger → cache it → return. A paid call is settled the moment it returns, so nothing after
+it (a cache write, rendering, logging) can change what is charged; a failure before the
+end settles whatever the calls cost so far. The cache is an optimisation: a failure to
+store an answer is logged and the answer still goes out. With no model configured (the
+embedded default) the answer is extractive and costs nothing.
 """
 
 from __future__ import annotations
@@ -18,14 +21,14 @@ from ragengine.answers import Answer, AnswerMode, Channel, Turn
 from ragengine.cache import answer_from_hit, generation_lock
 from ragengine.models import Member
 from ragengine.retrieval.types import VectorStoreError
-from ragengine.services.answer_plan import Plan, plan_answer
+from ragengine.services.answer_plan import plan_answer, plan_release, plan_settle
 from ragengine.services.answering import (
     ALL_DOWN_NOTICE,
     QuestionVector,
     answer_from_documents,
 )
 from ragengine.services.ask_cache import AskCache, cached_usage, serve_hit
-from ragengine.services.budgets import Denied, UsageDetails, usage_settle
+from ragengine.services.budgets import Denied, UsageDetails
 from ragengine.services.generation import TextSink, tier_steps
 from ragengine.services.members import ab_arm, tier_for_member
 from ragengine.services.questions import (
@@ -104,7 +107,7 @@ def ask(
 
     with watch.stage("budget"):
         plan = plan_answer(
-            member=member, tier=tier, steps=steps, request_id=request_id, where=where
+            member=member, tier=tier, steps=steps, request_id=request_id, where=where, arm=arm
         )
     vector = QuestionVector(question=question, watch=watch)
     if plan.refusal is not None:
@@ -148,16 +151,16 @@ def ask(
         )
     except VectorStoreError:
         logger.exception("vector store unavailable", extra={"request_id": request_id})
-        _release(plan)
+        plan_release(plan)
         return _refused(STORE_DOWN_MESSAGE, watch, request_id, channel)
     except BaseException:
-        _release(plan)  # an error must not eat the budget
+        plan_release(plan)  # an error must not eat the budget, nor make a paid call free
         raise
     details.arm = arm if details.mode == AnswerMode.GENERATED else ""
     answer.timings_ms = watch.finish()
     details.latencies_ms = dict(answer.timings_ms)
     if plan.reservation is not None:
-        usage_settle(reservation=plan.reservation, details=details)
+        plan_settle(plan=plan, details=details)  # a paid call's settlement came first
         soft = plan.reservation.state.soft_limit_notice(extra=details.cost)
         if soft and not plan.notices:  # a hard-limit notice already says more
             answer.notices.insert(0, soft)
@@ -191,7 +194,10 @@ def _answer_or_cached(
     def answer_and_store() -> tuple[Answer, UsageDetails]:
         answer, details = fresh()
         if cache is not None:
-            cache.store(answer, vector, details.cost)
+            try:
+                cache.store(answer, vector, details.cost)
+            except Exception:  # the cache is an optimisation: the answer still goes out
+                logger.exception("answer not cached", extra={"request_id": request_id})
         return answer, details
 
     if cache is None:
@@ -204,14 +210,6 @@ def _answer_or_cached(
                 return answer_and_store()
     answer = answer_from_hit(hit=hit, request_id=request_id)
     return answer, cached_usage(answer=answer, hit=hit, counts=counts)
-
-
-def _release(plan: Plan) -> None:
-    if plan.reservation is not None:
-        usage_settle(
-            reservation=plan.reservation,
-            details=UsageDetails(mode="error", counts_toward_quota=False),
-        )
 
 
 def _served(served: Answer | Denied, watch: Stopwatch, request_id: str, channel: Channel) -> Answer:

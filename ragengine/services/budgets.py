@@ -4,8 +4,10 @@ Spend for a period is a sum over `UsageRecord` rows in that period's window (in 
 configured time zone), so nothing is ever reset. Before a call the worst-case cost is
 reserved in a ledger row inside a transaction that holds the member's row lock (and, on
 SQLite, the database write lock), so concurrent requests are checked one after another
-and can never push spend past the hard limit. After the call the row is settled to the
-real cost.
+and can never push spend past the hard limit. Near the limit a caller may accept less
+than the worst case (`minimum`): it then gets what is left and must keep the call within
+it. After the call the row is settled to the real cost; a row its process never settled
+stops counting after `reservation_life()` and is swept as abandoned.
 """
 
 from __future__ import annotations
@@ -18,11 +20,11 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, F, Min, Q, Sum
+from django.db.models import Count, F, Max, Min, Q, Sum
 from django.utils import timezone
 
 from ragengine.models import Member, Tier, UsageRecord, UsageStatus
-from ragengine.selectors.usage import STALE_RESERVATION, live_spend_filter
+from ragengine.selectors.usage import live_spend_filter, reservation_life
 from ragengine.transactions import relax_commit_durability
 
 logger = logging.getLogger(__name__)
@@ -85,6 +87,7 @@ class BudgetState:
 class Reservation:
     record_id: int
     state: BudgetState
+    amount: Decimal = ZERO  # what is reserved: the call(s) must cost no more
     member_id: int = 0
     tier_id: int | None = None
     request_id: str = ""
@@ -94,11 +97,14 @@ class Reservation:
 
 @dataclass(frozen=True, slots=True)
 class Denied:
-    """Why a call can't go ahead. `kind` is "rate" (ask later) or "budget" (policy)."""
+    """Why a call can't go ahead. `kind` is "rate" (ask later), "budget" (used up: the
+    policy applies) or "busy" (the member's questions in flight hold what is left; it
+    frees when they settle to their real cost)."""
 
     kind: str
     message: str
     renews_at: datetime
+    settles_by: datetime | None = None  # "busy": when the calls in flight must have ended
 
 
 @dataclass(slots=True)
@@ -131,11 +137,15 @@ def _when(moment: datetime) -> str:
 
 @dataclass(frozen=True, slots=True)
 class _Totals:
-    day_spent: Decimal
+    day_spent: Decimal  # settled cost plus live reservations
     month_spent: Decimal
     hour_questions: int
     day_questions: int
     oldest_in_hour: datetime | None
+    day_reserved: Decimal = ZERO  # the live reservations within the spend
+    month_reserved: Decimal = ZERO
+    in_flight: int = 0  # live reservations holding money
+    newest_in_flight: datetime | None = None
 
 
 _PG_TOTALS = """
@@ -144,7 +154,11 @@ SELECT
   SUM(cost + reserved) FILTER (WHERE live AND created_at >= %(month)s),
   COUNT(*) FILTER (WHERE counts_toward_quota AND created_at >= %(hour)s),
   COUNT(*) FILTER (WHERE counts_toward_quota AND created_at >= %(day)s),
-  MIN(created_at) FILTER (WHERE counts_toward_quota AND created_at >= %(hour)s)
+  MIN(created_at) FILTER (WHERE counts_toward_quota AND created_at >= %(hour)s),
+  SUM(reserved) FILTER (WHERE live AND created_at >= %(day)s),
+  SUM(reserved) FILTER (WHERE live AND created_at >= %(month)s),
+  COUNT(*) FILTER (WHERE live AND reserved > 0 AND created_at >= %(month)s),
+  MAX(created_at) FILTER (WHERE live AND reserved > 0 AND created_at >= %(month)s)
 FROM (
   SELECT cost, reserved, created_at, counts_toward_quota,
          (status = 'settled' OR (status = 'reserved' AND created_at >= %(stale)s)) AS live
@@ -163,14 +177,20 @@ def _totals(member: Member, periods: Periods, now: datetime) -> _Totals:
     spend = live_spend_filter(now)
     quota = Q(counts_toward_quota=True)
     amount = F("cost") + F("reserved")
+    day, month = Q(created_at__gte=periods.day_start), Q(created_at__gte=periods.month_start)
+    holding = spend & month & Q(reserved__gt=0)
     row = UsageRecord.objects.filter(
         member=member, created_at__gte=min(periods.month_start, periods.hour_start)
     ).aggregate(
-        day=Sum(amount, filter=spend & Q(created_at__gte=periods.day_start)),
-        month=Sum(amount, filter=spend & Q(created_at__gte=periods.month_start)),
+        day=Sum(amount, filter=spend & day),
+        month=Sum(amount, filter=spend & month),
         hour_n=Count("pk", filter=quota & Q(created_at__gte=periods.hour_start)),
-        day_n=Count("pk", filter=quota & Q(created_at__gte=periods.day_start)),
+        day_n=Count("pk", filter=quota & day),
         oldest=Min("created_at", filter=quota & Q(created_at__gte=periods.hour_start)),
+        day_reserved=Sum("reserved", filter=spend & day),
+        month_reserved=Sum("reserved", filter=spend & month),
+        in_flight=Count("pk", filter=holding),
+        newest=Max("created_at", filter=holding),
     )
     return _Totals(
         day_spent=row["day"] or ZERO,
@@ -178,6 +198,10 @@ def _totals(member: Member, periods: Periods, now: datetime) -> _Totals:
         hour_questions=row["hour_n"],
         day_questions=row["day_n"],
         oldest_in_hour=row["oldest"],
+        day_reserved=row["day_reserved"] or ZERO,
+        month_reserved=row["month_reserved"] or ZERO,
+        in_flight=row["in_flight"],
+        newest_in_flight=row["newest"],
     )
 
 
@@ -186,19 +210,25 @@ def _pg_totals(member: Member, periods: Periods, now: datetime) -> _Totals:
         "day": periods.day_start,
         "month": periods.month_start,
         "hour": periods.hour_start,
-        "stale": now - STALE_RESERVATION,
+        "stale": now - reservation_life(),
         "member": member.pk,
         "since": min(periods.month_start, periods.hour_start),
     }
     with connection.cursor() as cursor:
         cursor.execute(_PG_TOTALS.format(table=UsageRecord._meta.db_table), params)
-        day, month, hour_n, day_n, oldest = cursor.fetchone()
+        (day, month, hour_n, day_n, oldest, day_res, month_res, in_flight, newest) = (
+            cursor.fetchone()
+        )
     return _Totals(
         day_spent=day or ZERO,
         month_spent=month or ZERO,
         hour_questions=hour_n,
         day_questions=day_n,
         oldest_in_hour=oldest,
+        day_reserved=day_res or ZERO,
+        month_reserved=month_res or ZERO,
+        in_flight=in_flight,
+        newest_in_flight=newest,
     )
 
 
@@ -228,23 +258,67 @@ def _rate_denial(tier: Tier, totals: _Totals, periods: Periods) -> Denied | None
     return None
 
 
-def _budget_denial(
-    tier: Tier, state: BudgetState, amount: Decimal, periods: Periods
-) -> Denied | None:
-    for label, spent, budget, renews in (
-        ("daily", state.daily_spent, tier.daily_budget, periods.day_end),
-        ("monthly", state.monthly_spent, tier.monthly_budget, periods.month_end),
+def _budget_grant(
+    tier: Tier, totals: _Totals, worst_case: Decimal, minimum: Decimal | None, periods: Periods
+) -> Decimal | Denied:
+    """What to reserve: `worst_case` when every budget has room for it, else (when the
+    caller accepts `minimum`) what the tightest budget has left, if at least `minimum`.
+
+    Denied "budget" when settled spend alone leaves too little (truly used up), "busy"
+    when what is missing is held by the member's reservations in flight."""
+    if worst_case <= 0:
+        return ZERO  # nothing can be spent: no budget to check
+    need = worst_case if minimum is None else min(minimum, worst_case)
+    grant, busy = worst_case, None
+    for label, spent, reserved, budget, renews in (
+        ("daily", totals.day_spent, totals.day_reserved, tier.daily_budget, periods.day_end),
+        (
+            "monthly",
+            totals.month_spent,
+            totals.month_reserved,
+            tier.monthly_budget,
+            periods.month_end,
+        ),
     ):
-        if budget is not None and spent + amount > budget:
+        if budget is None:
+            continue
+        settled = spent - reserved
+        if settled + need > budget:
             return Denied(
                 kind="budget",
                 message=(
                     f"Your {label} budget of {_money(budget)} is used up "
-                    f"({_money(spent)} spent); it renews {_when(renews)}."
+                    f"({_money(settled)} spent); it renews {_when(renews)}."
                 ),
                 renews_at=renews,
             )
-    return None
+        left = budget - spent
+        if left < need:
+            busy = busy or _busy_denial(label, budget, settled, reserved, totals)
+        grant = min(grant, left)
+    return busy if busy is not None else grant
+
+
+def _busy_denial(
+    label: str, budget: Decimal, settled: Decimal, reserved: Decimal, totals: _Totals
+) -> Denied:
+    """What is missing is held by reservations in flight: not "used up". They are
+    released when their questions end (settled at their real cost) or, for a question
+    whose process died, once no call of it can still be running."""
+    newest = totals.newest_in_flight or timezone.now()
+    free_at = newest + reservation_life()
+    count = totals.in_flight
+    questions = "1 unfinished question" if count == 1 else f"{count} unfinished questions"
+    return Denied(
+        kind="busy",
+        message=(
+            f"The rest of your {label} budget of {_money(budget)} is held by {questions} "
+            f"({_money(reserved)} reserved, {_money(settled)} spent); it is released when "
+            f"they end, {_when(free_at)} at the latest."
+        ),
+        renews_at=free_at,
+        settles_by=newest + timedelta(seconds=settings.ARANDU_MODEL_DEADLINE_S),
+    )
 
 
 def usage_open(
@@ -253,12 +327,15 @@ def usage_open(
     tier: Tier,
     worst_case: Decimal,
     request_id: str,
+    minimum: Decimal | None = None,
     channel: str = "",
     counts_toward_quota: bool = True,
     check_rate: bool = True,
     now: datetime | None = None,
 ) -> Reservation | Denied:
-    """Check rate limits and budgets, then reserve `worst_case` in a new ledger row.
+    """Check rate limits and budgets, then reserve `worst_case` in a new ledger row, or
+    (given a `minimum`) less when that is all the budget has left: `Reservation.amount`
+    says how much, and the caller must keep the call within it.
 
     The member row lock serialises this member's concurrent requests on PostgreSQL; on
     SQLite the IMMEDIATE transaction mode (see settings) serialises all writers.
@@ -281,14 +358,14 @@ def usage_open(
             soft_limit_percent=tier.soft_limit_percent,
             periods=periods,
         )
-        denial = _budget_denial(tier, state, worst_case, periods)
-        if denial:
-            return denial
+        grant = _budget_grant(tier, totals, worst_case, minimum, periods)
+        if isinstance(grant, Denied):
+            return grant
         record = UsageRecord.objects.create(
             member=member,
             tier=tier if tier.pk else None,
             status=UsageStatus.RESERVED,
-            reserved=worst_case,
+            reserved=grant,
             request_id=request_id,
             channel=channel[:120],
             counts_toward_quota=counts_toward_quota,
@@ -296,6 +373,7 @@ def usage_open(
     return Reservation(
         record_id=record.pk,
         state=state,
+        amount=grant,
         member_id=member.pk,
         tier_id=record.tier_id,
         request_id=request_id,
@@ -401,3 +479,32 @@ def usage_record_refusal(
         channel=channel[:120],
         counts_toward_quota=False,
     )
+
+
+def usage_sweep(*, now: datetime | None = None) -> int:
+    """Mark reservations that outlived every call they could pay for as abandoned (their
+    process died between reserving and settling); returns how many.
+
+    They had already stopped counting as spend (`reservation_life`); abandoned, they no
+    longer look like calls in flight. Their amount stays in `reserved` and they are
+    logged, because the call may have been made and billed before the process died:
+    admins can match them against the provider's bill (admin → Usage records, status)."""
+    now = now or timezone.now()
+    stale = UsageRecord.objects.filter(
+        status=UsageStatus.RESERVED, created_at__lt=now - reservation_life()
+    )
+    found = list(stale.values_list("pk", "request_id", "reserved")[:1000])
+    if not found:
+        return 0
+    swept = UsageRecord.objects.filter(
+        pk__in=[pk for pk, _, _ in found], status=UsageStatus.RESERVED
+    ).update(status=UsageStatus.ABANDONED)
+    logger.warning(
+        "abandoned reservations swept",
+        extra={
+            "reservations": swept,
+            "reserved": str(sum((amount for _, _, amount in found), ZERO)),
+            "request_ids": [request_id for _, request_id, _ in found[:20]],
+        },
+    )
+    return swept

@@ -51,6 +51,9 @@ def test_database_url_switches_to_postgresql(tmp_path):
         ({"ARANDU_HYBRID_ALPHA": "1.5"}, "ARANDU_HYBRID_ALPHA"),
         ({"ARANDU_QUESTION_MIN_CHARS": "0"}, "ARANDU_QUESTION_MIN_CHARS"),
         ({"DISCORD_GATEWAY_URL": "https://gateway.example/"}, "DISCORD_GATEWAY_URL"),
+        ({"ARANDU_MODEL_DEADLINE_S": "0"}, "ARANDU_MODEL_DEADLINE_S"),
+        ({"ARANDU_MODEL_DEADLINE_S": "soon"}, "ARANDU_MODEL_DEADLINE_S"),
+        ({"ARANDU_BUDGET_WAIT_S": "-1"}, "ARANDU_BUDGET_WAIT_S"),
     ],
 )
 def test_bad_values_fail_loudly_naming_the_variable(tmp_path, env, message):

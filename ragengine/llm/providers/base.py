@@ -127,9 +127,12 @@ class SdkChatProvider(ABC, Generic[ClientT]):
     @abstractmethod
     def _read_stream(self, chunks: Any, request: ChatRequest) -> StreamReader: ...
 
-    def _retrying(self) -> tenacity.Retrying:
+    def _retrying(self, request: ChatRequest) -> tenacity.Retrying:
         return retrying(
-            provider=self.name, max_retries=self._config.max_retries, policy=self._retry_policy
+            provider=self.name,
+            max_retries=self._config.max_retries,
+            policy=self._retry_policy,
+            deadline=request.deadline,
         )
 
     def complete(self, request: ChatRequest) -> ChatResult:
@@ -143,7 +146,13 @@ class SdkChatProvider(ABC, Generic[ClientT]):
             )
             return result
 
-        result = resilient_call(attempt, breaker=self._breaker, retry=self._retrying())
+        result = resilient_call(
+            attempt,
+            breaker=self._breaker,
+            retry=self._retrying(request),
+            deadline=request.deadline,
+            provider=self.name,
+        )
         self._log_done(result, started, streamed=False)
         return result
 
@@ -156,7 +165,13 @@ class SdkChatProvider(ABC, Generic[ClientT]):
             )
             return self._deltas(chunks, request, started=started, api_key=key)
 
-        return resilient_stream(open_stream, breaker=self._breaker, retry=self._retrying())
+        return resilient_stream(
+            open_stream,
+            breaker=self._breaker,
+            retry=self._retrying(request),
+            deadline=request.deadline,
+            provider=self.name,
+        )
 
     def _deltas(
         self, chunks: Any, request: ChatRequest, *, started: float, api_key: str | None

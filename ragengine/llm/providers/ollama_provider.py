@@ -13,6 +13,7 @@ import httpx
 import ollama
 import pydantic
 
+from ragengine.llm.deadline import deadline_hooks
 from ragengine.llm.providers.base import (
     SdkChatProvider,
     SdkClients,
@@ -52,7 +53,12 @@ class OllamaClients(SdkClients[ollama.Client, str | None]):
         headers = dict(self._config.extra_headers)
         if key:
             headers["Authorization"] = f"Bearer {key}"
-        return ollama.Client(host=self.host, timeout=self._config.timeout_s, headers=headers)
+        return ollama.Client(
+            host=self.host,
+            timeout=self._config.timeout_s,
+            headers=headers,
+            event_hooks=deadline_hooks(httpx),
+        )
 
     def map_error(self, exc: BaseException, *, model: str, api_key: str | None) -> ProviderError:
         return map_ollama_error(exc, config=self._config, model=model, api_key=api_key)

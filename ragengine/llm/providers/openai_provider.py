@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import openai
 
+from ragengine.llm.deadline import deadline_hooks
 from ragengine.llm.providers.base import (
     SdkChatProvider,
     SdkClients,
@@ -52,6 +53,8 @@ def _http_error_types(name: str) -> tuple[type[BaseException], ...]:
 
 
 _TIMEOUT_ERRORS = (openai.APITimeoutError, *_http_error_types("TimeoutException"))
+# The HTTP library of the SDK's own client, whose hooks enforce a call's deadline.
+_SDK_HTTP = importlib.import_module(openai.DefaultHttpxClient.__mro__[1].__module__.split(".")[0])
 _CONNECTION_ERRORS = (openai.APIConnectionError, *_http_error_types("TransportError"))
 
 
@@ -93,6 +96,7 @@ class OpenAIClients(SdkClients[openai.OpenAI, str]):
             timeout=self._config.timeout_s,
             max_retries=0,
             default_headers=dict(self._config.extra_headers) or None,
+            http_client=openai.DefaultHttpxClient(event_hooks=deadline_hooks(_SDK_HTTP)),
         )
 
     def map_error(self, exc: BaseException, *, model: str, api_key: str | None) -> ProviderError:

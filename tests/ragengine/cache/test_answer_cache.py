@@ -607,3 +607,73 @@ def test_admin_shows_a_cached_answer_and_refuses_an_invalid_rule_pattern(admin_c
     )
     assert response.status_code == 200 and "regular expression" in response.content.decode()
     assert not CacheRule.objects.filter(name="bad").exists()
+
+
+# --- a cache backend that fails -------------------------------------------------------------
+
+
+@pytest.fixture
+def dead_redis(settings):
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{port}/0",
+        }
+    }
+
+
+@pytest.mark.usefixtures("dead_redis")
+def test_without_a_backend_entries_are_stored_and_served_from_the_database(scope):
+    from ragengine.cache import cache_health
+
+    assert cache_health().status == "ok"
+    entry = store("How many vacation days do I get?", scope)
+
+    hit = lookup("how many vacation days do I get", scope, semantic=False)
+
+    assert entry is not None and hit is not None and hit.entry_id == entry.pk
+    assert cache_purge(everything=True) == 1
+    assert cache_health().status == "degraded"
+
+
+@pytest.mark.usefixtures("dead_redis")
+def test_without_a_backend_the_guard_lets_every_caller_through_at_once():
+    import time
+
+    started = time.monotonic()
+    with (
+        generation_lock(key="k", wait_s=5) as first,
+        generation_lock(key="k", wait_s=5) as second,
+    ):
+        pass
+
+    assert (first, second) == (False, False)  # no lock was taken, none was waited for
+    assert time.monotonic() - started < 1
+
+
+def test_the_backend_is_tried_again_after_the_interval_and_recovery_is_seen(
+    settings, dead_redis, caplog, monkeypatch
+):
+    from ragengine.cache.backend import BACKEND_RETRY_S, cache_backend, cache_health
+
+    backend = cache_backend()
+    clock = [1000.0]
+    monkeypatch.setattr(backend, "clock", lambda: clock[0])
+    for _ in range(3):
+        assert backend.get("x") is None
+    clock[0] += BACKEND_RETRY_S + 1
+    backend.get("x")
+    warned = [r for r in caplog.records if "answer cache backend" in r.getMessage()]
+    assert len(warned) == 2  # once per interval, however many calls failed
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    clock[0] += BACKEND_RETRY_S + 1
+    backend.set("x", 1, timeout=60)
+
+    assert backend.get("x") == 1
+    assert cache_health().status == "ok"

@@ -20,13 +20,21 @@ from typing import Any
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "providers"
 
 
+# A trickled JSON body goes out in pieces of this many bytes.
+TRICKLE_BYTES = 16
+
+
 def load_fixture(name: str) -> dict[str, Any]:
     return json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
 
 
 @dataclass(frozen=True)
 class Reply:
-    """One scripted response: a JSON `body`, or `sse` events, or `ndjson` lines."""
+    """One scripted response: a JSON `body`, or `sse` events, or `ndjson` lines.
+
+    `delay_s` waits before the response; `trickle_s` waits before each piece of it (each
+    event or line, or each `TRICKLE_BYTES` of a JSON body): a server that keeps the
+    connection busy without ever tripping a per-read timeout."""
 
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
@@ -34,6 +42,7 @@ class Reply:
     sse: list[Any] | None = None
     ndjson: list[Any] | None = None
     delay_s: float = 0.0
+    trickle_s: float = 0.0
 
     @classmethod
     def from_fixture(cls, name: str, **overrides: Any) -> Reply:
@@ -167,7 +176,9 @@ class _Handler(BaseHTTPRequestHandler):
             chunks = [(json.dumps(line) + "\n").encode() for line in reply.ndjson]
             default_type = "application/x-ndjson"
         else:
-            chunks = [json.dumps(reply.body).encode()] if reply.body is not None else []
+            data = json.dumps(reply.body).encode() if reply.body is not None else b""
+            size = TRICKLE_BYTES if reply.trickle_s else max(len(data), 1)
+            chunks = [data[i : i + size] for i in range(0, len(data), size)]
             default_type = "application/json"
         self.send_response(reply.status)
         headers = {k.lower(): v for k, v in reply.headers.items()}
@@ -177,7 +188,11 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.sse is None and reply.ndjson is None:
             self.send_header("content-length", str(sum(len(c) for c in chunks)))
         self.end_headers()
-        for chunk in chunks:
+        for number, chunk in enumerate(chunks):
+            if reply.trickle_s and number:
+                self.replay._wait(reply.trickle_s)
+                if self.replay._stopping.is_set():
+                    return
             self.wfile.write(chunk)
             self.wfile.flush()
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import time
 
 import pytest
 
@@ -223,3 +225,32 @@ def test_a_configured_key_is_sent_as_bearer_and_never_logged(server, sleep, monk
     assert caught.value.transient is False
     assert FAKE_KEY not in str(caught.value)
     assert_not_logged(caplog, FAKE_KEY)
+
+
+def test_a_trickling_stream_is_cut_at_the_call_deadline(server, sleep):
+    server.script(CHAT, Reply.from_fixture("ollama_chat_stream", trickle_s=0.1))  # ~4 s
+    provider = make_provider(server, sleep, timeout_s=5.0)
+    request = dataclasses.replace(
+        recorded_request("ollama_chat_stream"), deadline=time.monotonic() + 0.5
+    )
+
+    started = time.monotonic()
+    with pytest.raises(ProviderError) as caught:
+        list(provider.stream(request))
+
+    assert time.monotonic() - started < 1.5
+    assert "deadline" in str(caught.value)
+
+
+def test_a_trickling_answer_is_cut_at_the_call_deadline(server, sleep):
+    server.script(CHAT, Reply.from_fixture("ollama_chat", trickle_s=0.1))
+    provider = make_provider(server, sleep, timeout_s=5.0)
+    request = dataclasses.replace(recorded_request("ollama_chat"), deadline=time.monotonic() + 0.5)
+
+    started = time.monotonic()
+    with pytest.raises(ProviderError) as caught:
+        provider.complete(request)
+
+    assert time.monotonic() - started < 1.5
+    assert caught.value.transient is False
+    assert len(server.requests_to(CHAT)) == 1

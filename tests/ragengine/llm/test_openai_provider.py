@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import time
+
 import pytest
 
 from ragengine.llm.providers import build_chat_provider
@@ -341,3 +344,73 @@ def test_a_server_without_usage_gets_an_estimate_not_zero(server, sleep, caplog)
     assert result.tokens_in >= 90  # the recorded prompt is 97 real tokens
     assert result.tokens_out >= 30  # and the answer 33 (36 in o200k)
     assert any("no token usage" in r.getMessage() for r in caplog.records)
+
+
+# --- the call's total deadline ------------------------------------------------------------
+# Timeouts are per attempt and per read: a server sending a little now and then never trips
+# them. `ChatRequest.deadline` (a `time.monotonic()` instant) bounds the whole call.
+
+
+def with_deadline(name: str, seconds: float):
+    return dataclasses.replace(recorded_request(name), deadline=time.monotonic() + seconds)
+
+
+def test_a_trickling_body_is_cut_at_the_deadline_and_not_retried(server, sleep):
+    server.script(CHAT, Reply.from_fixture("openai_chat_completion", trickle_s=0.1))  # ~5 s
+    provider = make_provider(server, sleep, timeout_s=5.0)
+    request = with_deadline("openai_chat_completion", 0.5)
+
+    started = time.monotonic()
+    with pytest.raises(ProviderError) as caught:
+        provider.complete(request)
+
+    assert time.monotonic() - started < 1.5
+    assert caught.value.transient is False and "deadline" in str(caught.value)
+    assert len(server.requests_to(CHAT)) == 1
+    assert sleep.waits == []
+
+
+def test_a_trickling_stream_is_cut_at_the_deadline(server, sleep):
+    server.script(CHAT, Reply.from_fixture("openai_chat_stream", trickle_s=0.1))  # ~4 s
+    provider = make_provider(server, sleep, timeout_s=5.0)
+    request = with_deadline("openai_chat_stream", 0.5)
+    received: list[str] = []
+
+    started = time.monotonic()
+    with pytest.raises(ProviderError) as caught:
+        for delta in provider.stream(request):
+            received.append(delta.text)
+
+    assert time.monotonic() - started < 1.5
+    assert received, "text arrived before the deadline"
+    assert "deadline" in str(caught.value)
+
+
+def test_retries_stop_when_the_next_wait_would_pass_the_deadline(server, sleep):
+    server.script(CHAT, Reply.from_fixture("openai_error_500"))
+    config = ProviderConfig(
+        name="openai-test",
+        kind="openai",
+        base_url=f"{server.url}/v1",
+        api_key_env=KEY_ENV,
+        max_retries=5,
+    )
+    slow_backoff = RetryPolicy(initial_wait_s=1.0, max_wait_s=1.0, jitter_s=0.0, sleep=sleep)
+    provider = build_chat_provider(config, CircuitBreakers(), retry_policy=slow_backoff)
+
+    with pytest.raises(ProviderError):
+        provider.complete(with_deadline("openai_chat_completion", 0.5))
+
+    assert len(server.requests_to(CHAT)) == 1
+    assert sleep.waits == []
+
+
+def test_a_call_whose_deadline_has_passed_is_never_sent(server, sleep):
+    server.script(CHAT, Reply.from_fixture("openai_chat_completion"))
+    provider = make_provider(server, sleep)
+
+    with pytest.raises(ProviderError) as caught:
+        provider.complete(with_deadline("openai_chat_completion", -1))
+
+    assert "deadline" in str(caught.value)
+    assert server.requests_to(CHAT) == []

@@ -188,3 +188,39 @@ def test_semantic_hit_serves_a_paraphrase_and_names_the_cached_question(handbook
         ask(member=member, question="How many vacation days could I get?", channel=CLI).mode
         != AnswerMode.CACHED
     )
+
+
+def closed_port() -> int:
+    """A loopback port nobody listens on (bound, then released)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_a_redis_that_is_down_never_stops_an_answer(handbook, model_tier, settings, caplog):
+    """The cache is an optimisation: with REDIS_URL pointing at a dead Redis every ask still
+    answers, repeats come from the database rows, and the outage is logged once."""
+    from ragengine.cache import cache_health
+
+    tier, server = model_tier
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{closed_port()}/0",
+        }
+    }
+    member = MemberFactory(tier=tier)
+
+    first = ask(member=member, question=QUESTION, channel=CLI)
+    again = ask(member=member, question=QUESTION, channel=CLI)
+    other = ask(member=member, question="Can I carry vacation days over?", channel=CLI)
+
+    assert [first.mode, again.mode, other.mode] == ["generated", "cached", "generated"]
+    assert again.text == first.text
+    assert len(server.requests_to(CHAT)) == 2
+    warnings = [r for r in caplog.records if "answer cache backend" in r.getMessage()]
+    assert len(warnings) == 1 and warnings[0].levelname == "WARNING"
+    health = cache_health()
+    assert health.status == "degraded" and "Connection refused" in health.reason

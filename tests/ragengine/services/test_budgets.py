@@ -186,3 +186,75 @@ def test_postgres_totals_match_the_orm_aggregate(monkeypatch):
 
     assert plain == orm
     assert plain.hour_questions == 3  # the two recent reservations count as questions
+
+
+# --- reservations: their life, what a member is told, the sweep ------------------------------
+
+
+def test_a_reservation_lives_longer_than_any_model_call_it_pays_for(settings):
+    from ragengine.selectors.usage import reservation_life
+
+    for deadline in (0.5, 120.0, 600.0):
+        settings.ARANDU_MODEL_DEADLINE_S = deadline
+        # A read already waiting when the deadline passes may take the time left at the
+        # start of its request: a call has surely ended by twice the deadline.
+        assert reservation_life() > timedelta(seconds=2 * deadline)
+
+
+def test_a_budget_held_by_a_call_in_flight_is_not_called_used_up():
+    tier = Tier.objects.create(name="t", daily_budget=Decimal("1"))
+    member = MemberFactory(tier=tier)
+    record(member, "0.10", datetime.now(UTC))
+    usage_open(member=member, tier=tier, worst_case=Decimal("0.8"), request_id="in-flight")
+
+    denied = usage_open(member=member, tier=tier, worst_case=Decimal("0.5"), request_id="next")
+
+    assert isinstance(denied, Denied)
+    assert "used up" not in denied.message
+    assert "held by 1 unfinished question" in denied.message
+    assert "$0.80 reserved" in denied.message and "$0.10 spent" in denied.message
+
+
+def test_the_sweep_marks_reservations_of_dead_processes_abandoned_and_frees_the_budget(settings):
+    from ragengine.selectors.usage import reservation_life
+    from ragengine.services.budgets import usage_sweep
+
+    settings.ARANDU_MODEL_DEADLINE_S = 60
+    tier = Tier.objects.create(name="t", daily_budget=Decimal("1"))
+    member = MemberFactory(tier=tier)
+    now = datetime.now(UTC)
+    usage_open(member=member, tier=tier, worst_case=Decimal("0.8"), request_id="killed", now=now)
+    live = usage_open(member=member, tier=tier, worst_case=Decimal("0.1"), request_id="live")
+
+    # While a call may still be running, nothing is swept and the budget stays held.
+    assert usage_sweep(now=now + timedelta(seconds=60)) == 0
+    later = now + reservation_life() + timedelta(seconds=1)
+    UsageRecord.objects.filter(pk=live.record_id).update(created_at=later)
+
+    assert usage_sweep(now=later) == 1
+
+    killed = UsageRecord.objects.get(request_id="killed")
+    assert (killed.status, killed.reserved, killed.cost) == ("abandoned", Decimal("0.8"), 0)
+    assert UsageRecord.objects.get(request_id="live").status == "reserved"
+    opened = usage_open(
+        member=member, tier=tier, worst_case=Decimal("0.8"), request_id="again", now=later
+    )
+    assert isinstance(opened, Reservation)
+
+
+def test_the_sweep_is_scheduled_and_its_task_runs_it():
+    from django_q.models import Schedule
+
+    from ragengine.tasks import usage_sweep_task
+
+    schedule = Schedule.objects.get(func="ragengine.tasks.usage_sweep_task")
+    assert schedule.repeats == -1
+    stale = UsageRecord.objects.create(
+        member=MemberFactory(), reserved=Decimal("0.3"), request_id="stale"
+    )
+    UsageRecord.objects.filter(pk=stale.pk).update(
+        created_at=datetime.now(UTC) - timedelta(hours=2)
+    )
+
+    assert usage_sweep_task() == 1
+    assert UsageRecord.objects.get(pk=stale.pk).status == "abandoned"

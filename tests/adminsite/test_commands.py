@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import os
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -48,6 +50,31 @@ def test_ensure_admin_uses_the_password_from_the_environment(monkeypatch):
     monkeypatch.setenv("ARANDU_ADMIN_PASSWORD", "s3cret-from-env")
     call_command("ensure_admin", stdout=StringIO())
     assert get_user_model().objects.get(username="admin").check_password("s3cret-from-env")
+
+
+@pytest.fixture
+def no_chmod_under_umask_0(monkeypatch):
+    """A permissive umask and no chmod: a file is private only if it was created private
+    (made readable first and chmod-ed after, another local user can open it in between)."""
+    for owner, name in ((os, "chmod"), (os, "fchmod"), (Path, "chmod")):
+        monkeypatch.setattr(owner, name, lambda *args, **kwargs: None)
+    previous = os.umask(0)
+    yield
+    os.umask(previous)
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("no_chmod_under_umask_0")
+def test_the_admin_password_file_is_private_from_creation(settings, tmp_path):
+    settings.ARANDU_DATA_DIR = tmp_path
+    stale = tmp_path / "admin-password.txt"
+    stale.write_text("admin\nfrom-an-earlier-install\n")  # readable by all (umask 0)
+
+    call_command("ensure_admin", stdout=StringIO())
+
+    assert stale.stat().st_mode & 0o777 == 0o600
+    username, password = stale.read_text().split()
+    assert get_user_model().objects.get(username=username).check_password(password)
 
 
 def test_healthz(client):

@@ -38,7 +38,7 @@ def load_settings(
 def test_defaults_need_no_configuration_and_keep_state_in_the_data_dir(tmp_path):
     result = load_settings(tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "sqlite3" in result.stdout
+    assert result.stdout.strip() == "adminsite.private_sqlite"  # Django's, files 0600
     assert (tmp_path / "data" / "secret_key").exists()
 
 
@@ -113,3 +113,66 @@ def test_the_allow_list_is_read_from_the_environment(tmp_path):
     assert load_settings(tmp_path, show=show).stdout.strip() == "['*_API_KEY']"
     custom = load_settings(tmp_path, show=show, ARANDU_API_KEY_ENV_ALLOWED="*_API_KEY,HF_TOKEN")
     assert custom.stdout.strip() == "['*_API_KEY', 'HF_TOKEN']", custom.stderr
+
+
+# --- private files --------------------------------------------------------------------------
+
+# A permissive umask, and no chmod: a file is private only if it was created private. (Made
+# readable first and chmod-ed after, another local user can open it in between.)
+NO_CHMOD_UNDER_UMASK_0 = (
+    "import os, pathlib; os.umask(0); "
+    "os.chmod = os.fchmod = pathlib.Path.chmod = lambda *a, **k: None; "
+)
+
+
+def mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def test_the_data_dir_and_the_secret_key_are_private_from_creation(tmp_path):
+    result = load_settings(tmp_path, preamble=NO_CHMOD_UNDER_UMASK_0)
+    assert result.returncode == 0, result.stderr
+    assert mode(tmp_path / "data") == 0o700
+    assert mode(tmp_path / "data" / "secret_key") == 0o600
+
+
+def test_the_sqlite_database_is_private_from_creation(tmp_path):
+    script = (
+        NO_CHMOD_UNDER_UMASK_0 + "import django; django.setup(); "
+        "from django.db import connection; "
+        "connection.cursor().execute('CREATE TABLE probe (x integer)')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=clean_environment(
+            ARANDU_DATA_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="adminsite.settings"
+        ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    files = sorted(tmp_path.glob("arandu.sqlite3*"))
+    assert tmp_path / "arandu.sqlite3" in files
+    assert {f.name: mode(f) for f in files} == {f.name: 0o600 for f in files}
+
+
+def test_concurrent_first_starts_agree_on_one_secret_key(tmp_path):
+    """Web, worker and bots start together on a fresh machine: they must all sign with the
+    same key (a second writer must never replace the first one's key)."""
+    show = "s.SECRET_KEY"
+    environment = clean_environment(ARANDU_DATA_DIR=str(tmp_path / "data"))
+    starts = [
+        subprocess.Popen(
+            [sys.executable, "-c", f"import adminsite.settings as s; print({show})"],
+            cwd=ROOT,
+            env=environment,
+            stdout=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        for _ in range(4)
+    ]
+    keys = {start.communicate(timeout=60)[0].strip() for start in starts}
+    assert len(keys) == 1 and "" not in keys
+    assert (tmp_path / "data" / "secret_key").read_text().strip() in keys

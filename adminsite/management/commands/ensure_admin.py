@@ -2,7 +2,8 @@
 
 With ARANDU_ADMIN_PASSWORD set, user ARANDU_ADMIN_USER (default "admin") gets that
 password. Otherwise, when no superuser exists yet, one is created with a random password
-that is printed once and kept (mode 0600) in the data directory.
+that is printed once and kept in the data directory (created 0600, never readable by
+others).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import secrets
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
+
+from adminsite.private_files import private_dir, write_private_file
 
 
 class Command(BaseCommand):
@@ -34,8 +37,9 @@ class Command(BaseCommand):
         password = secrets.token_urlsafe(12)
         user_model.objects.create_superuser(username=username, email="", password=password)
         secret_file = settings.ARANDU_DATA_DIR / "admin-password.txt"
-        secret_file.write_text(f"{username}\n{password}\n")
-        secret_file.chmod(0o600)
+        write_private_file(
+            private_dir(secret_file.parent) / secret_file.name, f"{username}\n{password}\n"
+        )
         self.stdout.write(
             self.style.SUCCESS(
                 f"Created admin user {username!r} with password {password} "

@@ -50,6 +50,44 @@ DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
+
+def _env_bool(name: str) -> bool:
+    """A boolean variable, default false; anything but true/false/1/0/yes/no/on/off fails."""
+    value = env.str(name, default="false").strip().lower()
+    _require(
+        value in {"true", "false", "1", "0", "yes", "no", "on", "off", ""},
+        f"{name} must be true or false, got {value!r}.",
+    )
+    return value in {"true", "1", "yes", "on"}
+
+
+# --- HTTPS. Off by default, so `make run` serves http://127.0.0.1:8000; docker-compose.yml
+# switches everything on for a deployment behind a TLS-terminating proxy.
+SECURE_SSL_REDIRECT = _env_bool("DJANGO_SECURE_SSL_REDIRECT")
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # container health checks speak plain HTTP
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0)
+_require(SECURE_HSTS_SECONDS >= 0, "DJANGO_SECURE_HSTS_SECONDS must be >= 0 (0 = no HSTS).")
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS")
+SECURE_HSTS_PRELOAD = _env_bool("DJANGO_SECURE_HSTS_PRELOAD")
+SESSION_COOKIE_SECURE = _env_bool("DJANGO_SESSION_COOKIE_SECURE")
+CSRF_COOKIE_SECURE = _env_bool("DJANGO_CSRF_COOKIE_SECURE")
+# "HTTP_X_FORWARDED_PROTO,https": trust the proxy's header saying the request came over
+# HTTPS. Only safe when clients cannot reach the app server except through that proxy.
+_proxy_header = env.list("DJANGO_SECURE_PROXY_SSL_HEADER", default=[])
+_require(
+    not _proxy_header
+    or (
+        len(_proxy_header) == 2
+        and _proxy_header[0].startswith("HTTP_")
+        and _proxy_header[0].replace("_", "").isalnum()
+        and _proxy_header[0].isupper()
+        and bool(_proxy_header[1])
+    ),
+    "DJANGO_SECURE_PROXY_SSL_HEADER must be a request.META header name and the value meaning "
+    "HTTPS, e.g. HTTP_X_FORWARDED_PROTO,https.",
+)
+SECURE_PROXY_SSL_HEADER = tuple(_proxy_header) if _proxy_header else None
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -122,6 +160,16 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("ARANDU_TIME_ZONE", default="UTC")

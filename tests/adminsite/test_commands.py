@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
+from django.contrib.auth.password_validation import validate_password
+from django.core.management import CommandError, call_command
 
 from adminsite.management.commands.serve import planned_processes
 
@@ -40,6 +41,7 @@ def test_ensure_admin_creates_one_superuser_with_a_saved_random_password(setting
     assert user.username == username == "admin"
     assert user.check_password(password)
     assert (tmp_path / "admin-password.txt").stat().st_mode & 0o777 == 0o600
+    validate_password(password, user)  # the generated password passes the validators
 
     call_command("ensure_admin", stdout=StringIO())  # idempotent
     assert get_user_model().objects.count() == 1
@@ -75,6 +77,19 @@ def test_the_admin_password_file_is_private_from_creation(settings, tmp_path):
     assert stale.stat().st_mode & 0o777 == 0o600
     username, password = stale.read_text().split()
     assert get_user_model().objects.get(username=username).check_password(password)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("weak", ["letmein", "password123", "123456789012345"])
+def test_a_weak_admin_password_from_the_environment_is_refused(monkeypatch, weak):
+    monkeypatch.setenv("ARANDU_ADMIN_PASSWORD", weak)
+
+    with pytest.raises(CommandError) as caught:
+        call_command("ensure_admin", stdout=StringIO())
+
+    assert "ARANDU_ADMIN_PASSWORD" in str(caught.value)
+    assert weak not in str(caught.value)
+    assert not get_user_model().objects.filter(username="admin").exists()
 
 
 def test_healthz(client):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -176,3 +177,87 @@ def test_concurrent_first_starts_agree_on_one_secret_key(tmp_path):
     keys = {start.communicate(timeout=60)[0].strip() for start in starts}
     assert len(keys) == 1 and "" not in keys
     assert (tmp_path / "data" / "secret_key").read_text().strip() in keys
+
+
+# --- HTTPS and deployment -------------------------------------------------------------------
+
+HTTPS_SETTINGS = (
+    "(s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS, s.SECURE_HSTS_INCLUDE_SUBDOMAINS, "
+    "s.SECURE_HSTS_PRELOAD, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, "
+    "s.SECURE_PROXY_SSL_HEADER)"
+)
+
+
+def test_https_settings_are_off_by_default_so_make_run_serves_plain_http(tmp_path):
+    result = load_settings(tmp_path, show=HTTPS_SETTINGS)
+    assert result.stdout.strip() == "(False, 0, False, False, False, False, None)", result.stderr
+
+
+def test_https_settings_come_from_the_environment(tmp_path):
+    result = load_settings(
+        tmp_path,
+        show=HTTPS_SETTINGS,
+        DJANGO_SECURE_SSL_REDIRECT="true",
+        DJANGO_SECURE_HSTS_SECONDS="31536000",
+        DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS="true",
+        DJANGO_SECURE_HSTS_PRELOAD="true",
+        DJANGO_SESSION_COOKIE_SECURE="true",
+        DJANGO_CSRF_COOKIE_SECURE="true",
+        DJANGO_SECURE_PROXY_SSL_HEADER="HTTP_X_FORWARDED_PROTO,https",
+    )
+    assert result.stdout.strip() == (
+        "(True, 31536000, True, True, True, True, ('HTTP_X_FORWARDED_PROTO', 'https'))"
+    ), result.stderr
+
+
+@pytest.mark.parametrize(
+    "env, variable",
+    [
+        ({"DJANGO_SECURE_HSTS_SECONDS": "-1"}, "DJANGO_SECURE_HSTS_SECONDS"),
+        ({"DJANGO_SECURE_HSTS_SECONDS": "a year"}, "DJANGO_SECURE_HSTS_SECONDS"),
+        ({"DJANGO_SECURE_SSL_REDIRECT": "maybe"}, "DJANGO_SECURE_SSL_REDIRECT"),
+        ({"DJANGO_SECURE_PROXY_SSL_HEADER": "X-Forwarded-Proto"}, "DJANGO_SECURE_PROXY_SSL_HEADER"),
+        ({"DJANGO_SECURE_PROXY_SSL_HEADER": "X_FORWARDED_PROTO,https"}, "HTTP_"),
+    ],
+)
+def test_bad_https_settings_stop_start_up_naming_the_variable(tmp_path, env, variable):
+    result = load_settings(tmp_path, **env)
+    assert result.returncode != 0
+    assert variable in result.stderr
+
+
+def test_check_deploy_is_clean_under_the_compose_production_env(tmp_path):
+    """The web service's environment from docker-compose.yml (its defaults, plus the one
+    value an operator must give) passes `check --deploy` without a warning."""
+    result = subprocess.run(
+        [
+            sys.executable, ".ci/compose_env.py", "web", "--",
+            sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING",
+        ],
+        cwd=ROOT,
+        env=clean_environment(DJANGO_SECRET_KEY=secrets.token_urlsafe(50), TMPDIR=str(tmp_path)),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_the_health_check_stays_on_plain_http_when_https_is_enforced(client, settings):
+    settings.SECURE_SSL_REDIRECT = True
+
+    assert client.get("/healthz").status_code == 200
+    redirect = client.get("/admin/login/")
+    assert redirect.status_code == 301
+    assert redirect["Location"].startswith("https://")
+
+
+def test_passwords_are_validated():
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    for weak in ("admin", "password123", "12345678901234", "short-1"):
+        with pytest.raises(ValidationError):
+            validate_password(weak)
+    validate_password("correct horse battery staple")

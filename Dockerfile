@@ -12,7 +12,7 @@ COPY . .
 # The key and data dir here exist for this one command only.
 RUN DJANGO_SECRET_KEY=collectstatic-only ARANDU_DATA_DIR=/tmp/build-data \
     python manage.py collectstatic --noinput -v0 && rm -rf /tmp/build-data
-RUN mkdir -p /data && useradd --create-home arandu && chown -R arandu /data
+RUN mkdir -p /data && useradd --create-home arandu && chown -R arandu /data && chmod 700 /data
 USER arandu
 VOLUME ["/data"]
 EXPOSE 8000

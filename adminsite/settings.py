@@ -13,7 +13,9 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from adminsite.private_files import create_private_file_once, private_dir
 from adminsite.web import web_address
+from ragengine.llm.key_policy import KeyEnvPolicy, allow_list_problem
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -26,8 +28,10 @@ def _require(condition: bool, message: str) -> None:
 
 
 # --- On-disk state: one directory holds the SQLite file, the local store and uploads.
-ARANDU_DATA_DIR = Path(env.str("ARANDU_DATA_DIR", default=str(BASE_DIR / "var"))).resolve()
-ARANDU_DATA_DIR.mkdir(parents=True, exist_ok=True)
+# Created 0700, its secret files 0600 from the start (adminsite/private_files.py).
+ARANDU_DATA_DIR = private_dir(
+    Path(env.str("ARANDU_DATA_DIR", default=str(BASE_DIR / "var"))).resolve()
+)
 MEDIA_ROOT = ARANDU_DATA_DIR / "uploads"
 MEDIA_URL = "/media/"
 
@@ -39,16 +43,51 @@ def _secret_key() -> str:
     if value:
         return value
     key_file = ARANDU_DATA_DIR / "secret_key"
-    if not key_file.exists():
-        key_file.write_text(secrets.token_urlsafe(50))
-        key_file.chmod(0o600)
-    return key_file.read_text().strip()
+    return create_private_file_once(key_file, secrets.token_urlsafe(50)).strip()
 
 
 SECRET_KEY = _secret_key()
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+
+def _env_bool(name: str) -> bool:
+    """A boolean variable, default false; anything but true/false/1/0/yes/no/on/off fails."""
+    value = env.str(name, default="false").strip().lower()
+    _require(
+        value in {"true", "false", "1", "0", "yes", "no", "on", "off", ""},
+        f"{name} must be true or false, got {value!r}.",
+    )
+    return value in {"true", "1", "yes", "on"}
+
+
+# --- HTTPS. Off by default, so `make run` serves http://127.0.0.1:8000; docker-compose.yml
+# switches everything on for a deployment behind a TLS-terminating proxy.
+SECURE_SSL_REDIRECT = _env_bool("DJANGO_SECURE_SSL_REDIRECT")
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # container health checks speak plain HTTP
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0)
+_require(SECURE_HSTS_SECONDS >= 0, "DJANGO_SECURE_HSTS_SECONDS must be >= 0 (0 = no HSTS).")
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS")
+SECURE_HSTS_PRELOAD = _env_bool("DJANGO_SECURE_HSTS_PRELOAD")
+SESSION_COOKIE_SECURE = _env_bool("DJANGO_SESSION_COOKIE_SECURE")
+CSRF_COOKIE_SECURE = _env_bool("DJANGO_CSRF_COOKIE_SECURE")
+# "HTTP_X_FORWARDED_PROTO,https": trust the proxy's header saying the request came over
+# HTTPS. Only safe when clients cannot reach the app server except through that proxy.
+_proxy_header = env.list("DJANGO_SECURE_PROXY_SSL_HEADER", default=[])
+_require(
+    not _proxy_header
+    or (
+        len(_proxy_header) == 2
+        and _proxy_header[0].startswith("HTTP_")
+        and _proxy_header[0].replace("_", "").isalnum()
+        and _proxy_header[0].isupper()
+        and bool(_proxy_header[1])
+    ),
+    "DJANGO_SECURE_PROXY_SSL_HEADER must be a request.META header name and the value meaning "
+    "HTTPS, e.g. HTTP_X_FORWARDED_PROTO,https.",
+)
+SECURE_PROXY_SSL_HEADER = tuple(_proxy_header) if _proxy_header else None
 
 INSTALLED_APPS = [
     "unfold",  # the admin theme: before django.contrib.admin so its templates win
@@ -104,6 +143,8 @@ DATABASES = {
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Django's SQLite backend, creating the database file 0600 (its journals follow).
+    DATABASES["default"]["ENGINE"] = "adminsite.private_sqlite"
     # WAL lets the web process, the worker and the bots read while ingestion writes;
     # IMMEDIATE transactions take the write lock up front, so budget checks that read
     # then write (reserve) are serialised instead of racing.
@@ -130,6 +171,16 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("ARANDU_TIME_ZONE", default="UTC")
@@ -194,7 +245,10 @@ if _REDIS_URL and env.bool("ARANDU_Q_REDIS", default=False):
 ARANDU_EMBEDDER = env.str("ARANDU_EMBEDDER", default="local")  # local | openai | ollama
 ARANDU_EMBEDDER_MODEL = env.str("ARANDU_EMBEDDER_MODEL", default="")
 ARANDU_EMBEDDER_URL = env.str("ARANDU_EMBEDDER_URL", default="")
-ARANDU_EMBEDDER_API_KEY_ENV = env.str("ARANDU_EMBEDDER_API_KEY_ENV", default="OPENAI_API_KEY")
+# The OpenAI key by default for an OpenAI embedder only: never sent to an Ollama host.
+ARANDU_EMBEDDER_API_KEY_ENV = env.str(
+    "ARANDU_EMBEDDER_API_KEY_ENV", default="OPENAI_API_KEY" if ARANDU_EMBEDDER == "openai" else ""
+)
 ARANDU_EMBEDDER_DIMENSION = env.int("ARANDU_EMBEDDER_DIMENSION", default=0)
 ARANDU_VECTOR_STORE = env.str("ARANDU_VECTOR_STORE", default="local")  # local | weaviate
 WEAVIATE_URL = env.str("WEAVIATE_URL", default="")
@@ -285,6 +339,17 @@ _require(
     0 <= ARANDU_BUDGET_WAIT_S <= ARANDU_MODEL_DEADLINE_S,
     "ARANDU_BUDGET_WAIT_S must be >= 0 and at most ARANDU_MODEL_DEADLINE_S.",
 )
+
+# --- Which environment variables may be sent to a model server as its API key (endpoints
+# in the admin, ARANDU_EMBEDDER_API_KEY_ENV): names matching these fnmatch patterns, and
+# never one of Arandu's own secrets (ragengine/llm/key_policy.py).
+ARANDU_API_KEY_ENV_ALLOWED = env.list("ARANDU_API_KEY_ENV_ALLOWED", default=["*_API_KEY"])
+_problem = allow_list_problem(ARANDU_API_KEY_ENV_ALLOWED)
+_require(_problem is None, f"ARANDU_API_KEY_ENV_ALLOWED: {_problem}")
+_problem = ARANDU_EMBEDDER_API_KEY_ENV and KeyEnvPolicy(
+    allowed=tuple(ARANDU_API_KEY_ENV_ALLOWED), reserved_names=(WEAVIATE_API_KEY_ENV,)
+).refusal(ARANDU_EMBEDDER_API_KEY_ENV)
+_require(ARANDU_EMBEDDER == "local" or not _problem, f"ARANDU_EMBEDDER_API_KEY_ENV: {_problem}")
 
 # --- Chat doors. Tokens are secrets: read from the environment only, never logged.
 SLACK_BOT_TOKEN = env.str("SLACK_BOT_TOKEN", default="")

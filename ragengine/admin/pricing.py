@@ -7,6 +7,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from unfold.admin import ModelAdmin
 
+from ragengine.llm.key_policy import configured_key_policy
 from ragengine.models import ModelPrice, ProviderEndpoint, UsageRecord
 from ragengine.selectors.usage import usage_summary
 
@@ -16,6 +17,17 @@ class ProviderEndpointAdmin(ModelAdmin):
     list_display = ("name", "kind", "base_url", "api_key_env", "timeout_s", "enabled")
     list_filter = ("kind", "enabled")
     search_fields = ("name", "base_url")
+
+    def formfield_for_dbfield(self, db_field, request: HttpRequest, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "api_key_env":
+            allowed = ", ".join(configured_key_policy().allowed) or "none"
+            field.help_text = (
+                "Name of the environment variable holding the API key (never the key). "
+                f"Allowed names: {allowed} (ARANDU_API_KEY_ENV_ALLOWED); Arandu's own "
+                "secrets are never sent to a model server."
+            )
+        return field
 
 
 @admin.register(ModelPrice)

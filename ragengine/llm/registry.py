@@ -2,13 +2,14 @@
 
 Providers keep connection pools and circuit breakers must outlive one request, so both
 are cached here, keyed by the endpoint's full configuration: an admin edit (new URL,
-timeout, key variable) yields a fresh provider without a restart.
+timeout, key variable) or a new key allow-list yields a fresh provider without a restart.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 
+from ragengine.llm.key_policy import configured_key_policy
 from ragengine.llm.providers import build_chat_provider
 from ragengine.llm.resilience import CircuitBreakers
 from ragengine.llm.types import ChatProvider, ProviderConfig
@@ -22,7 +23,7 @@ def circuit_breakers() -> CircuitBreakers:
 
 @lru_cache(maxsize=64)
 def _provider(config: tuple) -> ChatProvider:
-    name, kind, base_url, api_key_env, timeout_s, max_retries = config
+    name, kind, base_url, api_key_env, timeout_s, max_retries, key_policy = config
     return build_chat_provider(
         ProviderConfig(
             name=name,
@@ -31,6 +32,7 @@ def _provider(config: tuple) -> ChatProvider:
             api_key_env=api_key_env,
             timeout_s=timeout_s,
             max_retries=max_retries,
+            key_policy=key_policy,
         ),
         circuit_breakers(),
     )
@@ -45,6 +47,7 @@ def provider_for(endpoint: ProviderEndpoint) -> ChatProvider:
             endpoint.api_key_env,
             float(endpoint.timeout_s),
             int(endpoint.max_retries),
+            configured_key_policy(),
         )
     )
 

@@ -7,11 +7,16 @@ server and Ollama alike: one request shape in, one result shape out, one error f
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal, Protocol, get_args, runtime_checkable
+
+from ragengine.llm.key_policy import KeyEnvPolicy
+
+logger = logging.getLogger(__name__)
 
 Role = Literal["system", "user", "assistant"]
 ProviderKind = Literal["openai", "ollama"]
@@ -140,6 +145,8 @@ class ProviderConfig:
 
     `base_url` empty means the kind's default (api.openai.com, or Ollama on localhost).
     `max_retries` counts retries after the first attempt, for transient errors only.
+    `key_policy` decides which variables may be sent as the key (the strict default unless
+    the caller passes the configured one).
     """
 
     name: str
@@ -149,6 +156,7 @@ class ProviderConfig:
     timeout_s: float = 30.0
     max_retries: int = 2
     extra_headers: Mapping[str, str] = field(default_factory=dict)
+    key_policy: KeyEnvPolicy = KeyEnvPolicy()
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -167,11 +175,22 @@ class ProviderConfig:
     def api_key(self) -> str | None:
         """The key from `api_key_env`, read now (so rotation needs no restart).
 
-        None when no variable is configured. A configured but missing or empty variable is
-        a configuration error: it names the variable, never a value.
+        None when no variable is configured. A variable the key policy refuses is never
+        read; that, or a configured but missing or empty variable, is a configuration error
+        naming the variable, never a value.
         """
         if not self.api_key_env:
             return None
+        refusal = self.key_policy.refusal(self.api_key_env)
+        if refusal is not None:
+            logger.warning(
+                "API key variable refused: %s",
+                refusal,
+                extra={"provider": self.name, "kind": self.kind},
+            )
+            raise ProviderError(
+                f"Provider {self.name!r}: {refusal}", provider=self.name, transient=False
+            )
         value = os.environ.get(self.api_key_env, "").strip()
         if not value:
             raise ProviderError(

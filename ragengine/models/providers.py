@@ -8,6 +8,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 
+from ragengine.llm.key_policy import configured_key_policy
+
 
 class ProviderKind(models.TextChoices):
     OPENAI = "openai", "OpenAI or OpenAI-compatible"
@@ -39,15 +41,18 @@ class ProviderEndpoint(models.Model):
         return self.name
 
     def clean(self) -> None:
+        """The key variable must pass the deployment's key policy: whoever edits this row
+        also chooses where the key is sent (checked again before every call)."""
         key = self.api_key_env
-        if key and not key.replace("_", "").isalnum():
-            raise ValidationError(
-                {"api_key_env": "Enter the NAME of an environment variable, e.g. OPENAI_API_KEY."}
-            )
+        if not key:
+            return
         if key.startswith(("sk-", "sk_")):
             raise ValidationError(
                 {"api_key_env": "This looks like a key: enter its variable name."}
             )
+        refusal = configured_key_policy().refusal(key)
+        if refusal is not None:
+            raise ValidationError({"api_key_env": refusal})
 
 
 class ModelPrice(models.Model):

@@ -11,19 +11,28 @@ from pathlib import Path
 
 from django.conf import settings
 
+from ragengine.llm.key_policy import KeyEnvPolicy, configured_key_policy
 from ragengine.retrieval.stores.weaviate_config import WeaviateConfig
 from ragengine.retrieval.types import Embedder, VectorStore
 
 
 @lru_cache(maxsize=4)
-def _embedder(kind: str, model: str, url: str, key_env: str, dimension: int) -> Embedder:
+def _embedder(
+    kind: str, model: str, url: str, key_env: str, dimension: int, key_policy: KeyEnvPolicy
+) -> Embedder:
     if kind == "local":
         from ragengine.retrieval.embedders.local import LocalOnnxEmbedder
 
         return LocalOnnxEmbedder()
     from ragengine.llm.types import ProviderConfig
 
-    config = ProviderConfig(name=f"{kind}-embeddings", kind=kind, base_url=url, api_key_env=key_env)
+    config = ProviderConfig(
+        name=f"{kind}-embeddings",
+        kind=kind,
+        base_url=url,
+        api_key_env=key_env,
+        key_policy=key_policy,
+    )
     if kind == "openai":
         from ragengine.retrieval.embedders.openai_embedder import OpenAIEmbedder
 
@@ -63,6 +72,7 @@ def get_embedder() -> Embedder:
         settings.ARANDU_EMBEDDER_URL,
         settings.ARANDU_EMBEDDER_API_KEY_ENV,
         settings.ARANDU_EMBEDDER_DIMENSION,
+        configured_key_policy(),
     )
 
 

@@ -14,6 +14,7 @@ Two sources, each the authority for what it knows:
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -23,7 +24,14 @@ from django.conf import settings
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import Coalesce, TruncDate
 
-from ragengine.models import CacheEvent, CacheEventKind, KnowledgeSet, UsageRecord, UsageStatus
+from ragengine.models import (
+    CachedAnswer,
+    CacheEvent,
+    CacheEventKind,
+    KnowledgeSet,
+    UsageRecord,
+    UsageStatus,
+)
 
 ZERO = Decimal("0")
 ANSWERED_MODES = ("generated", "extractive", "cached")
@@ -159,3 +167,20 @@ def _rows(counters: dict[str, dict]) -> list[CacheStatsRow]:
             )
         )
     return sorted(rows, key=lambda r: (-r.cost_saved, -r.hits, r.key))
+
+
+def cached_answers_to_purge(
+    *,
+    knowledge_set_ids: Sequence[int] = (),
+    rule_ids: Sequence[int] = (),
+    everything: bool = False,
+) -> int:
+    """How many cached answers `cache_purge` would delete for these knowledge sets and
+    rules (those built over any of the sets or stored under any of the rules), or for
+    `everything`: the figure a confirmation page shows before a purge."""
+    if everything:
+        return CachedAnswer.objects.count()
+    sets, rules = {int(s) for s in knowledge_set_ids}, set(rule_ids)
+    rows = CachedAnswer.objects.values_list("scope_sets", "rule_id")
+    # JSON "contains" isn't portable (SQLite): filtered here, as cache_purge does.
+    return sum(1 for scope_sets, rule in rows if rule in rules or sets.intersection(scope_sets))

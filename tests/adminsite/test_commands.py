@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+import os
 import sys
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
-from django.core.management.base import CommandError
+from django.contrib.auth.password_validation import validate_password
+from django.core.management import CommandError, call_command
 
 from adminsite.management.commands.serve import planned_processes
 from adminsite.web import web_address
@@ -86,6 +88,7 @@ def test_ensure_admin_creates_one_superuser_with_a_saved_random_password(setting
     assert user.username == username == "admin"
     assert user.check_password(password)
     assert (tmp_path / "admin-password.txt").stat().st_mode & 0o777 == 0o600
+    validate_password(password, user)  # the generated password passes the validators
 
     call_command("ensure_admin", stdout=StringIO())  # idempotent
     assert get_user_model().objects.count() == 1
@@ -96,6 +99,44 @@ def test_ensure_admin_uses_the_password_from_the_environment(monkeypatch):
     monkeypatch.setenv("ARANDU_ADMIN_PASSWORD", "s3cret-from-env")
     call_command("ensure_admin", stdout=StringIO())
     assert get_user_model().objects.get(username="admin").check_password("s3cret-from-env")
+
+
+@pytest.fixture
+def no_chmod_under_umask_0(monkeypatch):
+    """A permissive umask and no chmod: a file is private only if it was created private
+    (made readable first and chmod-ed after, another local user can open it in between)."""
+    for owner, name in ((os, "chmod"), (os, "fchmod"), (Path, "chmod")):
+        monkeypatch.setattr(owner, name, lambda *args, **kwargs: None)
+    previous = os.umask(0)
+    yield
+    os.umask(previous)
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("no_chmod_under_umask_0")
+def test_the_admin_password_file_is_private_from_creation(settings, tmp_path):
+    settings.ARANDU_DATA_DIR = tmp_path
+    stale = tmp_path / "admin-password.txt"
+    stale.write_text("admin\nfrom-an-earlier-install\n")  # readable by all (umask 0)
+
+    call_command("ensure_admin", stdout=StringIO())
+
+    assert stale.stat().st_mode & 0o777 == 0o600
+    username, password = stale.read_text().split()
+    assert get_user_model().objects.get(username=username).check_password(password)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("weak", ["letmein", "password123", "123456789012345"])
+def test_a_weak_admin_password_from_the_environment_is_refused(monkeypatch, weak):
+    monkeypatch.setenv("ARANDU_ADMIN_PASSWORD", weak)
+
+    with pytest.raises(CommandError) as caught:
+        call_command("ensure_admin", stdout=StringIO())
+
+    assert "ARANDU_ADMIN_PASSWORD" in str(caught.value)
+    assert weak not in str(caught.value)
+    assert not get_user_model().objects.filter(username="admin").exists()
 
 
 def test_healthz(client):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -10,17 +11,23 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def load_settings(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
+def clean_environment(**env: str) -> dict[str, str]:
+    """This process's environment without Arandu's, Django's and the database's settings
+    (so a developer's own values never leak in), plus `env`."""
     environment = {
-        k: v for k, v in os.environ.items() if not k.startswith(("ARANDU_", "DATABASE_URL"))
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("ARANDU_", "DATABASE_URL", "DJANGO_"))
     }
-    environment.update({"ARANDU_DATA_DIR": str(tmp_path / "data"), **env})
+    return environment | env
+
+
+def load_settings(
+    tmp_path: Path, *, show: str = "s.DATABASES['default']['ENGINE']", preamble: str = "", **env
+) -> subprocess.CompletedProcess:
+    environment = clean_environment(ARANDU_DATA_DIR=str(tmp_path / "data"), **env)
     return subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import adminsite.settings as s; print(s.DATABASES['default']['ENGINE'])",
-        ],
+        [sys.executable, "-c", f"{preamble}import adminsite.settings as s; print({show})"],
         cwd=ROOT,
         env=environment,
         capture_output=True,
@@ -32,7 +39,7 @@ def load_settings(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
 def test_defaults_need_no_configuration_and_keep_state_in_the_data_dir(tmp_path):
     result = load_settings(tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "sqlite3" in result.stdout
+    assert result.stdout.strip() == "adminsite.private_sqlite"  # Django's, files 0600
     assert (tmp_path / "data" / "secret_key").exists()
 
 
@@ -73,6 +80,191 @@ def test_remote_embedder_needs_model_and_dimension(tmp_path):
         ARANDU_EMBEDDER_DIMENSION="512",
     )
     assert ok.returncode == 0, ok.stderr
+
+
+# --- API key variables ----------------------------------------------------------------------
+
+REMOTE_EMBEDDER = {
+    "ARANDU_EMBEDDER": "openai",
+    "ARANDU_EMBEDDER_MODEL": "text-embedding-3-small",
+    "ARANDU_EMBEDDER_DIMENSION": "512",
+}
+
+
+@pytest.mark.parametrize("variable", ["SLACK_BOT_TOKEN", "DJANGO_SECRET_KEY", "HOME"])
+def test_an_embedder_key_variable_outside_the_allow_list_stops_start_up(tmp_path, variable):
+    result = load_settings(tmp_path, **REMOTE_EMBEDDER, ARANDU_EMBEDDER_API_KEY_ENV=variable)
+    assert result.returncode != 0
+    assert "ARANDU_EMBEDDER_API_KEY_ENV" in result.stderr and variable in result.stderr
+
+
+def test_the_embedder_key_variable_defaults_to_openai_s_for_openai_only(tmp_path):
+    show = "s.ARANDU_EMBEDDER_API_KEY_ENV or '(none)'"
+    openai = load_settings(tmp_path, show=show, **REMOTE_EMBEDDER)
+    ollama = load_settings(tmp_path, show=show, **REMOTE_EMBEDDER | {"ARANDU_EMBEDDER": "ollama"})
+    assert openai.stdout.strip() == "OPENAI_API_KEY", openai.stderr
+    assert ollama.stdout.strip() == "(none)", ollama.stderr
+
+
+@pytest.mark.parametrize("patterns", ["*", "*,*_API_KEY", "OPENAI API KEY"])
+def test_an_allow_list_that_allows_everything_or_is_malformed_stops_start_up(tmp_path, patterns):
+    result = load_settings(tmp_path, ARANDU_API_KEY_ENV_ALLOWED=patterns)
+    assert result.returncode != 0
+    assert "ARANDU_API_KEY_ENV_ALLOWED" in result.stderr
+
+
+def test_the_allow_list_is_read_from_the_environment(tmp_path):
+    show = "s.ARANDU_API_KEY_ENV_ALLOWED"
+    assert load_settings(tmp_path, show=show).stdout.strip() == "['*_API_KEY']"
+    custom = load_settings(tmp_path, show=show, ARANDU_API_KEY_ENV_ALLOWED="*_API_KEY,HF_TOKEN")
+    assert custom.stdout.strip() == "['*_API_KEY', 'HF_TOKEN']", custom.stderr
+
+
+# --- private files --------------------------------------------------------------------------
+
+# A permissive umask, and no chmod: a file is private only if it was created private. (Made
+# readable first and chmod-ed after, another local user can open it in between.)
+NO_CHMOD_UNDER_UMASK_0 = (
+    "import os, pathlib; os.umask(0); "
+    "os.chmod = os.fchmod = pathlib.Path.chmod = lambda *a, **k: None; "
+)
+
+
+def mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def test_the_data_dir_and_the_secret_key_are_private_from_creation(tmp_path):
+    result = load_settings(tmp_path, preamble=NO_CHMOD_UNDER_UMASK_0)
+    assert result.returncode == 0, result.stderr
+    assert mode(tmp_path / "data") == 0o700
+    assert mode(tmp_path / "data" / "secret_key") == 0o600
+
+
+def test_the_sqlite_database_is_private_from_creation(tmp_path):
+    script = (
+        NO_CHMOD_UNDER_UMASK_0 + "import django; django.setup(); "
+        "from django.db import connection; "
+        "connection.cursor().execute('CREATE TABLE probe (x integer)')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=clean_environment(
+            ARANDU_DATA_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="adminsite.settings"
+        ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    files = sorted(tmp_path.glob("arandu.sqlite3*"))
+    assert tmp_path / "arandu.sqlite3" in files
+    assert {f.name: mode(f) for f in files} == {f.name: 0o600 for f in files}
+
+
+def test_concurrent_first_starts_agree_on_one_secret_key(tmp_path):
+    """Web, worker and bots start together on a fresh machine: they must all sign with the
+    same key (a second writer must never replace the first one's key)."""
+    show = "s.SECRET_KEY"
+    environment = clean_environment(ARANDU_DATA_DIR=str(tmp_path / "data"))
+    starts = [
+        subprocess.Popen(
+            [sys.executable, "-c", f"import adminsite.settings as s; print({show})"],
+            cwd=ROOT,
+            env=environment,
+            stdout=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        for _ in range(4)
+    ]
+    keys = {start.communicate(timeout=60)[0].strip() for start in starts}
+    assert len(keys) == 1 and "" not in keys
+    assert (tmp_path / "data" / "secret_key").read_text().strip() in keys
+
+
+# --- HTTPS and deployment -------------------------------------------------------------------
+
+HTTPS_SETTINGS = (
+    "(s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS, s.SECURE_HSTS_INCLUDE_SUBDOMAINS, "
+    "s.SECURE_HSTS_PRELOAD, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, "
+    "s.SECURE_PROXY_SSL_HEADER)"
+)
+
+
+def test_https_settings_are_off_by_default_so_make_run_serves_plain_http(tmp_path):
+    result = load_settings(tmp_path, show=HTTPS_SETTINGS)
+    assert result.stdout.strip() == "(False, 0, False, False, False, False, None)", result.stderr
+
+
+def test_https_settings_come_from_the_environment(tmp_path):
+    result = load_settings(
+        tmp_path,
+        show=HTTPS_SETTINGS,
+        DJANGO_SECURE_SSL_REDIRECT="true",
+        DJANGO_SECURE_HSTS_SECONDS="31536000",
+        DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS="true",
+        DJANGO_SECURE_HSTS_PRELOAD="true",
+        DJANGO_SESSION_COOKIE_SECURE="true",
+        DJANGO_CSRF_COOKIE_SECURE="true",
+        DJANGO_SECURE_PROXY_SSL_HEADER="HTTP_X_FORWARDED_PROTO,https",
+    )
+    assert result.stdout.strip() == (
+        "(True, 31536000, True, True, True, True, ('HTTP_X_FORWARDED_PROTO', 'https'))"
+    ), result.stderr
+
+
+@pytest.mark.parametrize(
+    "env, variable",
+    [
+        ({"DJANGO_SECURE_HSTS_SECONDS": "-1"}, "DJANGO_SECURE_HSTS_SECONDS"),
+        ({"DJANGO_SECURE_HSTS_SECONDS": "a year"}, "DJANGO_SECURE_HSTS_SECONDS"),
+        ({"DJANGO_SECURE_SSL_REDIRECT": "maybe"}, "DJANGO_SECURE_SSL_REDIRECT"),
+        ({"DJANGO_SECURE_PROXY_SSL_HEADER": "X-Forwarded-Proto"}, "DJANGO_SECURE_PROXY_SSL_HEADER"),
+        ({"DJANGO_SECURE_PROXY_SSL_HEADER": "X_FORWARDED_PROTO,https"}, "HTTP_"),
+    ],
+)
+def test_bad_https_settings_stop_start_up_naming_the_variable(tmp_path, env, variable):
+    result = load_settings(tmp_path, **env)
+    assert result.returncode != 0
+    assert variable in result.stderr
+
+
+def test_check_deploy_is_clean_under_the_compose_production_env(tmp_path):
+    """The web service's environment from docker-compose.yml (its defaults, plus the one
+    value an operator must give) passes `check --deploy` without a warning."""
+    result = subprocess.run(
+        [
+            sys.executable, ".ci/compose_env.py", "web", "--",
+            sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING",
+        ],
+        cwd=ROOT,
+        env=clean_environment(DJANGO_SECRET_KEY=secrets.token_urlsafe(50), TMPDIR=str(tmp_path)),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_the_health_check_stays_on_plain_http_when_https_is_enforced(client, settings):
+    settings.SECURE_SSL_REDIRECT = True
+
+    assert client.get("/healthz").status_code == 200
+    redirect = client.get("/admin/login/")
+    assert redirect.status_code == 301
+    assert redirect["Location"].startswith("https://")
+
+
+def test_passwords_are_validated():
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    for weak in ("admin", "password123", "12345678901234", "short-1"):
+        with pytest.raises(ValidationError):
+            validate_password(weak)
+    validate_password("correct horse battery staple")
 
 
 def settings_values(tmp_path: Path, expression: str, **env: str) -> subprocess.CompletedProcess:

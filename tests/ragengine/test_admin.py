@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from ragengine.models import Chunk, Document
+from ragengine.models import Chunk, Document, ProviderEndpoint
 from ragengine.retrieval.registry import get_vector_store
 from ragengine.services.ingest import documents_ingest_paths
 from ragengine.services.knowledge import knowledge_set_get_or_create
@@ -91,3 +91,45 @@ def test_ledger_change_list_shows_totals_for_the_current_filter(admin_client):
 
     text = page.content.decode()
     assert "2 questions" in text and "200 tokens in" in text and "cost 0.750000" in text
+
+
+def endpoint_form(**overrides) -> dict:
+    return {
+        "name": "mine",
+        "kind": "openai",
+        "base_url": "https://llm.example.org/v1",
+        "api_key_env": "OPENAI_API_KEY",
+        "timeout_s": "30",
+        "max_retries": "2",
+        "enabled": "on",
+    } | overrides
+
+
+@pytest.mark.parametrize(
+    "variable",
+    ["SLACK_BOT_TOKEN", "DJANGO_SECRET_KEY", "DISCORD_BOT_TOKEN", "SLACK_SIGNING_SECRET",
+     "DATABASE_URL", "WEAVIATE_API_KEY", "HOME"],
+)  # fmt: skip
+def test_an_endpoint_refuses_a_key_variable_outside_the_allow_list(admin_client, variable):
+    response = admin_client.post(
+        reverse("admin:ragengine_providerendpoint_add"), endpoint_form(api_key_env=variable)
+    )
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert variable in errors["api_key_env"][0]
+    assert not ProviderEndpoint.objects.filter(name="mine").exists()
+
+
+def test_an_endpoint_with_an_allowed_key_variable_is_saved(admin_client, settings):
+    settings.ARANDU_API_KEY_ENV_ALLOWED = ["*_API_KEY", "LLM_GATEWAY_TOKEN"]
+    form = admin_client.get(reverse("admin:ragengine_providerendpoint_add")).content.decode()
+    assert "LLM_GATEWAY_TOKEN" in form  # the help text says what is allowed
+
+    for name, variable in (("mine", "ANTHROPIC_API_KEY"), ("gateway", "LLM_GATEWAY_TOKEN")):
+        response = admin_client.post(
+            reverse("admin:ragengine_providerendpoint_add"),
+            endpoint_form(name=name, api_key_env=variable),
+        )
+        assert response.status_code == 302
+        assert ProviderEndpoint.objects.get(name=name).api_key_env == variable

@@ -1,8 +1,10 @@
 """Make sure someone can log in to the admin on a fresh install.
 
 With ARANDU_ADMIN_PASSWORD set, user ARANDU_ADMIN_USER (default "admin") gets that
-password. Otherwise, when no superuser exists yet, one is created with a random password
-that is printed once and kept (mode 0600) in the data directory.
+password, if the password validators accept it (otherwise the command fails, changing
+nothing). Otherwise, when no superuser exists yet, one is created with a random password
+that is printed once and kept in the data directory (created 0600, never readable by
+others).
 """
 
 from __future__ import annotations
@@ -12,7 +14,11 @@ import secrets
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from adminsite.private_files import private_dir, write_private_file
 
 
 class Command(BaseCommand):
@@ -23,7 +29,9 @@ class Command(BaseCommand):
         username = os.environ.get("ARANDU_ADMIN_USER", "admin")
         password = os.environ.get("ARANDU_ADMIN_PASSWORD", "")
         if password:
-            user, _ = user_model.objects.get_or_create(username=username)
+            user = user_model.objects.filter(username=username).first()
+            user = user or user_model(username=username)
+            _require_strong(password, user)
             user.is_staff = user.is_superuser = True
             user.set_password(password)
             user.save()
@@ -31,14 +39,39 @@ class Command(BaseCommand):
             return
         if user_model.objects.filter(is_superuser=True).exists():
             return
-        password = secrets.token_urlsafe(12)
+        password = _generated_password(user_model(username=username))
         user_model.objects.create_superuser(username=username, email="", password=password)
         secret_file = settings.ARANDU_DATA_DIR / "admin-password.txt"
-        secret_file.write_text(f"{username}\n{password}\n")
-        secret_file.chmod(0o600)
+        write_private_file(
+            private_dir(secret_file.parent) / secret_file.name, f"{username}\n{password}\n"
+        )
         self.stdout.write(
             self.style.SUCCESS(
                 f"Created admin user {username!r} with password {password} "
                 f"(also saved in {secret_file})."
             )
         )
+
+
+def _require_strong(password: str, user) -> None:
+    """The password validators' verdict on an operator's password, as a readable error
+    that never repeats the password."""
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise CommandError(
+            "ARANDU_ADMIN_PASSWORD is too weak: " + " ".join(exc.messages) + " Choose another."
+        ) from None
+
+
+def _generated_password(user) -> str:
+    """A random password the validators accept (24 URL-safe characters practically always
+    are; one resembling the username is drawn again)."""
+    for _ in range(10):
+        password = secrets.token_urlsafe(18)
+        try:
+            validate_password(password, user)
+        except ValidationError:
+            continue
+        return password
+    raise CommandError("Could not generate a password the password validators accept.")

@@ -557,10 +557,15 @@ def test_cache_changelists_render(admin_client, cached, url_name, query, expecte
 
 
 def _act(admin_client, model, action, pks):
-    return admin_client.post(
+    """Run an admin action as an admin does: pick it, then confirm on the page it shows
+    (the confirmation itself is tested in tests.ragengine.admin.test_cache.py)."""
+    from tests.ragengine.admin.test_cache import confirm
+
+    page = admin_client.post(
         reverse(f"admin:ragengine_{model}_changelist"),
         {"action": action, "_selected_action": [str(pk) for pk in pks]},
     )
+    return confirm(admin_client, model, page)
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from ragengine.llm.resilience import CircuitBreakers, RetryPolicy
 from ragengine.llm.types import ChatMessage, ChatProvider, ChatRequest, ProviderConfig
 from tests.ragengine.llm.replay_server import FakeSleep, ReplayServer, load_fixture
 
-OPENAI_KEY_ENV = "ARANDU_TEST_OPENAI_KEY"
+OPENAI_KEY_ENV = "ARANDU_TEST_OPENAI_API_KEY"
 OPENAI_FAKE_KEY = "sk-test-fake"
 
 

@@ -35,7 +35,7 @@ from tests.ragengine.llm.replay_server import (
 )
 
 CHAT = "/api/chat"
-KEY_ENV = "ARANDU_TEST_OLLAMA_KEY"
+KEY_ENV = "ARANDU_TEST_OLLAMA_API_KEY"
 FAKE_KEY = "ollama-test-fake-key"
 
 

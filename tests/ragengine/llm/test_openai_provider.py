@@ -270,13 +270,13 @@ def test_stream_errors_before_the_first_token_are_retried(server, sleep):
 
 
 def test_missing_key_variable_is_a_clear_error_naming_it(server, sleep, monkeypatch):
-    monkeypatch.delenv("ARANDU_TEST_MISSING_KEY", raising=False)
-    provider = make_provider(server, sleep, api_key_env="ARANDU_TEST_MISSING_KEY")
+    monkeypatch.delenv("ARANDU_TEST_MISSING_API_KEY", raising=False)
+    provider = make_provider(server, sleep, api_key_env="ARANDU_TEST_MISSING_API_KEY")
 
     with pytest.raises(ProviderError) as caught:
         provider.complete(recorded_request("openai_chat_completion"))
 
-    assert "ARANDU_TEST_MISSING_KEY" in str(caught.value)
+    assert "ARANDU_TEST_MISSING_API_KEY" in str(caught.value)
     assert caught.value.transient is False
     assert server.requests == []
 

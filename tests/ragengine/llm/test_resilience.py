@@ -349,13 +349,13 @@ def test_abandoning_a_stream_closes_it_and_frees_the_trial(sleep):
 
 
 def test_config_refers_to_keys_by_variable_name(monkeypatch):
-    monkeypatch.setenv("ARANDU_TEST_KEY", "  sk-test-value  ")
-    config = ProviderConfig(name="x", kind="openai", api_key_env="ARANDU_TEST_KEY")
+    monkeypatch.setenv("ARANDU_TEST_API_KEY", "  sk-test-value  ")
+    config = ProviderConfig(name="x", kind="openai", api_key_env="ARANDU_TEST_API_KEY")
     assert config.api_key() == "sk-test-value"
     assert "sk-test-value" not in repr(config)
     assert ProviderConfig(name="x", kind="ollama").api_key() is None
-    monkeypatch.setenv("ARANDU_TEST_KEY", "")
-    with pytest.raises(ProviderError, match="ARANDU_TEST_KEY") as caught:
+    monkeypatch.setenv("ARANDU_TEST_API_KEY", "")
+    with pytest.raises(ProviderError, match="ARANDU_TEST_API_KEY") as caught:
         config.api_key()
     assert caught.value.transient is False
 

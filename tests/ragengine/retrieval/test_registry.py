@@ -1,5 +1,6 @@
 import pytest
 
+from ragengine.llm.types import ProviderError
 from ragengine.retrieval import registry
 from ragengine.retrieval.embedders.openai_embedder import OpenAIEmbedder
 from ragengine.retrieval.stores.weaviate_store import WeaviateConfig
@@ -66,3 +67,23 @@ def test_the_weaviate_connection_is_read_from_settings(settings, monkeypatch):
     weaviate_settings(settings, WEAVIATE_COLLECTION="chunks")
     with pytest.raises(ValueError, match="WEAVIATE_COLLECTION must start with a capital"):
         registry.weaviate_config()
+
+
+def test_a_configured_embedder_key_variable_outside_the_allow_list_is_never_sent(
+    settings, monkeypatch
+):
+    from tests.ragengine.llm.replay_server import ReplayServer, Reply
+
+    monkeypatch.setenv("DJANGO_SECRET_KEY", "the-project-s-own-secret")
+    settings.ARANDU_EMBEDDER = "openai"
+    settings.ARANDU_EMBEDDER_MODEL = "text-embedding-3-small"
+    settings.ARANDU_EMBEDDER_DIMENSION = 8
+    settings.ARANDU_EMBEDDER_API_KEY_ENV = "DJANGO_SECRET_KEY"
+    settings.ARANDU_API_KEY_ENV_ALLOWED = ["*_KEY"]
+    with ReplayServer() as server:
+        server.script("/v1/embeddings", Reply.from_fixture("openai_embeddings"))
+        settings.ARANDU_EMBEDDER_URL = f"{server.url}/v1"
+
+        with pytest.raises(ProviderError, match="never sent"):
+            registry.get_embedder().embed_query("x")
+        assert server.requests == []

@@ -25,7 +25,7 @@ QUESTION = "How many vacation days do I get per year?"
 @pytest.fixture(autouse=True)
 def _fresh(monkeypatch):
     reset_providers()
-    monkeypatch.setenv("ARANDU_TEST_OPENAI_KEY", "sk-test-fake-key")
+    monkeypatch.setenv("ARANDU_TEST_OPENAI_API_KEY", "sk-test-fake-key")
     yield
     reset_providers()
 
@@ -38,7 +38,7 @@ def model_tier():
             name="stub",
             kind="openai",
             base_url=f"{server.url}/v1",
-            api_key_env="ARANDU_TEST_OPENAI_KEY",
+            api_key_env="ARANDU_TEST_OPENAI_API_KEY",
             max_retries=0,
         )
         tier = Tier.objects.create(name="Pro")

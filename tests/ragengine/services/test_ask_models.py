@@ -67,7 +67,7 @@ def endpoint_for(server: ReplayServer, name: str = "stub", **kwargs) -> Provider
         name=name,
         kind="openai",
         base_url=f"{server.url}/v1",
-        api_key_env="ARANDU_TEST_OPENAI_KEY",
+        api_key_env="ARANDU_TEST_OPENAI_API_KEY",
         max_retries=kwargs.pop("max_retries", 0),
         timeout_s=kwargs.pop("timeout_s", 5.0),
         **kwargs,
@@ -83,7 +83,7 @@ def tier_with(*steps: tuple[ProviderEndpoint, str], **fields) -> Tier:
 
 @pytest.fixture(autouse=True)
 def _fake_key(monkeypatch):
-    monkeypatch.setenv("ARANDU_TEST_OPENAI_KEY", "sk-test-fake-key")
+    monkeypatch.setenv("ARANDU_TEST_OPENAI_API_KEY", "sk-test-fake-key")
 
 
 # The "metered" model: output only, $1000 per 1M tokens; the fixture's answer has 33.

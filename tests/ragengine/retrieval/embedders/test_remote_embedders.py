@@ -177,3 +177,22 @@ def test_ollama_embedder_rejects_a_dimension_mismatch(server, sleep):
 
     with pytest.raises(ProviderError, match="dimension"):
         embedder.embed_documents(["a", "b"])
+
+
+@pytest.mark.parametrize("variable", ["SLACK_BOT_TOKEN", "DJANGO_SECRET_KEY", "DATABASE_URL"])
+def test_an_embedder_never_sends_a_variable_outside_the_allow_list(
+    server, sleep, monkeypatch, caplog, variable
+):
+    monkeypatch.setenv(variable, "the-project-s-own-secret")
+    server.script(EMBEDDINGS, Reply.from_fixture("openai_embeddings"))
+    config = ProviderConfig(
+        name="openai-test", kind="openai", base_url=f"{server.url}/v1", api_key_env=variable
+    )
+    embedder = OpenAIEmbedder(config, "text-embedding-3-small", 8, retry_policy=fast_retries(sleep))
+
+    with pytest.raises(ProviderError, match=variable) as caught:
+        embedder.embed_query("x")
+
+    assert caught.value.transient is False
+    assert server.requests == []
+    shared.assert_not_logged(caplog, "the-project-s-own-secret")

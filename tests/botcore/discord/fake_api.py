@@ -50,7 +50,10 @@ class FakeDiscordAPI:
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
-        self._serving = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # a short poll interval: stop() returns at once instead of after up to 0.5 s
+        self._serving = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
 
     # --- lifecycle
     @property

@@ -37,7 +37,9 @@ def test_setup_hook_syncs_the_ask_command(discord_api):
     ]
 
 
-def test_ask_command_defers_then_follows_up_with_the_answer(discord_api, handbook, asked):
+def test_ask_command_defers_then_follows_up_with_the_answer(
+    discord_api, handbook, guild_reads_every_set, asked
+):
     interaction_id = discord_api.next_id()
 
     replay(discord_api, interactions=[payloads.ask_command(id=interaction_id, question=QUESTION)])
@@ -74,7 +76,9 @@ def _answer_with_buttons(discord_api) -> tuple[dict, str]:
     return answer, up.rsplit(":", 1)[1]
 
 
-def test_feedback_buttons_vote_comment_and_survive_a_restart(discord_api, handbook):
+def test_feedback_buttons_vote_comment_and_survive_a_restart(
+    discord_api, handbook, guild_reads_every_set
+):
     answer, rid = _answer_with_buttons(discord_api)
     ben = payloads.user(payloads.OTHER_USER_ID, "ben")
     thread = payloads.thread_channel(

@@ -236,6 +236,8 @@ def test_direct_message_is_answered(slack, fake_slack, handbook, team_reads_ever
         message(QUESTION, channel_type="im", subtype="message_deleted"),
         # a plain channel message, not in a thread
         message(QUESTION),
+        # "im" on a channel id: the id says it is a channel, so no answer without a mention
+        message(QUESTION, channel_type="im"),
     ],
     ids=[
         "own",
@@ -246,6 +248,7 @@ def test_direct_message_is_answered(slack, fake_slack, handbook, team_reads_ever
         "changed",
         "deleted",
         "plain",
+        "im-type-on-a-channel-id",
     ],
 )
 def test_messages_the_bot_must_not_answer(slack, fake_slack, event):

@@ -200,11 +200,14 @@ def sets_text(scope: ChannelScope, *, is_direct: bool = False) -> str:
     if origin == ScopeOrigin.NONE:
         return scope.channel.refusal
     if names is None:
-        where = "direct messages" if is_direct else "this channel"
+        narrower = (
+            "you have no sets of your own and your workspace has no default sets"
+            if is_direct
+            else "this channel has no binding and the workspace has no default sets"
+        )
         return (
-            f"Here I answer from **all knowledge sets**: nothing narrower applies to {where} "
-            "(no binding, no default sets) and an admin chose to let this workspace read "
-            "every set."
+            f"Here I answer from **all knowledge sets**: {narrower}, and an admin chose to "
+            "let this workspace read every set."
         )
     if not names:
         return "I don't answer in this channel: its binding has no knowledge sets."

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from botcore.jobs import release_stale_connections
 from ragengine.answers import Answer, Turn
 from ragengine.models import Member
-from ragengine.selectors.channels import ChannelScope, channel_scope
+from ragengine.selectors.channels import ChannelScope, ScopeOrigin, channel_scope
 from ragengine.services.ask import ask
 from ragengine.services.generation import TextSink
 from ragengine.services.members import member_resolve
@@ -65,7 +65,12 @@ class Incoming:
     workspace_name: str = ""
     user_name: str = ""
     parent_channel_id: str = ""  # a thread's channel, for its binding
+    # From trusted ids only (Slack: a "D…" conversation; Discord: a DM channel, no guild):
+    # a direct message reads the asker's own sets, never the channel's.
     is_direct: bool = False
+    # A thread, or a channel the door could not identify: without `parent_channel_id`
+    # its scope is unknown and the question is refused.
+    is_thread: bool = False
     history: tuple[Turn, ...] = ()
     request_id: str = field(default_factory=new_request_id)
 
@@ -98,6 +103,12 @@ def answer_incoming(incoming: Incoming, *, on_text: TextSink | None = None) -> O
     release_stale_connections()  # bot threads outlive requests
     try:
         member, scope = _asker_and_scope(incoming)
+        if scope.origin == ScopeOrigin.NONE:
+            logger.warning(
+                "door question has no knowledge-set scope",
+                extra=_log_fields(incoming, latency_ms=ms_since(started), mode="refused")
+                | {"workspace": incoming.workspace_id, "member": member.pk},
+            )
         answer = ask(
             member=member,
             question=incoming.text,
@@ -142,6 +153,7 @@ def _asker_and_scope(incoming: Incoming) -> tuple[Member, ChannelScope]:
         channel_id=incoming.channel_id,
         parent_channel_id=incoming.parent_channel_id,
         is_direct=incoming.is_direct,
+        is_thread=incoming.is_thread,
         member=member,
     )
     return member, scope

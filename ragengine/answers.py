@@ -17,12 +17,14 @@ class AnswerMode(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Channel:
-    """Where a question was asked. `knowledge_sets` names the sets it may use; None
-    means every set (the CLI and, until bindings exist, every door)."""
+    """Where a question was asked. `knowledge_sets` names the sets it may use: None means
+    every set (the server operator's CLI, or a workspace whose admin chose it), empty
+    means none, so the question is refused with `refusal` (why no set applies here)."""
 
     platform: str = "cli"
     channel_id: str = ""
     knowledge_sets: tuple[str, ...] | None = None
+    refusal: str = ""
 
 
 @dataclass(frozen=True, slots=True)

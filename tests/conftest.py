@@ -17,7 +17,7 @@ def _fast_and_isolated_settings(settings, tmp_path: Path) -> None:
     # Pages render without `collectstatic` (the hashed-name manifest is the web server's
     # business: tests/adminsite/test_serve_process.py checks it live).
     # beside the data dir, not in it: tests check how the data dir gets created
-    settings.STATIC_ROOT = tmp_path / "static"
+    settings.STATIC_ROOT = tmp_path / "collected-static"
     settings.STATIC_ROOT.mkdir(parents=True)
     settings.STORAGES = {
         **settings.STORAGES,

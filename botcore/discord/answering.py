@@ -86,17 +86,19 @@ async def answer_message(client: discord.Client, message: discord.Message, where
     )
     target: discord.abc.Messageable = message.channel
     reference: discord.Message | None = None
-    channel_id, parent_id = str(message.channel.id), ""
+    channel_id, parent_id, is_thread = str(message.channel.id), "", False
     if where is Where.NEW_THREAD:
         thread = await _start_thread(message, question, request_id=request_id)
         if thread is None:
             reference = message  # not allowed to start threads here: reply in place
         else:
-            target, channel_id, parent_id = thread, str(thread.id), str(message.channel.id)
+            target, channel_id = thread, str(thread.id)
+            parent_id, is_thread = str(message.channel.id), True
     elif where is Where.THREAD and isinstance(message.channel, discord.Thread):
-        parent_id = str(message.channel.parent_id or "")
+        parent_id, is_thread = str(message.channel.parent_id or ""), True
     elif where is Where.CHANNEL:
         reference = message
+        parent_id, is_thread = await _uncached_parent(client, message.channel, request_id)
 
     started = time.perf_counter()
     async with contextlib.AsyncExitStack() as stack:
@@ -115,6 +117,7 @@ async def answer_message(client: discord.Client, message: discord.Message, where
                 user_name=message.author.display_name,
                 parent_channel_id=parent_id,
                 is_direct=where is Where.DIRECT,
+                is_thread=is_thread,
                 history=history,
                 request_id=request_id,
             )
@@ -157,6 +160,7 @@ async def answer_interaction(interaction: discord.Interaction, question: str) ->
         replies, mode = plain_replies(HELP_TEXT), "help"
     else:
         channel = interaction.channel
+        is_thread = isinstance(channel, discord.Thread)
         parent_id = channel.parent_id if isinstance(channel, discord.Thread) else None
         guild = interaction.guild
         outcome = await ask_in_worker(
@@ -169,7 +173,8 @@ async def answer_interaction(interaction: discord.Interaction, question: str) ->
                 workspace_name=guild.name if guild else "",
                 user_name=interaction.user.display_name,
                 parent_channel_id=str(parent_id or ""),
-                is_direct=interaction.guild_id is None,
+                is_direct=is_bot_dm(interaction),
+                is_thread=is_thread,
                 request_id=request_id,
             )
         )
@@ -187,6 +192,35 @@ async def answer_interaction(interaction: discord.Interaction, question: str) ->
         _log_delivery_failure(request_id, kind="followup", **fields)
         return
     _log_event("discord reply sent", request_id=request_id, **fields)
+
+
+def is_bot_dm(interaction: discord.Interaction) -> bool:
+    """A command used in the asker's DM with the bot, as Discord reports it (no guild,
+    context BOT_DM). A user-installed command used in someone else's DM or a group DM
+    (context PRIVATE_CHANNEL) is not: others may read the answer there."""
+    return interaction.guild_id is None and interaction.context.dm_channel
+
+
+async def _uncached_parent(
+    client: discord.Client, channel: discord.abc.Messageable, request_id: str
+) -> tuple[str, bool]:
+    """(parent channel id, is a thread) for a guild channel the client's cache doesn't
+    know (discord.py hands over a bare PartialMessageable): asked from Discord, because
+    a thread there must read its parent channel's binding. Unknown stays unknown, which
+    refuses the question rather than guessing."""
+    if not isinstance(channel, discord.PartialMessageable):
+        return "", False
+    try:
+        fetched = await client.fetch_channel(channel.id)
+    except (discord.HTTPException, discord.InvalidData):
+        logger.warning(
+            "discord channel unknown, scope not established",
+            extra={"platform": PLATFORM, "request_id": request_id, "channel": str(channel.id)},
+        )
+        return "", True
+    if isinstance(fetched, discord.Thread):
+        return str(fetched.parent_id or ""), True
+    return "", False
 
 
 async def ask_in_worker(incoming: Incoming) -> Outcome:

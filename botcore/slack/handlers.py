@@ -38,7 +38,7 @@ from botcore.slack.blocks import (
     streaming_text,
 )
 from botcore.slack.history import thread_turns
-from ragengine.selectors.channels import ScopeOrigin
+from ragengine.selectors.channels import ChannelScope, ScopeOrigin
 
 logger = logging.getLogger(__name__)
 
@@ -190,27 +190,39 @@ def describe_sets(*, respond: Respond, question: SlashQuestion) -> None:
             is_direct=question.is_direct,
         )
     )
-    text = sets_text(scope.channel.knowledge_sets, scope.origin)
+    text = sets_text(scope, is_direct=question.is_direct)
     _respond(respond, plain_message(text), request_id=question.request_id)
 
 
-_ORIGINS = {
-    ScopeOrigin.BINDING: "an admin bound them to this channel",
-    ScopeOrigin.MEMBER: "they are your own sets, used in direct messages",
-    ScopeOrigin.WORKSPACE: "this channel has no binding, so the workspace defaults apply",
-}
-
-
-def sets_text(names: tuple[str, ...] | None, origin: ScopeOrigin) -> str:
-    if names is None or origin == ScopeOrigin.ALL:
+def sets_text(scope: ChannelScope, *, is_direct: bool = False) -> str:
+    """What `/ask sets` says: the sets a question here reads and why, or why none."""
+    names, origin = scope.channel.knowledge_sets, scope.origin
+    if origin == ScopeOrigin.NONE:
+        return scope.channel.refusal
+    if names is None:
+        narrower = (
+            "you have no sets of your own and your workspace has no default sets"
+            if is_direct
+            else "this channel has no binding and the workspace has no default sets"
+        )
         return (
-            "Here I answer from **all knowledge sets**: this channel has no binding and "
-            "the workspace has no default sets."
+            f"Here I answer from **all knowledge sets**: {narrower}, and an admin chose to "
+            "let this workspace read every set."
         )
     if not names:
         return "I don't answer in this channel: its binding has no knowledge sets."
     listed = ", ".join(f"**{name}**" for name in names)
-    return f"Here I answer from {listed} ({_ORIGINS[origin]})."
+    if origin == ScopeOrigin.WORKSPACE:
+        why = (
+            "you have no sets of your own, so your workspace's defaults apply"
+            if is_direct
+            else "this channel has no binding, so the workspace defaults apply"
+        )
+    elif origin == ScopeOrigin.MEMBER:
+        why = "they are your own sets, used in direct messages"
+    else:
+        why = "an admin bound them to this channel"
+    return f"Here I answer from {listed} ({why})."
 
 
 def record_vote(*, respond: Respond, clicker: Clicker, request_id: str, up: bool) -> None:

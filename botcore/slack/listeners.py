@@ -59,7 +59,7 @@ def register_listeners(app: App, *, jobs: BackgroundJobs, quick: BackgroundJobs)
     def on_mention(body: dict, event: dict, context: BoltContext, client: WebClient) -> None:
         if event.get("bot_id") or event.get("subtype"):
             return
-        question = _thread_question(body, event, context, follow_up=False, is_direct=False)
+        question = _thread_question(body, event, context, follow_up=False)
         quick.submit(
             handlers.announce_in_thread, client=client, question=question, answer_jobs=jobs
         )
@@ -70,9 +70,7 @@ def register_listeners(app: App, *, jobs: BackgroundJobs, quick: BackgroundJobs)
         kind = message_kind(event, bot_user_id=context.bot_user_id or "")
         if kind is None:
             return
-        question = _thread_question(
-            body, event, context, follow_up=kind == "follow_up", is_direct=kind == "direct"
-        )
+        question = _thread_question(body, event, context, follow_up=kind == "follow_up")
         quick.submit(
             handlers.announce_in_thread, client=client, question=question, answer_jobs=jobs
         )
@@ -87,14 +85,15 @@ def register_listeners(app: App, *, jobs: BackgroundJobs, quick: BackgroundJobs)
             return
         sets = text.lower() == "sets"
         ack(text=SETS_PLACEHOLDER if sets else PLACEHOLDER_TEXT, response_type="ephemeral")
+        channel_id = command.get("channel_id", "")
         question = handlers.SlashQuestion(
             request_id=new_request_id(),
             team_id=command.get("team_id", ""),
-            channel_id=command.get("channel_id", ""),
+            channel_id=channel_id,
             user_id=command.get("user_id", ""),
             user_name=command.get("user_name", ""),
             text=text,
-            is_direct=command.get("channel_name") == "directmessage",
+            is_direct=is_direct_channel(channel_id),  # never the payload's channel_name
         )
         if sets:
             quick.submit(handlers.describe_sets, respond=respond, question=question)
@@ -150,7 +149,7 @@ def message_kind(event: dict, *, bot_user_id: str) -> str | None:
         return None
     if not event.get("user") or event.get("user") == bot_user_id:
         return None
-    if event.get("channel_type") == "im":
+    if event.get("channel_type") == "im" and is_direct_channel(event.get("channel") or ""):
         return "direct"
     if mentions(event.get("text") or "", bot_user_id=bot_user_id):
         return None  # app_mention answers it
@@ -160,24 +159,36 @@ def message_kind(event: dict, *, bot_user_id: str) -> str | None:
     return None
 
 
+def is_direct_channel(channel_id: str) -> bool:
+    """Whether a Slack conversation id names a direct message with the bot.
+
+    Slack gives DM conversations ids starting with "D" (channels "C", private channels
+    and group DMs "C" or "G"), and a channel id can't be chosen by whoever sends a
+    message. Display fields such as a command's `channel_name` don't decide this: a DM
+    reads the asker's own sets, a channel its binding.
+    """
+    return channel_id.startswith("D")
+
+
 def comment_value(view: dict) -> str:
     values = view.get("state", {}).get("values", {})
     return str(values.get(COMMENT_BLOCK, {}).get(COMMENT_ACTION, {}).get("value") or "")
 
 
 def _thread_question(
-    body: dict, event: dict, context: BoltContext, *, follow_up: bool, is_direct: bool
+    body: dict, event: dict, context: BoltContext, *, follow_up: bool
 ) -> handlers.ThreadQuestion:
+    channel_id = str(event.get("channel") or "")
     return handlers.ThreadQuestion(
         request_id=new_request_id(),
         event_id=str(body.get("event_id") or ""),
         team_id=str(body.get("team_id") or context.team_id or ""),
-        channel_id=str(event.get("channel") or ""),
+        channel_id=channel_id,
         user_id=str(event.get("user") or ""),
         text=str(event.get("text") or ""),
         ts=str(event.get("ts") or ""),
         thread_ts=str(event.get("thread_ts") or ""),
-        is_direct=is_direct,
+        is_direct=is_direct_channel(channel_id),
         follow_up=follow_up,
         bot_user_id=context.bot_user_id or "",
         bot_id=context.bot_id or "",

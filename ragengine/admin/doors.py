@@ -13,6 +13,9 @@ from ragengine.models import ChannelBinding, Feedback
 
 @admin.register(ChannelBinding)
 class ChannelBindingAdmin(ModelAdmin):
+    """One binding per channel id: it applies to everyone asking there, whatever team
+    they come from (Slack Connect), and to the channel's threads."""
+
     list_display = ("name", "platform", "workspace_id", "channel_id", "sets_display")
     list_filter = ("platform", "knowledge_sets")
     search_fields = ("name", "channel_id", "workspace_id")

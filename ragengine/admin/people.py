@@ -66,13 +66,38 @@ class TierAdmin(ModelAdmin):
 
 @admin.register(Workspace)
 class WorkspaceAdmin(ModelAdmin):
-    """Slack workspaces and Discord guilds (created on first contact): default tier and
-    the knowledge sets their unbound channels and direct messages read."""
+    """Slack workspaces and Discord guilds (created on first contact): default tier, the
+    knowledge sets their unbound channels and members' direct messages read, and whether
+    those read every set when there are no default sets (otherwise they are refused)."""
 
-    list_display = ("name", "platform", "external_id", "default_tier")
-    list_filter = ("platform", "default_tier")
+    list_display = ("name", "platform", "external_id", "default_tier", "unbound_scope")
+    list_filter = ("platform", "default_tier", "answers_from_every_set")
     search_fields = ("name", "external_id")
     filter_horizontal = ("default_knowledge_sets",)
+    fieldsets = (
+        (None, {"fields": ("platform", "external_id", "name", "default_tier")}),
+        (
+            "Knowledge sets",
+            {
+                "fields": ("default_knowledge_sets", "answers_from_every_set"),
+                "description": "A bound channel always reads its binding's sets (Channel "
+                "bindings). Channels without a binding read these default sets; direct "
+                "messages read the member's own sets, else their workspace's default sets. "
+                "With no default sets those questions are refused, unless “answer from "
+                "every set” is on.",
+            },
+        ),
+    )
+
+    @admin.display(description="unbound channels and DMs read")
+    def unbound_scope(self, obj: Workspace) -> str:
+        names = [s.name for s in obj.default_knowledge_sets.all()]
+        if names:
+            return ", ".join(names)
+        return "every set (admin's choice)" if obj.answers_from_every_set else "nothing: refused"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).prefetch_related("default_knowledge_sets")
 
 
 class IdentityInline(TabularInline):

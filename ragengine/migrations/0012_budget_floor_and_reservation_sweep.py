@@ -26,7 +26,7 @@ def unschedule(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("ragengine", "0010_channel_bindings_feedback"),
+        ("ragengine", "0011_scope_trusted_ids_every_set_opt_in"),
         ("django_q", "0018_task_success_index"),
     ]
 

@@ -25,8 +25,7 @@ class Member(models.Model):
         "ragengine.KnowledgeSet",
         blank=True,
         related_name="members",
-        help_text="Sets this person's direct messages use. Empty = the workspace's default "
-        "sets, else every set.",
+        help_text="Sets this person's direct messages use. Empty = their workspace's default sets.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

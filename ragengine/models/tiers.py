@@ -111,8 +111,12 @@ class TierModel(models.Model):
 
 
 class Workspace(models.Model):
-    """A Slack workspace or Discord guild; new members from it get its default tier, and
-    its unbound channels and direct messages read its default knowledge sets."""
+    """A Slack workspace or Discord guild; new members from it get its default tier, its
+    unbound channels and its members' direct messages read its default knowledge sets.
+
+    With no default sets those questions are refused, unless an admin switched on
+    `answers_from_every_set`: reading every set is a choice, never a fallback.
+    """
 
     platform = models.CharField(max_length=20)
     external_id = models.CharField(max_length=100)
@@ -122,8 +126,16 @@ class Workspace(models.Model):
         "ragengine.KnowledgeSet",
         blank=True,
         related_name="default_for_workspaces",
-        help_text="Sets used in direct messages and in channels without a binding. "
-        "Empty = every set.",
+        help_text="Sets used in channels without a binding and in the direct messages of "
+        "members who have no sets of their own. Empty = those questions are refused, unless "
+        "“answer from every set” is on.",
+    )
+    answers_from_every_set = models.BooleanField(
+        default=False,
+        verbose_name="answer from every set when nothing narrower applies",
+        help_text="On: unbound channels and direct messages read every knowledge set when "
+        "this workspace has no default sets. Off (recommended): they are refused with a "
+        "message asking for an admin.",
     )
 
     class Meta:

@@ -24,8 +24,9 @@ def member_resolve(
     """The member behind a platform account, created on first contact.
 
     A new member belongs to the account's workspace/guild, so it gets that workspace's
-    default tier (or the global default) until an admin assigns one. A Discord account
-    seen before in another guild (or a DM) maps to the same member.
+    default tier (or the global default) until an admin assigns one, and its DMs read
+    that workspace's default sets. A Discord account seen before in another guild (or a
+    DM) maps to the same member; one first seen in a DM joins the first guild it asks in.
     """
     identity = (
         Identity.objects.select_related("member")
@@ -52,12 +53,14 @@ def member_resolve(
             user_id=user_id,
             defaults={"member": known.member},
         )
-        return known.member
-    workspace = None
-    if workspace_id:
-        workspace, _ = Workspace.objects.get_or_create(
-            platform=platform, external_id=workspace_id, defaults={"name": workspace_name}
-        )
+        member = known.member
+        if workspace_id and member.workspace_id is None:
+            # First seen in a DM (no guild): the guild they now ask in becomes their
+            # workspace, so their DMs read its default sets from now on.
+            member.workspace = _workspace(platform, workspace_id, workspace_name)
+            member.save(update_fields=["workspace"])
+        return member
+    workspace = _workspace(platform, workspace_id, workspace_name) if workspace_id else None
     try:
         with transaction.atomic():
             member = Member.objects.create(
@@ -71,6 +74,13 @@ def member_resolve(
             platform=platform, workspace_id=workspace_id, user_id=user_id
         ).member
     return member
+
+
+def _workspace(platform: str, external_id: str, name: str) -> Workspace:
+    workspace, _ = Workspace.objects.get_or_create(
+        platform=platform, external_id=external_id, defaults={"name": name}
+    )
+    return workspace
 
 
 def member_for_cli() -> Member:

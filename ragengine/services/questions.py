@@ -22,6 +22,12 @@ logger = logging.getLogger(__name__)
 FOLLOW_UP_MAX_TERMS = 3
 
 
+NO_SETS_BOUND_MESSAGE = (
+    "No knowledge sets are bound to this channel, so I can't answer here. "
+    "Ask an admin to bind some in Arandu admin → Channel bindings."
+)
+
+
 @dataclass(frozen=True, slots=True)
 class QuestionProblem:
     message: str
@@ -53,10 +59,7 @@ def channel_set_ids(*, channel: Channel) -> tuple[tuple[str, ...] | None, Questi
     if channel.knowledge_sets is None:
         return None, None
     if not channel.knowledge_sets:
-        return None, QuestionProblem(
-            "No knowledge sets are bound to this channel, so I can't answer here. "
-            "Ask an admin to bind some in Arandu admin → Channel bindings."
-        )
+        return None, QuestionProblem(channel.refusal or NO_SETS_BOUND_MESSAGE)
     found = dict(
         KnowledgeSet.objects.filter(name__in=channel.knowledge_sets).values_list("name", "pk")
     )

@@ -15,6 +15,7 @@ from botcore.conversation import (
 )
 from ragengine.answers import AnswerMode, Turn
 from ragengine.models import Identity, Tier, UsageRecord
+from ragengine.selectors.channels import UNSCOPED_CHANNEL_MESSAGE
 from ragengine.services.ingest import documents_ingest_paths
 from ragengine.services.knowledge import knowledge_set_get_or_create
 from ragengine.services.members import tier_for_member
@@ -54,7 +55,9 @@ def test_mentions_and_help():
 
 def test_first_contact_creates_the_member_in_its_workspace_and_answers(handbook):
     tier = Tier.objects.create(name="Guild default")
-    WorkspaceFactory(platform="discord", external_id="G1", default_tier=tier)
+    WorkspaceFactory(
+        platform="discord", external_id="G1", default_tier=tier, answers_from_every_set=True
+    )
 
     outcome = answer_incoming(
         incoming(platform="discord", workspace_id="G1", user_name="ana", request_id="r-door-1")
@@ -113,3 +116,18 @@ def test_an_unexpected_error_becomes_an_apology_with_the_logged_request_id(monke
     record = next(r for r in caplog.records if r.getMessage() == "door question failed")
     assert record.request_id == "req-err-42" and record.platform == "slack"
     assert record.exc_info is not None
+
+
+def test_a_question_without_any_scope_is_refused_and_logged_for_the_admins(caplog):
+    with caplog.at_level(logging.WARNING, logger="botcore.conversation"):
+        outcome = answer_incoming(incoming(workspace_id="T1", request_id="r-unscoped"))
+
+    assert outcome.answer.mode == AnswerMode.REFUSED
+    assert outcome.answer.text == UNSCOPED_CHANNEL_MESSAGE and not outcome.answer.sources
+    record = next(
+        r for r in caplog.records if r.getMessage() == "door question has no knowledge-set scope"
+    )
+    member = Identity.objects.get(platform="slack", workspace_id="T1", user_id="U1").member
+    assert (record.request_id, record.workspace, record.channel) == ("r-unscoped", "T1", "C1")
+    assert record.member == member.pk and record.direct is False
+    assert not UsageRecord.objects.exists()

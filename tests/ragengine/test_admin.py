@@ -133,3 +133,47 @@ def test_an_endpoint_with_an_allowed_key_variable_is_saved(admin_client, setting
         )
         assert response.status_code == 302
         assert ProviderEndpoint.objects.get(name=name).api_key_env == variable
+
+
+def test_workspaces_show_what_unbound_channels_and_dms_read(admin_client):
+    from tests.factories import KnowledgeSetFactory, WorkspaceFactory
+
+    WorkspaceFactory(name="Refusing", external_id="T-refuse")
+    WorkspaceFactory(name="Open", external_id="T-open", answers_from_every_set=True)
+    WorkspaceFactory(name="Scoped", external_id="T-scoped").default_knowledge_sets.set(
+        [KnowledgeSetFactory(name="public-handbook")]
+    )
+
+    listing = admin_client.get(reverse("admin:ragengine_workspace_changelist")).content.decode()
+    refusing = admin_client.get(
+        reverse("admin:ragengine_workspace_changelist") + "?answers_from_every_set__exact=0"
+    ).content.decode()
+
+    assert "nothing: refused" in listing and "every set (admin" in listing
+    assert "public-handbook" in listing
+    assert "Refusing" in refusing and "T-open" not in refusing
+
+
+def test_workspace_form_offers_the_every_set_choice_off_by_default(admin_client):
+    response = admin_client.get(reverse("admin:ragengine_workspace_add"))
+
+    page = response.content.decode()
+    assert 'name="answers_from_every_set"' in page
+    assert "answer from every set when nothing narrower applies" in page.lower()
+    assert response.context["adminform"].form["answers_from_every_set"].value() is False
+
+
+def test_a_second_binding_for_the_same_channel_id_is_refused_with_a_clear_error(admin_client):
+    from ragengine.models import ChannelBinding
+    from tests.factories import ChannelBindingFactory
+
+    ChannelBindingFactory(channel_id="C0SHARED", workspace_id="T1")
+
+    response = admin_client.post(
+        reverse("admin:ragengine_channelbinding_add"),
+        {"platform": "slack", "workspace_id": "T2", "channel_id": "C0SHARED", "name": "#x"},
+    )
+
+    assert response.status_code == 200  # the form again, with the error
+    assert "already exists" in response.content.decode()
+    assert ChannelBinding.objects.filter(channel_id="C0SHARED").count() == 1

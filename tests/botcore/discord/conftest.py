@@ -46,3 +46,21 @@ def deliveries(request) -> tuple[int, ...]:
             "at once instead of queueing it, so there is no fair race"
         )
     return request.param
+
+
+@pytest.fixture
+def guild_reads_every_set():
+    """The test guild's admin switched on "answer from every set", and Ana belongs to it
+    (as after a first question there), so unbound channels and her DMs read every set.
+    Door tests that are not about scope answer from it."""
+    from ragengine.services.members import member_resolve
+    from tests.botcore.discord import payloads
+    from tests.factories import WorkspaceFactory
+
+    workspace = WorkspaceFactory(
+        platform="discord", external_id=str(payloads.GUILD_ID), answers_from_every_set=True
+    )
+    member_resolve(
+        platform="discord", user_id=str(payloads.USER_ID), workspace_id=str(payloads.GUILD_ID)
+    )
+    return workspace

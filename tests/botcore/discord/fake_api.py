@@ -42,6 +42,7 @@ class FakeDiscordState:
     """What the fake knows: messages per channel, and switches for failure cases."""
 
     messages: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    channels: dict[int, dict[str, Any]] = field(default_factory=dict)  # GET /channels/{id}
     forbid_threads: bool = False
     fail_message_posts: bool = False
     gateway_url: str = ""  # "" = this stand-in doesn't say where a gateway is (404)
@@ -57,7 +58,10 @@ class FakeDiscordAPI:
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
-        self._serving = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # a short poll interval: stop() returns at once instead of after up to 0.5 s
+        self._serving = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
 
     # --- lifecycle
     @property
@@ -115,6 +119,7 @@ class FakeDiscordAPI:
             ("GET", r"/oauth2/applications/@me", lambda *_: (200, payloads.application())),
             ("GET", r"/gateway/bot", self._gateway),
             ("PUT", r"/applications/(?P<app>\d+)/commands", self._commands),
+            ("GET", r"/channels/(?P<cid>\d+)", self._get_channel),
             ("POST", r"/channels/(?P<cid>\d+)/typing", lambda *_, **__: (204, None)),
             ("POST", r"/channels/(?P<cid>\d+)/messages", self._post_message),
             ("GET", r"/channels/(?P<cid>\d+)/messages", self._history),
@@ -175,6 +180,13 @@ class FakeDiscordAPI:
         older = [m for m in stored if before is None or int(m["id"]) < before]
         older.sort(key=lambda m: int(m["id"]), reverse=True)  # Discord: newest first
         return 200, older[:limit]
+
+    def _get_channel(self, body, query, cid):
+        with self._lock:
+            channel = self.state.channels.get(int(cid))
+        if channel is None:
+            return 404, {"message": "Unknown Channel", "code": 10003}
+        return 200, channel
 
     def _get_message(self, body, query, cid, mid):
         with self._lock:

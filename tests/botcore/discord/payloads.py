@@ -102,6 +102,11 @@ def thread_channel(
     }
 
 
+def dm_channel(*, id: int, recipient: dict[str, Any]) -> dict[str, Any]:
+    """A DM channel (type 1) as interactions carry it."""
+    return {"id": str(id), "type": 1, "last_message_id": None, "recipients": [recipient]}
+
+
 def guild_create(
     *,
     id: int = GUILD_ID,
@@ -220,33 +225,44 @@ def mention_message(*, id: int, content: str, channel_id: int = CHANNEL_ID, **kw
 
 
 def _interaction_base(
-    *, id: int, type: int, guild_id: int | None, channel: dict[str, Any], clicker: dict[str, Any]
+    *,
+    id: int,
+    type: int,
+    guild_id: int | None,
+    channel: dict[str, Any] | None,
+    clicker: dict[str, Any],
+    context: int | None = None,
 ) -> dict[str, Any]:
+    """`channel=None`: a payload without its channel; `context`: 0 guild, 1 the bot's DM,
+    2 a private channel (someone else's DM or a group DM; user-installed commands)."""
     data: dict[str, Any] = {
         "id": str(id),
         "application_id": str(APP_ID),
         "type": type,
         "token": f"token-{id}",
         "version": 1,
-        "channel_id": channel["id"],
-        "channel": channel,
         "app_permissions": str(discord.Permissions.all().value),
         "locale": "en-US",
         "entitlements": [],
         "authorizing_integration_owners": {"0": str(guild_id or USER_ID)},
         "attachment_size_limit": 8 * 1024 * 1024,
     }
+    if channel is not None:
+        data |= {"channel_id": channel["id"], "channel": channel}
     if guild_id is not None:
         data |= {
             "guild_id": str(guild_id),
             "guild_locale": "en-US",
             "guild": {"id": str(guild_id), "locale": "en-US", "features": []},
             "member": member(clicker) | {"permissions": str(discord.Permissions.all().value)},
-            "context": 0,
+            "context": 0 if context is None else context,
         }
     else:
-        data |= {"user": clicker, "context": 1}
+        data |= {"user": clicker, "context": 1 if context is None else context}
     return data
+
+
+NO_CHANNEL: dict[str, Any] = {}  # `ask_command(channel=NO_CHANNEL)`: the payload has none
 
 
 def ask_command(
@@ -256,14 +272,18 @@ def ask_command(
     guild_id: int | None = GUILD_ID,
     channel: dict[str, Any] | None = None,
     clicker: dict[str, Any] | None = None,
+    context: int | None = None,
 ) -> dict[str, Any]:
-    """INTERACTION_CREATE type 2: `/ask question:<question>`."""
+    """INTERACTION_CREATE type 2: `/ask question:<question>` (in #general by default)."""
+    if channel is None:
+        channel = text_channel(id=CHANNEL_ID, name="general")
     data = _interaction_base(
         id=id,
         type=2,
         guild_id=guild_id,
-        channel=channel or text_channel(id=CHANNEL_ID, name="general"),
+        channel=channel if channel is not NO_CHANNEL else None,
         clicker=clicker or user(USER_ID, "ana"),
+        context=context,
     )
     data["data"] = {
         "id": str(APP_ID + 1),

@@ -38,7 +38,9 @@ def test_setup_hook_syncs_the_ask_command(discord_api):
     ]
 
 
-def test_ask_command_defers_then_follows_up_with_the_answer(discord_api, handbook, asked):
+def test_ask_command_defers_then_follows_up_with_the_answer(
+    discord_api, handbook, guild_reads_every_set, asked
+):
     interaction_id = discord_api.next_id()
 
     replay(discord_api, interactions=[payloads.ask_command(id=interaction_id, question=QUESTION)])
@@ -66,7 +68,7 @@ def test_ask_command_defers_then_follows_up_with_the_answer(discord_api, handboo
 
 
 def test_an_ask_command_the_gateway_delivers_again_is_answered_once(
-    discord_api, handbook, asked, caplog, deliveries
+    discord_api, handbook, asked, caplog, deliveries, guild_reads_every_set
 ):
     """A replayed `/ask` is acknowledged and answered once: the copy doesn't try to
     respond to an interaction Discord already has (40060), nor ask the engine again."""
@@ -100,7 +102,9 @@ def _answer_with_buttons(discord_api) -> tuple[dict, str]:
     return answer, up.rsplit(":", 1)[1]
 
 
-def test_feedback_buttons_vote_comment_and_survive_a_restart(discord_api, handbook):
+def test_feedback_buttons_vote_comment_and_survive_a_restart(
+    discord_api, handbook, guild_reads_every_set
+):
     answer, rid = _answer_with_buttons(discord_api)
     ben = payloads.user(payloads.OTHER_USER_ID, "ben")
     thread = payloads.thread_channel(
@@ -225,7 +229,7 @@ def test_click_on_an_old_answer_without_ledger_row_still_records_the_vote(discor
 
 
 def test_clicks_and_comments_the_gateway_delivers_again_are_handled_once(
-    discord_api, handbook, caplog, deliveries
+    discord_api, handbook, caplog, deliveries, guild_reads_every_set
 ):
     answer, rid = _answer_with_buttons(discord_api)
     click = discord_api.next_id()

@@ -28,7 +28,9 @@ def buttons(body) -> list[str]:
     return [c["custom_id"] for row in body.get("components") or [] for c in row["components"]]
 
 
-def test_mention_in_channel_answers_in_a_new_thread(discord_api, handbook, asked):
+def test_mention_in_channel_answers_in_a_new_thread(
+    discord_api, handbook, guild_reads_every_set, asked
+):
     question_id = discord_api.next_id()
 
     replay(discord_api, messages=[payloads.mention_message(id=question_id, content=QUESTION)])
@@ -60,7 +62,7 @@ def test_mention_in_channel_answers_in_a_new_thread(discord_api, handbook, asked
 
 
 def test_a_message_the_gateway_delivers_again_is_answered_once(
-    discord_api, handbook, asked, deliveries
+    discord_api, handbook, asked, deliveries, guild_reads_every_set
 ):
     """Discord re-sends events after a resume. The second delivery must not start a
     second thread (Discord refuses: 160004) and then answer again in the channel, nor ask
@@ -88,7 +90,7 @@ def test_a_message_the_gateway_delivers_again_is_answered_once(
 
 
 def test_when_the_claim_fails_the_message_is_still_answered(
-    discord_api, handbook, asked, monkeypatch, caplog
+    discord_api, handbook, asked, monkeypatch, caplog, guild_reads_every_set
 ):
     """A database error while claiming must not swallow the question: answering (or
     apologising) beats a possible double answer."""
@@ -108,7 +110,9 @@ def test_when_the_claim_fails_the_message_is_still_answered(
     assert warning.event_id == f"message:{question_id}" and warning.platform == "discord"
 
 
-def test_mention_where_threads_are_not_allowed_replies_in_the_channel(discord_api, handbook):
+def test_mention_where_threads_are_not_allowed_replies_in_the_channel(
+    discord_api, handbook, guild_reads_every_set
+):
     discord_api.state.forbid_threads = True
     question_id = discord_api.next_id()
 
@@ -121,7 +125,9 @@ def test_mention_where_threads_are_not_allowed_replies_in_the_channel(discord_ap
     assert posted.body["allowed_mentions"]["replied_user"] is False
 
 
-def test_direct_message_is_answered_in_the_dm_with_recent_history(discord_api, handbook, asked):
+def test_direct_message_is_answered_in_the_dm_with_recent_history(
+    discord_api, handbook, guild_reads_every_set, asked
+):
     dm_id = discord_api.next_id()
     ana = payloads.user(payloads.USER_ID, "ana")
     bot = payloads.user(payloads.BOT_ID, "arandu", bot=True)
@@ -155,7 +161,7 @@ def test_direct_message_is_answered_in_the_dm_with_recent_history(discord_api, h
 
 
 def test_follow_up_in_the_bots_thread_is_answered_with_the_thread_history(
-    discord_api, handbook, asked
+    discord_api, handbook, guild_reads_every_set, asked
 ):
     question_id = discord_api.next_id()
     ana = payloads.user(payloads.USER_ID, "ana")
@@ -199,7 +205,9 @@ def test_follow_up_in_the_bots_thread_is_answered_with_the_thread_history(
     )
 
 
-def test_a_restarted_client_still_answers_in_its_threads(discord_api, handbook, asked):
+def test_a_restarted_client_still_answers_in_its_threads(
+    discord_api, handbook, guild_reads_every_set, asked
+):
     """Ownership comes from Discord (thread.owner_id), not from memory."""
     thread_id = discord_api.next_id()
     thread = payloads.thread_channel(
@@ -264,7 +272,9 @@ def test_messages_without_mention_outside_the_bots_threads_and_bot_messages_are_
     assert not HandledEvent.objects.exists()  # only questions are claimed
 
 
-def test_mention_inside_someone_elses_thread_is_answered_there(discord_api, handbook):
+def test_mention_inside_someone_elses_thread_is_answered_there(
+    discord_api, handbook, guild_reads_every_set
+):
     thread_id = discord_api.next_id()
     thread = payloads.thread_channel(
         id=thread_id, parent_id=payloads.CHANNEL_ID, owner_id=payloads.USER_ID, name="Chat"
@@ -375,7 +385,7 @@ def test_refused_answer_is_plain_text_without_buttons(discord_api, handbook, ask
 
 
 def test_failure_inside_ask_posts_the_apology_with_the_request_id(
-    discord_api, handbook, asked, monkeypatch
+    discord_api, handbook, guild_reads_every_set, asked, monkeypatch
 ):
     def broken(**kwargs):
         raise RuntimeError("engine exploded")
@@ -406,7 +416,9 @@ def test_help_is_answered_without_the_engine(discord_api, asked):
     assert posted.body["content"] == conversation.HELP_TEXT
 
 
-def test_discord_errors_while_replying_are_logged_not_raised(discord_api, handbook, caplog):
+def test_discord_errors_while_replying_are_logged_not_raised(
+    discord_api, handbook, guild_reads_every_set, caplog
+):
     discord_api.state.fail_message_posts = True
 
     _mention_in(discord_api, channel_id=payloads.CHANNEL_ID)  # Door fails on handler errors

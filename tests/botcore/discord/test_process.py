@@ -59,7 +59,7 @@ def database_url_for_child(tmp_path: Path) -> str:
 
 
 def test_rundiscordbot_connects_to_the_gateway_its_api_names_and_answers_once(
-    stand_in_api, gateway, handbook, settings, tmp_path
+    stand_in_api, gateway, handbook, guild_reads_every_set, settings, tmp_path
 ):
     """The bot is told only DISCORD_API_URL: it asks that API for the gateway, connects
     there, answers a mention from the handbook, and ignores the copy Discord replays after

@@ -75,9 +75,17 @@ class SlackSender:
         )
 
     def event(
-        self, event: dict[str, Any], *, event_id: str | None = None, retry: int | None = None, **kw
+        self,
+        event: dict[str, Any],
+        *,
+        event_id: str | None = None,
+        retry: int | None = None,
+        team_id: str = TEAM_ID,
+        **kw,
     ):
-        envelope = event_envelope(event, event_id=event_id or f"Ev{next(self._ids):04d}")
+        envelope = event_envelope(
+            event, event_id=event_id or f"Ev{next(self._ids):04d}", team_id=team_id
+        )
         headers = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
         return self.post(
             json.dumps(envelope),
@@ -86,13 +94,21 @@ class SlackSender:
             **kw,
         )
 
-    def command(self, text: str, *, channel_id: str = CHANNEL_ID, response: str = "cmd"):
+    def command(
+        self,
+        text: str,
+        *,
+        channel_id: str = CHANNEL_ID,
+        response: str = "cmd",
+        team_id: str = TEAM_ID,
+        channel_name: str = "general",
+    ):
         form = {
             "token": "legacy",
-            "team_id": TEAM_ID,
+            "team_id": team_id,
             "team_domain": "acme",
             "channel_id": channel_id,
-            "channel_name": "general",
+            "channel_name": channel_name,
             "user_id": USER_ID,
             "user_name": "ana",
             "command": "/ask",
@@ -158,10 +174,12 @@ class SlackSender:
         )
 
 
-def event_envelope(event: dict[str, Any], *, event_id: str) -> dict[str, Any]:
+def event_envelope(
+    event: dict[str, Any], *, event_id: str, team_id: str = TEAM_ID
+) -> dict[str, Any]:
     return {
         "token": "legacy",
-        "team_id": TEAM_ID,
+        "team_id": team_id,
         "api_app_id": "A0APP",
         "event": event,
         "type": "event_callback",
@@ -170,7 +188,7 @@ def event_envelope(event: dict[str, Any], *, event_id: str) -> dict[str, Any]:
         "authorizations": [
             {"team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True, "enterprise_id": None}
         ],
-        "is_ext_shared_channel": False,
+        "is_ext_shared_channel": team_id != TEAM_ID,
     }
 
 
@@ -209,3 +227,12 @@ def slack(client, fake_slack: FakeSlack, slack_settings) -> SlackSender:
     assert fake_slack.calls("auth.test"), "Bolt checks the token at start-up"
     fake_slack.clear()
     return SlackSender(client, fake_slack)
+
+
+@pytest.fixture
+def team_reads_every_set():
+    """The test team's admin switched on "answer from every set": unbound channels and
+    DMs read every set. Door tests that are not about scope answer from it."""
+    from tests.factories import WorkspaceFactory
+
+    return WorkspaceFactory(platform="slack", external_id=TEAM_ID, answers_from_every_set=True)

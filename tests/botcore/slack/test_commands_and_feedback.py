@@ -29,7 +29,9 @@ def clicker_feedback(request_id: str) -> Feedback:
     return Feedback.objects.get(member=member, request_id=request_id)
 
 
-def test_thumbs_up_records_feedback_linked_to_the_usage_row(slack, fake_slack, handbook):
+def test_thumbs_up_records_feedback_linked_to_the_usage_row(
+    slack, fake_slack, handbook, team_reads_every_set
+):
     request_id = answered_request_id(slack, fake_slack)
 
     response = slack.click("feedback_up", request_id)
@@ -47,7 +49,9 @@ def test_thumbs_up_records_feedback_linked_to_the_usage_row(slack, fake_slack, h
     assert fake_slack.calls("views.open") == []
 
 
-def test_thumbs_down_opens_the_comment_modal_and_saves_the_comment(slack, fake_slack, handbook):
+def test_thumbs_down_opens_the_comment_modal_and_saves_the_comment(
+    slack, fake_slack, handbook, team_reads_every_set
+):
     request_id = answered_request_id(slack, fake_slack)
 
     slack.click("feedback_down", request_id)
@@ -72,7 +76,9 @@ def test_thumbs_down_opens_the_comment_modal_and_saves_the_comment(slack, fake_s
     assert clicker_feedback(request_id).comment == "The number of days is outdated."
 
 
-def test_too_long_comment_is_shown_as_an_error_in_the_modal(slack, fake_slack, handbook):
+def test_too_long_comment_is_shown_as_an_error_in_the_modal(
+    slack, fake_slack, handbook, team_reads_every_set
+):
     request_id = answered_request_id(slack, fake_slack)
     slack.click("feedback_down", request_id)
 
@@ -94,7 +100,7 @@ def test_comment_without_a_vote_explains_what_to_do(slack, fake_slack):
 
 
 def test_ask_command_acks_with_placeholder_and_answers_through_response_url(
-    slack, fake_slack, handbook
+    slack, fake_slack, handbook, team_reads_every_set
 ):
     response = slack.command(QUESTION)
 
@@ -140,15 +146,22 @@ def test_ask_sets_lists_the_channel_binding(slack, fake_slack):
     assert reply.body["response_type"] == "ephemeral"
 
 
-def test_ask_sets_explains_workspace_defaults_and_all_sets(slack, fake_slack):
+def test_ask_sets_explains_refusal_workspace_defaults_and_all_sets(slack, fake_slack):
     from tests.factories import KnowledgeSetFactory, WorkspaceFactory
 
-    slack.command("sets", channel_id="C0OTHER", response="all")
+    slack.command("sets", channel_id="C0OTHER", response="nothing")
     workspace = WorkspaceFactory(platform="slack", external_id=TEAM_ID)
+    workspace.answers_from_every_set = True
+    workspace.save()
+    slack.command("sets", channel_id="C0OTHER", response="all")
     workspace.default_knowledge_sets.set([KnowledgeSetFactory(name="handbook")])
     slack.command("sets", channel_id="C0OTHER", response="workspace")
 
     by_path = {r.path: all_text(r.body["blocks"]) for r in fake_slack.calls("response")}
+    assert "can't answer here yet" in by_path["/response/nothing"]
+    assert "Channel bindings" in by_path["/response/nothing"]
+    assert "Workspaces" in by_path["/response/nothing"]
     assert "all knowledge sets" in by_path["/response/all"]
+    assert "an admin chose" in by_path["/response/all"]
     assert "*handbook*" in by_path["/response/workspace"]
     assert "workspace defaults" in by_path["/response/workspace"]

@@ -50,7 +50,7 @@ def handbook_title() -> str:
 
 
 def test_mention_posts_a_placeholder_in_thread_then_the_answer_with_sources(
-    slack, fake_slack, handbook
+    slack, fake_slack, handbook, team_reads_every_set
 ):
     response = slack.event(mention())
 
@@ -81,7 +81,7 @@ def test_mention_posts_a_placeholder_in_thread_then_the_answer_with_sources(
     assert thread_is_ours(platform="slack", channel_id=CHANNEL_ID, thread_id=MENTION_TS)
 
 
-def test_retried_event_is_answered_once(slack, fake_slack, handbook):
+def test_retried_event_is_answered_once(slack, fake_slack, handbook, team_reads_every_set):
     first = slack.event(mention(), event_id="Ev-retry")
     retry = slack.event(mention(), event_id="Ev-retry", retry=1)
 
@@ -131,7 +131,9 @@ def test_url_verification_challenge_is_answered(slack):
     assert response.json() == {"challenge": "abc123"}
 
 
-def test_follow_up_in_our_thread_gets_thread_history(slack, fake_slack, handbook, monkeypatch):
+def test_follow_up_in_our_thread_gets_thread_history(
+    slack, fake_slack, handbook, team_reads_every_set, monkeypatch
+):
     seen: list = []
     real = handlers.answer_incoming
 
@@ -173,7 +175,7 @@ def test_follow_up_in_our_thread_gets_thread_history(slack, fake_slack, handbook
 
 
 def test_history_keeps_only_the_last_configured_turns(
-    slack, fake_slack, handbook, monkeypatch, settings
+    slack, fake_slack, handbook, team_reads_every_set, monkeypatch, settings
 ):
     settings.ARANDU_BOT_HISTORY_TURNS = 1
     seen: list = []
@@ -194,7 +196,9 @@ def test_history_keeps_only_the_last_configured_turns(
     assert seen[-1].history[0].text == "more?"
 
 
-def test_follow_up_in_a_thread_that_is_not_ours_posts_nothing(slack, fake_slack, handbook):
+def test_follow_up_in_a_thread_that_is_not_ours_posts_nothing(
+    slack, fake_slack, handbook, team_reads_every_set
+):
     response = slack.event(
         message("What about sick days?", ts="2.2", thread_ts="1699000000.000001")
     )
@@ -204,7 +208,7 @@ def test_follow_up_in_a_thread_that_is_not_ours_posts_nothing(slack, fake_slack,
     assert not HandledEvent.objects.exists()
 
 
-def test_direct_message_is_answered(slack, fake_slack, handbook):
+def test_direct_message_is_answered(slack, fake_slack, handbook, team_reads_every_set):
     response = slack.event(message(QUESTION, channel="D0DIRECT", channel_type="im"))
 
     assert response.status_code == 200
@@ -232,6 +236,8 @@ def test_direct_message_is_answered(slack, fake_slack, handbook):
         message(QUESTION, channel_type="im", subtype="message_deleted"),
         # a plain channel message, not in a thread
         message(QUESTION),
+        # "im" on a channel id: the id says it is a channel, so no answer without a mention
+        message(QUESTION, channel_type="im"),
     ],
     ids=[
         "own",
@@ -242,6 +248,7 @@ def test_direct_message_is_answered(slack, fake_slack, handbook):
         "changed",
         "deleted",
         "plain",
+        "im-type-on-a-channel-id",
     ],
 )
 def test_messages_the_bot_must_not_answer(slack, fake_slack, event):
@@ -265,7 +272,9 @@ def test_empty_mention_and_help_get_the_help_text(slack, fake_slack):
     assert fake_slack.calls("chat.update") == []
 
 
-def test_channel_bound_to_one_set_never_cites_another(slack, fake_slack, handbook, tmp_path):
+def test_channel_bound_to_one_set_never_cites_another(
+    slack, fake_slack, handbook, team_reads_every_set, tmp_path
+):
     from ragengine.services.ingest import documents_ingest_paths
     from ragengine.services.knowledge import knowledge_set_get_or_create
     from tests.factories import ChannelBindingFactory
@@ -295,7 +304,9 @@ def test_rate_limited_answer_is_friendly_text_without_buttons(slack, fake_slack,
     from tests.factories import WorkspaceFactory
 
     limited = Tier.objects.create(name="limited", questions_per_hour=0)
-    WorkspaceFactory(platform="slack", external_id=TEAM_ID, default_tier=limited)
+    WorkspaceFactory(
+        platform="slack", external_id=TEAM_ID, default_tier=limited, answers_from_every_set=True
+    )
 
     slack.event(mention())
 
@@ -331,7 +342,9 @@ def test_unexpected_error_becomes_an_apology_naming_the_logged_request_id(
     assert accepted[0].event_type == "app_mention" and accepted[0].ack_ms is not None
 
 
-def test_slack_api_errors_are_logged_and_never_crash_the_job(slack, fake_slack, handbook, caplog):
+def test_slack_api_errors_are_logged_and_never_crash_the_job(
+    slack, fake_slack, handbook, team_reads_every_set, caplog
+):
     fake_slack.errors["chat.postMessage"] = "not_in_channel"
 
     with caplog.at_level(logging.WARNING):
@@ -345,7 +358,7 @@ def test_slack_api_errors_are_logged_and_never_crash_the_job(slack, fake_slack, 
 
 
 def test_streaming_edits_the_placeholder_then_posts_the_full_answer(
-    slack, fake_slack, handbook, monkeypatch
+    slack, fake_slack, handbook, team_reads_every_set, monkeypatch
 ):
     real = handlers.answer_incoming
 
@@ -371,7 +384,9 @@ def test_streaming_edits_the_placeholder_then_posts_the_full_answer(
     assert actions_blocks(updates[3]["blocks"])
 
 
-def test_streaming_edits_are_throttled(slack, fake_slack, handbook, monkeypatch, settings):
+def test_streaming_edits_are_throttled(
+    slack, fake_slack, handbook, team_reads_every_set, monkeypatch, settings
+):
     settings.ARANDU_BOT_EDIT_INTERVAL_S = 3600
     real = handlers.answer_incoming
 

@@ -29,7 +29,9 @@ def threaded_slack(slack_settings, slack, monkeypatch):
     bot.shutdown()
 
 
-def test_answer_arrives_from_the_pool_and_a_concurrent_retry_is_dropped(threaded_slack, handbook):
+def test_answer_arrives_from_the_pool_and_a_concurrent_retry_is_dropped(
+    threaded_slack, handbook, team_reads_every_set
+):
     slack, bot = threaded_slack
     fake = slack.fake
 
@@ -46,7 +48,7 @@ def test_answer_arrives_from_the_pool_and_a_concurrent_retry_is_dropped(threaded
 
 
 def test_placeholders_appear_while_every_answer_worker_is_busy(
-    slack_settings, slack, monkeypatch, handbook
+    slack_settings, slack, monkeypatch, handbook, team_reads_every_set
 ):
     """One answer worker, blocked: the next mentions still get their "Looking that up…"
     at once, and their answers follow when the worker frees up."""

@@ -12,8 +12,8 @@ from django.contrib import admin
 from django.contrib.auth.models import Permission, User
 from django.test import Client
 from django.urls import reverse
-from ragengine.cache import RuleDecision, cache_scope, cache_store
 
+from ragengine.cache import RuleDecision, cache_scope, cache_store
 from ragengine.models import CachedAnswer, CacheRule, KnowledgeSet
 
 pytestmark = pytest.mark.django_db

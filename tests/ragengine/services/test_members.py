@@ -34,3 +34,27 @@ def test_the_same_account_in_a_dm_or_another_guild_stays_one_member():
     slack_one = member_resolve(platform="slack", user_id="42", workspace_id="T1")
     slack_two = member_resolve(platform="slack", user_id="42", workspace_id="T2")
     assert len({first.pk, slack_one.pk, slack_two.pk}) == 3
+
+
+def test_a_member_first_seen_in_a_dm_joins_the_first_guild_they_ask_in_and_keeps_it():
+    in_dm = member_resolve(platform="discord", user_id="42", workspace_id="")
+    assert in_dm.workspace is None  # a DM names no guild: nothing to belong to yet
+
+    in_guild = member_resolve(platform="discord", user_id="42", workspace_id="G1", display_name="")
+    elsewhere = member_resolve(platform="discord", user_id="42", workspace_id="G2")
+
+    assert in_dm == in_guild == elsewhere
+    in_dm.refresh_from_db()
+    assert in_dm.workspace.external_id == "G1"  # the first guild, not the latest one
+
+
+def test_an_admins_workspace_choice_is_never_overwritten():
+    chosen = WorkspaceFactory(platform="discord", external_id="G-chosen")
+    member = member_resolve(platform="discord", user_id="42", workspace_id="G1")
+    member.workspace = chosen
+    member.save()
+
+    member_resolve(platform="discord", user_id="42", workspace_id="G2")
+
+    member.refresh_from_db()
+    assert member.workspace == chosen

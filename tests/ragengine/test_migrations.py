@@ -1,0 +1,63 @@
+"""Data migrations, run for real: migrate back, write rows the old schema allowed, forward."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+BEFORE = ("ragengine", "0010_channel_bindings_feedback")
+AFTER = ("ragengine", "0011_scope_trusted_ids_every_set_opt_in")
+
+
+def migrate(target: tuple[str, str]):
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate([target])
+    return MigrationExecutor(connection).loader.project_state([target]).apps
+
+
+def test_bindings_of_one_channel_id_merge_into_one_that_never_widens_access():
+    apps = migrate(BEFORE)
+    try:
+        Binding = apps.get_model("ragengine", "ChannelBinding")
+        Set = apps.get_model("ragengine", "KnowledgeSet")
+        hr, public, eng = (Set.objects.create(name=n, slug=n) for n in ("hr", "public", "eng"))
+
+        def bind(platform, workspace_id, channel_id, sets, name=""):
+            row = Binding.objects.create(
+                platform=platform, workspace_id=workspace_id, channel_id=channel_id, name=name
+            )
+            row.knowledge_sets.set(sets)
+            return row
+
+        wildcard = bind("slack", "", "C1", [public, eng])
+        exact = bind("slack", "T1", "C1", [hr, public], name="#general")
+        bind("slack", "T2", "C1", [public])
+        bind("slack", "T1", "C2", [hr])
+        bind("slack", "T2", "C2", [eng])
+        alone = bind("slack", "T1", "C3", [hr])
+        other_platform = bind("discord", "", "C1", [hr])
+    finally:
+        apps = migrate(AFTER)
+
+    Binding = apps.get_model("ragengine", "ChannelBinding")
+    rows = {(r.platform, r.channel_id): r for r in Binding.objects.all()}
+    assert len(rows) == Binding.objects.count() == 4
+
+    def names(row):
+        return {s.name for s in row.knowledge_sets.all()}
+
+    c1 = rows[("slack", "C1")]
+    assert c1.pk == exact.pk != wildcard.pk  # the oldest with a workspace id stays
+    assert (c1.name, names(c1)) == ("#general", {"public"})  # only what all of them allowed
+    assert names(rows[("slack", "C2")]) == set()  # nothing in common: the bot is off there
+    assert rows[("slack", "C3")].pk == alone.pk and names(rows[("slack", "C3")]) == {"hr"}
+    assert rows[("discord", "C1")].pk == other_platform.pk
+    assert names(rows[("discord", "C1")]) == {"hr"}
+
+    Workspace = apps.get_model("ragengine", "Workspace")
+    workspace = Workspace.objects.create(platform="slack", external_id="T1")
+    assert workspace.answers_from_every_set is False  # existing and new: off until chosen

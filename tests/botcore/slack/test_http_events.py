@@ -389,14 +389,18 @@ def test_streaming_edits_are_throttled(slack, fake_slack, handbook, monkeypatch,
 
 
 def test_a_rejected_token_answers_503_and_recovers_once_fixed(client, fake_slack, slack_settings):
-    fake_slack.errors["auth.test"] = "invalid_auth"
+    from botcore.slack.app import START_RETRY_S, bot_starter
 
-    refused = client.post("/slack/events", data="{}", content_type="application/json")
+    fake_slack.errors["auth.test"] = "invalid_auth"
+    sender = SlackSender(client, fake_slack)
+    body = '{"type": "url_verification", "challenge": "c1"}'
+
+    refused = sender.post(body, content_type="application/json")
 
     assert refused.status_code == 503
     assert "SLACK_BOT_TOKEN" in refused.json()["message"]
     del fake_slack.errors["auth.test"]
-    body = '{"type": "url_verification", "challenge": "c1"}'
-    assert SlackSender(client, fake_slack).post(body, content_type="application/json").json() == {
-        "challenge": "c1"
-    }
+    starter = bot_starter()
+    failed_at = starter.clock()
+    starter.clock = lambda: failed_at + START_RETRY_S + 1  # the failure is remembered that long
+    assert sender.post(body, content_type="application/json").json() == {"challenge": "c1"}

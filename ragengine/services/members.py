@@ -8,6 +8,7 @@ import hashlib
 from django.db import IntegrityError, transaction
 
 from ragengine.models import Identity, Member, Platform, Tier, Workspace
+from ragengine.plaintext import readable
 
 # Platforms whose user ids name one person everywhere, whatever the workspace.
 GLOBAL_USER_ID_PLATFORMS = frozenset({Platform.DISCORD})
@@ -53,6 +54,8 @@ def member_resolve(
             defaults={"member": known.member},
         )
         return known.member
+    # names come from the platform, not typed here: cleaned rather than refused
+    display_name, workspace_name = readable(display_name), readable(workspace_name)
     workspace = None
     if workspace_id:
         workspace, _ = Workspace.objects.get_or_create(

@@ -291,6 +291,25 @@ def test_channel_bound_to_one_set_never_cites_another(slack, fake_slack, handboo
     assert "Contractor Terms" in all_text(unbound)
 
 
+@pytest.mark.parametrize(
+    "question",
+    ["How many vacation days \ud83d do I get?", "How many vacation\x00 days do I get?"],
+    ids=["half-an-emoji", "nul"],
+)
+def test_unreadable_characters_get_the_validation_message_not_an_apology(
+    slack, fake_slack, handbook, question
+):
+    response = slack.event(mention(question))  # JSON carries "\ud83d" / "\u0000" escapes
+
+    assert response.status_code == 200
+    (update,) = fake_slack.calls("chat.update")
+    text = all_text(update.body["blocks"])
+    assert "can't be read" in text and "Please retype it" in text
+    assert "Sorry" not in text
+    assert actions_blocks(update.body["blocks"]) == []
+    assert not UsageRecord.objects.exists()
+
+
 def test_rate_limited_answer_is_friendly_text_without_buttons(slack, fake_slack, handbook):
     from tests.factories import WorkspaceFactory
 

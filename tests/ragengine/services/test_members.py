@@ -34,3 +34,19 @@ def test_the_same_account_in_a_dm_or_another_guild_stays_one_member():
     slack_one = member_resolve(platform="slack", user_id="42", workspace_id="T1")
     slack_two = member_resolve(platform="slack", user_id="42", workspace_id="T2")
     assert len({first.pk, slack_one.pk, slack_two.pk}) == 3
+
+
+def test_names_from_the_platform_are_stored_without_control_characters():
+    from ragengine.models import Workspace
+
+    member = member_resolve(
+        platform="discord",
+        user_id="43",
+        workspace_id="G9",
+        display_name="ana\x00\x1b[31m \ud83d",
+        workspace_name="Acme\x00 Guild",
+    )
+
+    member.refresh_from_db()
+    assert member.display_name == "ana[31m \ufffd"
+    assert Workspace.objects.get(external_id="G9").name == "Acme Guild"

@@ -68,13 +68,15 @@ def slack_events(request: HttpRequest) -> HttpResponse:
                 "slack app could not start",
                 extra={"platform": "slack", "error": str(exc)[:200]},
             )
-        return JsonResponse(
-            {
-                "error": "slack_unavailable",
-                "message": "The Slack door could not start (check SLACK_BOT_TOKEN and "
-                "SLACK_API_URL); see the server log.",
-            },
-            status=503,
+        return quietly(
+            JsonResponse(
+                {
+                    "error": "slack_unavailable",
+                    "message": "The Slack door could not start (check SLACK_BOT_TOKEN and "
+                    "SLACK_API_URL); see the server log.",
+                },
+                status=503,
+            )
         )
     assert bot.django_handler is not None  # built for HTTP
     return bot.django_handler.handle(request)
@@ -105,10 +107,14 @@ def request_rejection(request: HttpRequest, *, secret: str) -> Rejection | None:
 
 def rejected(request: HttpRequest, rejection: Rejection) -> HttpResponse:
     rejection_log().warn(rejection, remote_addr=request.META.get("REMOTE_ADDR", ""))
-    response = JsonResponse(rejection.as_json(), status=rejection.status)
-    # Django would log every 4xx as a warning of its own ("Unauthorized: /slack/events");
-    # the throttled line above replaces it.
-    response._has_been_logged = True  # type: ignore[attr-defined]
+    return quietly(JsonResponse(rejection.as_json(), status=rejection.status))
+
+
+def quietly(response: HttpResponse) -> HttpResponse:
+    """Django logs every 4xx/5xx response itself ("Unauthorized: /slack/events"), one
+    line per request; ours are logged once per cause instead (throttled rejections, the
+    failed start), so a flood can't flood the log."""
+    response._has_been_logged = True  # type: ignore[attr-defined]  # Django's own marker
     return response
 
 

@@ -302,7 +302,8 @@ def test_a_failed_start_is_remembered_instead_of_calling_auth_test_again(
     assert first.status_code == second.status_code == 503
     assert "SLACK_BOT_TOKEN" in second.json()["message"]
     assert len(slack_down.calls("auth.test")) == 1
-    assert len([r for r in caplog.records if r.getMessage() == "slack app could not start"]) == 1
+    loud = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [r.getMessage() for r in loud] == ["slack app could not start"]  # once, not per request
 
     # once the retry interval has passed (and the token is fixed), the next request retries
     starter = bot_starter()

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
+import time
+from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +20,9 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from slack_bolt import App
 from slack_bolt.adapter.django import SlackRequestHandler
+from slack_bolt.error import BoltError
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackClientError
 
 from botcore.jobs import BackgroundJobs
 from botcore.slack.listeners import register_listeners
@@ -27,6 +32,9 @@ logger = logging.getLogger(__name__)
 
 # Threads for the short steps (claim, placeholder, votes): Slack API calls only.
 QUICK_WORKERS = 2
+# After the app failed to start (auth.test refused the token, Slack unreachable), requests
+# get the remembered failure for this long before auth.test is called again.
+START_RETRY_S = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,18 +104,67 @@ def build_slack_bot(
     return SlackBot(app=app, jobs=jobs, quick=quick, django_handler=handler)
 
 
-@functools.lru_cache(maxsize=2)
+class SlackStartFailed(BoltError):
+    """The app failed to start less than `BotStarter.retry_s` ago: not tried again yet."""
+
+
+class BotStarter:
+    """Builds this process's bot once per mode, one build at a time (concurrent first
+    requests must not each call auth.test and start their own pools).
+
+    After a failure it remembers the error for `retry_s` seconds and raises
+    `SlackStartFailed` without calling Slack, so a revoked token or an unreachable Slack
+    can't turn every incoming request into an outbound call.
+    """
+
+    def __init__(self, *, retry_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.retry_s = retry_s
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._bots: dict[bool, SlackBot] = {}
+        self._failed_at: float | None = None
+        self._failure = ""
+
+    def bot(self, *, socket_mode: bool = False) -> SlackBot:
+        bot = self._bots.get(socket_mode)
+        if bot is not None:
+            return bot
+        with self._lock:
+            bot = self._bots.get(socket_mode)
+            if bot is not None:
+                return bot
+            if self._failed_at is not None and self.clock() - self._failed_at < self.retry_s:
+                raise SlackStartFailed(
+                    f"{self._failure} (next attempt within {self.retry_s:.0f} s)"
+                )
+            try:
+                bot = build_slack_bot(
+                    token=settings.SLACK_BOT_TOKEN,
+                    signing_secret=settings.SLACK_SIGNING_SECRET,
+                    api_url=settings.SLACK_API_URL,
+                    workers=settings.ARANDU_BOT_WORKERS,
+                    socket_mode=socket_mode,
+                )
+            except (BoltError, SlackClientError, OSError) as exc:
+                self._failed_at, self._failure = self.clock(), str(exc)[:200]
+                raise
+            self._failed_at = None
+            self._bots[socket_mode] = bot
+            return bot
+
+
+@functools.cache
+def bot_starter() -> BotStarter:
+    """This process's starter (settings are read when a bot is built, not here)."""
+    return BotStarter(retry_s=START_RETRY_S)
+
+
 def slack_bot(*, socket_mode: bool = False) -> SlackBot:
-    """This process's bot, built from settings on first use (a failure is not cached)."""
-    return build_slack_bot(
-        token=settings.SLACK_BOT_TOKEN,
-        signing_secret=settings.SLACK_SIGNING_SECRET,
-        api_url=settings.SLACK_API_URL,
-        workers=settings.ARANDU_BOT_WORKERS,
-        socket_mode=socket_mode,
-    )
+    """This process's bot, built from settings on first use; after a failure, raises
+    `SlackStartFailed` for START_RETRY_S seconds before trying again."""
+    return bot_starter().bot(socket_mode=socket_mode)
 
 
 def reset_slack_bot() -> None:
-    """Forget the cached bot (tests change settings between cases)."""
-    slack_bot.cache_clear()
+    """Forget the bots and any remembered failure (tests change settings between cases)."""
+    bot_starter.cache_clear()

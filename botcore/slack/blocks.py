@@ -37,9 +37,20 @@ class SlackMessage:
         return {"text": self.text, "blocks": self.blocks} if self.blocks else {"text": self.text}
 
 
+WORD_JOINER = "\u2060"  # invisible; keeps "@" and "here" from reading as "@here"
+_BROADCAST = re.compile(r"(?<![\w.])@(?=(?:everyone|channel|here)\b)", re.IGNORECASE)
+
+
 def escape(text: str) -> str:
-    """Slack's three control characters, escaped so user text can't form links or
-    mentions (https://api.slack.com/reference/surfaces/formatting#escaping)."""
+    """Text (a model's, a document's, a person's) made inert: Slack's three control
+    characters escaped, so it can't form links or mentions such as `<!channel>`
+    (https://api.slack.com/reference/surfaces/formatting#escaping), and a plain
+    @everyone / @channel / @here defused, since Slack may parse those too."""
+    return _BROADCAST.sub("@" + WORD_JOINER, escape_markup(text))
+
+
+def escape_markup(text: str) -> str:
+    """Only `&`, `<` and `>` escaped (for URLs, where a word joiner would break them)."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
@@ -50,7 +61,7 @@ _HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
 
 def link(url: str, label: str) -> str:
     """`<url|label>`; characters that would end the link early are made harmless."""
-    safe_url = escape(url).replace("|", "%7C").replace(" ", "%20")
+    safe_url = escape_markup(url).replace("|", "%7C").replace(" ", "%20")
     safe_label = escape(label).replace("|", "¦")
     return f"<{safe_url}|{safe_label}>"
 
@@ -143,11 +154,14 @@ def feedback_block(request_id: str) -> Block:
 
 
 def fallback_text(text: str) -> str:
-    """A short plain line for notifications (no markup, markers kept)."""
-    plain = " ".join(text.replace("**", "").split())
+    """A short plain line for notifications (no markup, markers kept). Slack parses this
+    `text` too, so it is escaped like the blocks: a document quoting `<!channel>` or
+    @everyone must not notify anyone."""
+    plain = escape(" ".join(text.replace("**", "").split()))
     if len(plain) <= FALLBACK_MAX_CHARS:
         return plain
-    return plain[: FALLBACK_MAX_CHARS - 1].rstrip() + TRUNCATED
+    cut = _entity_safe_cut(plain, FALLBACK_MAX_CHARS - 1)
+    return plain[:cut].rstrip() + TRUNCATED
 
 
 def plain_message(text: str) -> SlackMessage:

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from botcore.conversation import strip_mention
-from botcore.slack.blocks import ANSWER_BLOCK_PREFIX, PLACEHOLDER_TEXT
+from botcore.slack.blocks import ANSWER_BLOCK_PREFIX, PLACEHOLDER_TEXT, WORD_JOINER
 from ragengine.answers import Turn
 
 Message = Mapping[str, Any]
@@ -65,5 +65,6 @@ def answer_text(message: Message) -> str:
 
 
 def unescape(text: str) -> str:
-    """Undo Slack's escaping of its three control characters."""
+    """Undo `blocks.escape`: Slack's three control characters and defused broadcasts."""
+    text = text.replace("@" + WORD_JOINER, "@")
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")

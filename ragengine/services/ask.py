@@ -34,6 +34,7 @@ from ragengine.services.members import ab_arm, tier_for_member
 from ragengine.services.questions import (
     QuestionProblem,
     channel_set_ids,
+    history_readable,
     question_validate,
     retrieval_text,
 )
@@ -79,6 +80,7 @@ def ask(
         return _refused(problem.message, watch, request_id, channel)
 
     question = question.strip()
+    history = history_readable(history=history)
     where = f"{channel.platform}:{channel.channel_id}"
     tier = tier_for_member(member)
     arm = ab_arm(member=member, tier=tier)

@@ -7,6 +7,7 @@ import logging
 from django.db import IntegrityError, transaction
 
 from ragengine.models import Feedback, FeedbackValue, Member, UsageRecord
+from ragengine.plaintext import unreadable_characters, unreadable_problem
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +26,7 @@ def feedback_record(
     if value not in FeedbackValue.values:
         raise FeedbackError("Feedback must be 👍 or 👎.")
     request_id = (request_id or "").strip()
-    if not request_id or len(request_id) > 32:
+    if not request_id or len(request_id) > 32 or unreadable_characters(request_id):
         raise FeedbackError("That button doesn't belong to an answer I know.")
     usage = UsageRecord.objects.filter(request_id=request_id).order_by("pk").first()
     fields = {"value": value, "usage": usage, "platform": platform, "channel": channel}
@@ -57,6 +58,9 @@ def feedback_comment(*, member: Member, request_id: str, comment: str) -> Feedba
     comment = (comment or "").strip()
     if len(comment) > COMMENT_MAX_CHARS:
         raise FeedbackError(f"Please keep the comment under {COMMENT_MAX_CHARS} characters.")
+    unreadable = unreadable_problem(comment, what="The comment")
+    if unreadable is not None:
+        raise FeedbackError(unreadable)
     feedback = Feedback.objects.filter(member=member, request_id=request_id).first()
     if feedback is None:
         raise FeedbackError("Please click 👍 or 👎 on the answer first.")

@@ -8,6 +8,7 @@ import hashlib
 from django.db import IntegrityError, transaction
 
 from ragengine.models import Identity, Member, Platform, Tier, Workspace
+from ragengine.plaintext import readable
 
 # Platforms whose user ids name one person everywhere, whatever the workspace.
 GLOBAL_USER_ID_PLATFORMS = frozenset({Platform.DISCORD})
@@ -57,9 +58,11 @@ def member_resolve(
         if workspace_id and member.workspace_id is None:
             # First seen in a DM (no guild): the guild they now ask in becomes their
             # workspace, so their DMs read its default sets from now on.
-            member.workspace = _workspace(platform, workspace_id, workspace_name)
+            member.workspace = _workspace(platform, workspace_id, readable(workspace_name))
             member.save(update_fields=["workspace"])
         return member
+    # names come from the platform, not typed here: cleaned rather than refused
+    display_name, workspace_name = readable(display_name), readable(workspace_name)
     workspace = _workspace(platform, workspace_id, workspace_name) if workspace_id else None
     try:
         with transaction.atomic():

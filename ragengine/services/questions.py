@@ -12,6 +12,7 @@ from django.conf import settings
 from ragengine.answers import Channel, Turn
 from ragengine.blocked_patterns import blocked_message, check_question
 from ragengine.models import KnowledgeSet
+from ragengine.plaintext import readable, unreadable_problem
 from ragengine.selectors.blocked_patterns import active_blocked_patterns
 from ragengine.text_analysis import analyze, detect_language, words
 
@@ -39,6 +40,9 @@ def question_validate(*, question: str) -> QuestionProblem | None:
     low, high = settings.ARANDU_QUESTION_MIN_CHARS, settings.ARANDU_QUESTION_MAX_CHARS
     if not stripped:
         return QuestionProblem("Please type a question.")
+    unreadable = unreadable_problem(stripped, what="That question")
+    if unreadable is not None:  # e.g. NUL: it must never reach the database or the cache
+        return QuestionProblem(unreadable)
     if len(stripped) < low:
         return QuestionProblem(f"That question is too short: please use at least {low} characters.")
     if len(stripped) > high:
@@ -52,6 +56,16 @@ def question_validate(*, question: str) -> QuestionProblem | None:
         logger.warning("question blocked", extra={"pattern": blocked.name})
         return QuestionProblem(blocked_message(blocked, language=language))
     return None
+
+
+def history_readable(*, history: Sequence[Turn]) -> tuple[Turn, ...]:
+    """The thread history with unreadable characters removed (see ragengine.plaintext):
+    earlier messages are context, so they are cleaned, never a reason to refuse."""
+    cleaned: list[Turn] = []
+    for turn in history:
+        text = readable(turn.text)
+        cleaned.append(turn if text == turn.text else Turn(turn.role, text))
+    return tuple(cleaned)
 
 
 def channel_set_ids(*, channel: Channel) -> tuple[tuple[str, ...] | None, QuestionProblem | None]:

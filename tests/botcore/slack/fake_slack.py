@@ -38,7 +38,7 @@ class FakeSlack:
         self._changed = threading.Condition()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
-        # a short poll interval: stop() returns at once instead of after up to 0.5 s
+        # a short poll interval: stop() waits up to one interval for the loop to notice
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
         )

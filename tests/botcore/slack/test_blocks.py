@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from botcore.conversation import Outcome
 from botcore.slack import blocks
 from botcore.slack.history import thread_turns
@@ -118,6 +120,46 @@ def test_fallback_text_is_short_and_plain():
     message = blocks.answer_message(answer("**Bold** " + "word " * 100))
     assert len(message.text) <= blocks.FALLBACK_MAX_CHARS
     assert message.text.startswith("Bold word") and "**" not in message.text
+
+
+BROADCASTS = "Post <!channel> or <!here|here>, then @everyone, @Channel and @here [1]."
+LIVE_BROADCAST = re.compile(r"<!|@(?:everyone|channel|here)\b", re.IGNORECASE)
+
+
+def test_fallback_text_cannot_notify_a_channel():
+    answered = blocks.answer_message(answer(BROADCASTS + " Mail hr@acme.test & co."))
+    refused = blocks.plain_message(BROADCASTS)
+
+    for text in (answered.text, refused.text):
+        assert LIVE_BROADCAST.search(text) is None, text
+        assert "<" not in text and ">" not in text
+        assert text.replace(blocks.WORD_JOINER, "").startswith(
+            "Post &lt;!channel&gt; or &lt;!here|here&gt;, then @everyone, @Channel and @here"
+        )
+    assert "hr@acme.test" in answered.text and "&amp; co." in answered.text
+
+
+def test_streaming_text_and_blocks_cannot_notify_a_channel_either():
+    streamed = blocks.streaming_text(BROADCASTS)
+    body = blocks.answer_message(answer(BROADCASTS)).blocks[0]["text"]["text"]
+
+    for text in (streamed, body):
+        assert LIVE_BROADCAST.search(text) is None, text
+
+
+def test_a_long_fallback_is_never_cut_inside_an_escape():
+    for pad in range(6):
+        text = blocks.fallback_text("x" * (blocks.FALLBACK_MAX_CHARS - 4 - pad) + " & <b> " * 5)
+        assert len(text) <= blocks.FALLBACK_MAX_CHARS
+        assert text.endswith(blocks.TRUNCATED)
+        assert text[:-1].rstrip().endswith(("x", "&amp;", "&lt;b&gt;")), text[-12:]
+
+
+def test_defused_broadcasts_read_back_as_written_in_thread_history():
+    from botcore.slack.history import answer_text
+
+    message = blocks.answer_message(answer("Ask @here [1]."))
+    assert answer_text({"blocks": message.blocks}) == "Ask @here [1]."
 
 
 def test_thread_turns_roles_exclusions_and_limit():

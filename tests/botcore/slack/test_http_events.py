@@ -300,6 +300,25 @@ def test_channel_bound_to_one_set_never_cites_another(
     assert "Contractor Terms" in all_text(unbound)
 
 
+@pytest.mark.parametrize(
+    "question",
+    ["How many vacation days \ud83d do I get?", "How many vacation\x00 days do I get?"],
+    ids=["half-an-emoji", "nul"],
+)
+def test_unreadable_characters_get_the_validation_message_not_an_apology(
+    slack, fake_slack, handbook, question
+):
+    response = slack.event(mention(question))  # JSON carries "\ud83d" / "\u0000" escapes
+
+    assert response.status_code == 200
+    (update,) = fake_slack.calls("chat.update")
+    text = all_text(update.body["blocks"])
+    assert "can't be read" in text and "Please retype it" in text
+    assert "Sorry" not in text
+    assert actions_blocks(update.body["blocks"]) == []
+    assert not UsageRecord.objects.exists()
+
+
 def test_rate_limited_answer_is_friendly_text_without_buttons(slack, fake_slack, handbook):
     from tests.factories import WorkspaceFactory
 
@@ -404,14 +423,18 @@ def test_streaming_edits_are_throttled(
 
 
 def test_a_rejected_token_answers_503_and_recovers_once_fixed(client, fake_slack, slack_settings):
-    fake_slack.errors["auth.test"] = "invalid_auth"
+    from botcore.slack.app import START_RETRY_S, bot_starter
 
-    refused = client.post("/slack/events", data="{}", content_type="application/json")
+    fake_slack.errors["auth.test"] = "invalid_auth"
+    sender = SlackSender(client, fake_slack)
+    body = '{"type": "url_verification", "challenge": "c1"}'
+
+    refused = sender.post(body, content_type="application/json")
 
     assert refused.status_code == 503
     assert "SLACK_BOT_TOKEN" in refused.json()["message"]
     del fake_slack.errors["auth.test"]
-    body = '{"type": "url_verification", "challenge": "c1"}'
-    assert SlackSender(client, fake_slack).post(body, content_type="application/json").json() == {
-        "challenge": "c1"
-    }
+    starter = bot_starter()
+    failed_at = starter.clock()
+    starter.clock = lambda: failed_at + START_RETRY_S + 1  # the failure is remembered that long
+    assert sender.post(body, content_type="application/json").json() == {"challenge": "c1"}

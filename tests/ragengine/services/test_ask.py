@@ -33,6 +33,22 @@ def ask_cli(question: str, **kwargs):
         ("   \n\t ", "Please type a question."),
         ("hi", "at least 3 characters"),
         ("x" * 1001, "under 1000 characters"),
+        ("How many vacation\x00 days?", "can't be read: U+0000."),
+        ("How many \x1b[31mvacation\x1b[0m days?", "can't be read: U+001B."),
+        ("Vacation days?\x07\x7f\x85\x00\x01", "U+0007, U+007F, U+0085, …"),
+        ("How many vacation days \ud83d?", "U+D83D (half of an emoji?)"),
+        ("\udc00\udc01\udc02", "can't be read"),
+    ],
+    ids=[
+        "empty",
+        "blank",
+        "short",
+        "long",
+        "nul",
+        "escape",
+        "many-controls",
+        "surrogate",
+        "only-surrogates",
     ],
 )
 def test_invalid_questions_are_refused_before_any_retrieval(
@@ -48,6 +64,37 @@ def test_invalid_questions_are_refused_before_any_retrieval(
     assert answer.sources == []
     assert embedder.calls == 0
     assert answer.cost == 0
+
+
+def test_a_question_with_nul_never_reaches_the_database_or_the_cache(handbook):
+    from ragengine.models import CachedAnswer, UsageRecord
+
+    for question in ("How many vacation days do I get?\x00", "How many\x00 vacation days?"):
+        answer = ask_cli(question)
+        assert answer.mode == AnswerMode.REFUSED
+        assert "Please retype it" in answer.text and "\x00" not in answer.text
+
+    assert not CachedAnswer.objects.exists()
+    assert not UsageRecord.objects.exists()
+
+
+def test_tabs_and_newlines_people_type_are_kept(handbook):
+    answer = ask_cli("How many\tvacation days\r\ndo I get per year?\n")
+
+    assert answer.mode == AnswerMode.EXTRACTIVE
+    assert "25 working days" in answer.text
+
+
+def test_unreadable_characters_in_the_thread_history_are_cleaned_not_refused(handbook):
+    history = [
+        Turn("user", "Qual é o limite de hospedagem \ud83d em viagens a trabalho?\x00"),
+        Turn("assistant", "R$ 300 \udc00[1]."),
+    ]
+
+    follow_up = ask_cli("e nas capitais?", history=history)  # short: borrows the history
+
+    assert follow_up.mode == AnswerMode.EXTRACTIVE
+    assert "R$ 450" in follow_up.text, follow_up.text
 
 
 def test_question_limits_follow_settings(embedder, settings):

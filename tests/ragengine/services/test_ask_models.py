@@ -3,6 +3,8 @@ budgets and the ledger. No real provider is ever reached."""
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from decimal import Decimal
 from io import StringIO
@@ -10,7 +12,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from ragengine.answers import AnswerMode, Channel
+from ragengine.answers import AnswerMode, Channel, Turn
 from ragengine.llm.registry import reset_providers
 from ragengine.models import (
     HardLimitPolicy,
@@ -159,6 +161,24 @@ def test_generated_answer_goes_through_the_tier_model_and_is_accounted(handbook,
     call_command("costreport", "--period", "day", "--by", "model", stdout=report)
     assert "stub:gpt-4o-mini-2024-07-18" in report.getvalue()
     assert "97" in report.getvalue() and "33" in report.getvalue()
+
+
+def test_thread_history_reaches_the_model_without_unreadable_characters(handbook, server):
+    server.script(CHAT, Reply.from_fixture("openai_chat_completion"))
+    tier = tier_with((endpoint_for(server), "gpt-4o-mini"), max_output_tokens=256)
+    history = [
+        Turn("user", "Do interns get vacation days \ud83d too?\x00"),
+        Turn("assistant", "Interns get\x1b 10 days\x7f [1]."),
+    ]
+
+    answer = ask(member=MemberFactory(tier=tier), question=QUESTION, channel=CLI, history=history)
+
+    assert answer.mode == AnswerMode.GENERATED
+    (sent,) = server.requests_to(CHAT)
+    prompt = json.dumps(sent.json["messages"], ensure_ascii=False)
+    assert "Do interns get vacation days \ufffd too?" in prompt
+    assert "Interns get 10 days." in prompt  # (old answers lose their [n] markers)
+    assert not re.search("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]", prompt)
 
 
 def test_server_error_falls_back_to_the_next_model_with_a_notice(handbook, server, second_server):

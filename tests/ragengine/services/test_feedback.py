@@ -38,7 +38,12 @@ def test_two_members_vote_separately_and_answers_without_a_ledger_row_still_coun
 
 @pytest.mark.parametrize(
     ("request_id", "value", "message"),
-    [("abc", 0, "👍 or 👎"), ("", 1, "doesn't belong"), ("x" * 33, 1, "doesn't belong")],
+    [
+        ("abc", 0, "👍 or 👎"),
+        ("", 1, "doesn't belong"),
+        ("x" * 33, 1, "doesn't belong"),
+        ("abc\x00def", 1, "doesn't belong"),
+    ],
 )
 def test_bad_votes_are_refused_with_a_readable_reason(request_id, value, message):
     with pytest.raises(FeedbackError, match=message):
@@ -57,3 +62,16 @@ def test_comments_need_a_vote_and_a_sane_length():
     feedback_comment(member=member, request_id="r1", comment="  The policy changed in 2026.  ")
 
     assert Feedback.objects.get().comment == "The policy changed in 2026."
+
+
+def test_a_comment_with_control_characters_is_refused_and_the_vote_kept():
+    member = MemberFactory()
+    feedback_record(member=member, request_id="r1", value=-1)
+
+    for comment in ("Outdated\x00 policy", "Broken \ud83d emoji", "bell\x07"):
+        with pytest.raises(FeedbackError, match="can't be read"):
+            feedback_comment(member=member, request_id="r1", comment=comment)
+    feedback_comment(member=member, request_id="r1", comment="Line one\n\tline two")
+
+    row = Feedback.objects.get()
+    assert (row.value, row.comment) == (-1, "Line one\n\tline two")

@@ -58,3 +58,19 @@ def test_an_admins_workspace_choice_is_never_overwritten():
 
     member.refresh_from_db()
     assert member.workspace == chosen
+
+
+def test_names_from_the_platform_are_stored_without_control_characters():
+    from ragengine.models import Workspace
+
+    member = member_resolve(
+        platform="discord",
+        user_id="43",
+        workspace_id="G9",
+        display_name="ana\x00\x1b[31m \ud83d",
+        workspace_name="Acme\x00 Guild",
+    )
+
+    member.refresh_from_db()
+    assert member.display_name == "ana[31m \ufffd"
+    assert Workspace.objects.get(external_id="G9").name == "Acme Guild"

@@ -223,8 +223,8 @@ def what_if(questions: list[tuple[str, str]], channel, quiet_wait: float) -> dic
     current code the last two variants should match the baseline; this script sets
     neither, so its numpy uses the default thread count.)"""
     # Where ask() looks answer_extractively up (it moved to answering.py).
-    import ragengine.services.answering as caller
     import ragengine.services.ask as ask_module
+    import ragengine.services.document_answers as caller
     from ragengine.retrieval.registry import get_embedder
 
     real = caller.answer_extractively
@@ -316,7 +316,7 @@ def main() -> None:
 
     with scratch_dir("ask", keep=args.keep) as scratch:
         django_setup(scratch / "data")
-        from ragengine.answers import Channel
+        from ragengine.ask_types import Channel
         from ragengine.retrieval.registry import get_vector_store
         from ragengine.services.ask import ask
 

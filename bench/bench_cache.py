@@ -82,7 +82,7 @@ def run(args) -> dict:
 
     from django.db.models import Sum
 
-    from ragengine.answers import Channel
+    from ragengine.ask_types import Channel
     from ragengine.cache import (
         cache_rule_for,
         cache_scope,

@@ -47,7 +47,7 @@ def main() -> None:
         django_setup(scratch / "data")
         from django.conf import settings
 
-        from ragengine.answers import Channel
+        from ragengine.ask_types import Channel
         from ragengine.composition.extractive import NOT_FOUND
         from ragengine.retrieval.registry import get_vector_store
         from ragengine.retrieval.types import SearchQuery

@@ -61,7 +61,7 @@ def main() -> None:
 def run(args) -> dict:
     from django.db import connection
 
-    from ragengine.answers import Channel
+    from ragengine.ask_types import Channel
     from ragengine.models import CacheRule, ProviderEndpoint, Tier, TierModel
     from ragengine.services.ask import ask
     from ragengine.services.members import member_resolve
@@ -131,10 +131,10 @@ def run(args) -> dict:
     member = members[0]
     provider_ms: list[float] = []
     settle_ms: list[float] = []
-    # Patched where they are looked up: generate in answering.py, usage_settle in
-    # answer_plan.py (a paid call is settled the moment it returns).
-    import ragengine.services.answer_plan as settle_caller
-    import ragengine.services.answering as generate_caller
+    # Patched where they are looked up: generate in document_answers.py, usage_settle in
+    # spending.py (a paid call is settled the moment it returns).
+    import ragengine.services.document_answers as generate_caller
+    import ragengine.services.spending as settle_caller
 
     real_generate = generate_caller.generate
     real_settle = settle_caller.usage_settle

@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from botcore.jobs import release_stale_connections
-from ragengine.answers import Answer, Turn
+from ragengine.ask_types import Answer, Turn
 from ragengine.models import Member
 from ragengine.selectors.channels import ChannelScope, ScopeOrigin, channel_scope
 from ragengine.services.ask import ask

@@ -30,7 +30,7 @@ from botcore.conversation import (
 from botcore.discord.claims import interaction_claim
 from botcore.discord.history import CHAT_TYPES, dm_history, thread_history
 from botcore.discord.render import Reply, plain_replies, render_outcome, send_kwargs, thread_name
-from ragengine.answers import Turn
+from ragengine.ask_types import Turn
 
 logger = logging.getLogger(__name__)
 

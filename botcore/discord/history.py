@@ -14,7 +14,7 @@ from datetime import timedelta
 import discord
 
 from botcore.conversation import strip_mention
-from ragengine.answers import Turn
+from ragengine.ask_types import Turn
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import discord
 from botcore.conversation import Outcome
 from botcore.discord.feedback_view import feedback_view, is_feedback_request_id
 from botcore.text import split_text as split_words
-from ragengine.answers import Answer, AnswerMode, Source
+from ragengine.ask_types import Answer, AnswerMode, Source
 
 # Discord's documented limits (https://discord.com/developers/docs/resources/message).
 MESSAGE_LIMIT = 2000

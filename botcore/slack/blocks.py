@@ -9,7 +9,7 @@ from typing import Any
 
 from botcore.conversation import Outcome
 from botcore.text import split_text as split_words
-from ragengine.answers import Answer, AnswerMode, Source
+from ragengine.ask_types import Answer, AnswerMode, Source
 
 SECTION_MAX_CHARS = 3000  # Slack's limit for a section's text
 MAX_BLOCKS = 50  # Slack's limit for one message

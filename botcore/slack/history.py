@@ -7,7 +7,7 @@ from typing import Any
 
 from botcore.conversation import strip_mention
 from botcore.slack.blocks import ANSWER_BLOCK_PREFIX, PLACEHOLDER_TEXT, WORD_JOINER
-from ragengine.answers import Turn
+from ragengine.ask_types import Turn
 
 Message = Mapping[str, Any]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ragengine.answers import Answer, AnswerMode, Source
+from ragengine.ask_types import Answer, AnswerMode, Source
 from ragengine.cache.lookup import CacheHit
 
 

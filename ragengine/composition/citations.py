@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from ragengine.answers import Source
+from ragengine.ask_types import Source
 from ragengine.retrieval.types import SearchHit
 
 # "[2]" or "[1, 3]": what the system prompt asks for and the answer is renumbered by.

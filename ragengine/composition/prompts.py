@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ragengine.answers import Turn
+from ragengine.ask_types import Turn
 from ragengine.composition.citations import CITATION_GROUP
 from ragengine.composition.extractive import NOT_FOUND
 from ragengine.llm.types import ChatMessage

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from ragengine.answers import Channel
+from ragengine.ask_types import Channel
 from ragengine.models import ChannelBinding, Member, Workspace
 
 

@@ -1,52 +1,47 @@
 """The one seam every door calls: `ask(*, member, question, channel, history=())`.
 
-Order of work (shared/ARCHITECTURE.md): validate → resolve tier and knowledge sets →
-exact cache hit? → rate limit and budget reservation → semantic cache hit? → retrieve →
-answer (the tier's models with fallback, or extractive) → settle the reservation in the
-ledger → cache it → return. A paid call is settled the moment it returns, so nothing after
-it (a cache write, rendering, logging) can change what is charged; a failure before the
-end settles whatever the calls cost so far. The cache is an optimisation: a failure to
-store an answer is logged and the answer still goes out. With no model configured (the
-embedded default) the answer is extractive and costs nothing.
+Order of work (shared/ARCHITECTURE.md), read top to bottom in `_answer`: the question
+(validated, its knowledge sets, the text to search) → the member's route (tier, A/B arm,
+models) → an exact cache hit, before any reservation or embedding → the spending plan
+(rate limit and budget reservation, or the hard-limit policy) → a paraphrase hit → one
+asker at a time answers from the documents (retrieve, then the models with fallback or
+extractive) → the reservation settled → the answer cached → returned.
+
+Every cached answer leaves by one path (`serve_cached`), every refusal by another (a
+`Refusal` raised where it is decided, turned into an answer here). A paid call is settled
+the moment it returns, so nothing after it (a cache write, rendering, logging) can change
+what is charged; a failure before the end settles whatever the calls cost so far. The
+cache is an optimisation: a failure to store an answer is logged and the answer still
+goes out. With no model configured (the embedded default) answers are extractive and
+cost nothing.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Sequence
-from functools import partial
+from collections.abc import Sequence
+from contextlib import ExitStack
 
-from ragengine.answers import Answer, AnswerMode, Channel, Turn
-from ragengine.cache import answer_from_hit, generation_lock
+from ragengine.ask_types import Answer, AnswerMode, Channel, Refusal, Turn
+from ragengine.cache import QuestionCache
 from ragengine.models import Member
 from ragengine.retrieval.types import VectorStoreError
-from ragengine.services.answer_plan import plan_answer, plan_release, plan_settle
-from ragengine.services.answering import (
+from ragengine.services.document_answers import (
     ALL_DOWN_NOTICE,
     QuestionVector,
     answer_from_documents,
 )
-from ragengine.services.ask_cache import AskCache, cached_usage, serve_hit
-from ragengine.services.budgets import Denied, UsageDetails
-from ragengine.services.generation import TextSink, tier_steps
-from ragengine.services.members import ab_arm, tier_for_member
-from ragengine.services.questions import (
-    QuestionProblem,
-    channel_set_ids,
-    history_readable,
-    question_validate,
-    retrieval_text,
-)
+from ragengine.services.generation import TextSink
+from ragengine.services.questions import INACTIVE_MESSAGE, question_intake
+from ragengine.services.routing import route_for
+from ragengine.services.spending import plan_answer, plan_finish, plan_release, serve_cached
 from ragengine.services.timing import Stopwatch
 
 __all__ = ["ALL_DOWN_NOTICE", "INACTIVE_MESSAGE", "STORE_DOWN_MESSAGE", "ask"]
 
 logger = logging.getLogger(__name__)
 
-INACTIVE_MESSAGE = (
-    "Your access to Arandu is switched off. Ask an admin if you think this is a mistake."
-)
 STORE_DOWN_MESSAGE = (
     "The knowledge base can't be reached right now, so I can't look this up. "
     "Please try again in a few minutes."
@@ -61,111 +56,43 @@ def ask(
     history: Sequence[Turn] = (),
     request_id: str = "",
     on_text: TextSink | None = None,
+    use_cache: bool = True,
 ) -> Answer:
     """Answer `question` for `member` asking in `channel`, with numbered sources.
 
     A door may pass its own `request_id` (≤ 32 characters) so its logs and the ledger
     share one id, and `on_text` to receive a streaming model's text so far.
+    `use_cache=False` neither reads nor writes the answer cache (evaluation runs measure
+    answering, not the cache).
     """
     request_id = (request_id or uuid.uuid4().hex[:12])[:32]
     watch = Stopwatch()
-    with watch.stage("validate"):
-        problem = question_validate(question=question)
-        if member is not None and not member.is_active:
-            problem = QuestionProblem(INACTIVE_MESSAGE)
-        set_ids = None
-        if problem is None:
-            set_ids, problem = channel_set_ids(channel=channel)
-    if problem is not None:
-        return _refused(problem.message, watch, request_id, channel)
-
-    question = question.strip()
-    history = history_readable(history=history)
-    where = f"{channel.platform}:{channel.channel_id}"
-    tier = tier_for_member(member)
-    arm = ab_arm(member=member, tier=tier)
-    steps = tier_steps(tier=tier, arm=arm)
-    search_text = retrieval_text(question=question, history=history)
-    # A follow-up's meaning depends on the thread: never served from or stored in the cache.
-    cache = None
-    if search_text == question:
-        cache = AskCache.build(question=question, set_ids=set_ids, steps=steps, tier=tier)
-        if not cache.decision.cacheable:  # e.g. real-time questions: never served stale
-            cache = None
-    if cache is not None:
-        # Fast path: a repeated question is answered before any reservation or embedding.
-        hit = cache.lookup(None, watch)
-        if hit is not None:
-            served = serve_hit(
-                hit=hit,
-                member=member,
-                tier=tier,
-                request_id=request_id,
-                where=where,
-                counts=tier.cache_hits_count_toward_quota,
-                watch=watch,
-            )
-            return _served(served, watch, request_id, channel)
-
-    with watch.stage("budget"):
-        plan = plan_answer(
-            member=member, tier=tier, steps=steps, request_id=request_id, where=where, arm=arm
-        )
-    vector = QuestionVector(question=question, watch=watch)
-    if plan.refusal is not None:
-        if plan.rate_limited and cache is not None and not tier.cache_hits_count_toward_quota:
-            hit = cache.lookup(vector, watch)  # a paraphrase hit is still free to serve
-            if hit is not None:
-                served = serve_hit(
-                    hit=hit,
-                    member=member,
-                    tier=tier,
-                    request_id=request_id,
-                    where=where,
-                    counts=False,
-                    watch=watch,
-                )
-                return _served(served, watch, request_id, channel)
-        return _refused(plan.refusal, watch, request_id, channel)
-    if cache is not None:
-        cache = cache.for_steps(plan.steps)
-
     try:
-        answer, details = _answer_or_cached(
-            cache=cache,
-            vector=vector,
-            watch=watch,
+        answer = _answer(
+            member=member,
+            question=question,
+            channel=channel,
+            history=history,
             request_id=request_id,
-            counts=tier.cache_hits_count_toward_quota,
-            fresh=partial(
-                answer_from_documents,
-                question=question,
-                search_text=search_text,
-                history=history,
-                set_ids=set_ids,
-                tier=tier,
-                plan=plan,
-                watch=watch,
-                request_id=request_id,
-                vector=vector,
-                on_text=on_text,
-            ),
+            on_text=on_text,
+            use_cache=use_cache,
+            watch=watch,
         )
-    except VectorStoreError:
-        logger.exception("vector store unavailable", extra={"request_id": request_id})
-        plan_release(plan)
-        return _refused(STORE_DOWN_MESSAGE, watch, request_id, channel)
-    except BaseException:
-        plan_release(plan)  # an error must not eat the budget, nor make a paid call free
-        raise
-    details.arm = arm if details.mode == AnswerMode.GENERATED else ""
-    answer.timings_ms = watch.finish()
-    details.latencies_ms = dict(answer.timings_ms)
-    if plan.reservation is not None:
-        plan_settle(plan=plan, details=details)  # a paid call's settlement came first
-        soft = plan.reservation.state.soft_limit_notice(extra=details.cost)
-        if soft and not plan.notices:  # a hard-limit notice already says more
-            answer.notices.insert(0, soft)
+    except Refusal as refusal:
+        logger.info(
+            "question refused",
+            extra={
+                "request_id": request_id,
+                "platform": channel.platform,
+                "reason": refusal.message,
+            },
+        )
+        return Answer(
+            text=refusal.message,
+            mode=AnswerMode.REFUSED,
+            timings_ms=watch.finish(),
+            request_id=request_id,
+        )
     logger.info(
         "question answered",
         extra={
@@ -181,50 +108,94 @@ def ask(
     return answer
 
 
-def _answer_or_cached(
+def _answer(
     *,
-    cache: AskCache | None,
-    vector: QuestionVector,
-    watch: Stopwatch,
+    member: Member | None,
+    question: str,
+    channel: Channel,
+    history: Sequence[Turn],
     request_id: str,
-    counts: bool,
-    fresh: Callable[[], tuple[Answer, UsageDetails]],
-) -> tuple[Answer, UsageDetails]:
-    """A cached answer if one appears, else `fresh()` (stored in the cache); concurrent
-    askers of the same question wait for the first answer instead of all generating it."""
+    on_text: TextSink | None,
+    use_cache: bool,
+    watch: Stopwatch,
+) -> Answer:
+    """The order of work; any step may raise Refusal."""
+    with watch.stage("validate"):
+        intake = question_intake(member=member, question=question, channel=channel, history=history)
+    route = route_for(member=member)
+    where = f"{channel.platform}:{channel.channel_id}"
+    vector = QuestionVector(question=intake.question, watch=watch)
+    cache = None
+    if use_cache and not intake.follow_up:
+        cache = QuestionCache.open(
+            question=intake.question,
+            set_ids=intake.set_ids,
+            family=route.family,
+            semantic_allowed=route.tier.semantic_cache_enabled,
+        )
+    hit = None
+    if cache is not None:
+        with watch.stage("cache"):
+            hit = cache.lookup(None)  # a repeat: no reservation, no embedding
+    plan = None
+    if hit is None:
+        with watch.stage("budget"):
+            plan = plan_answer(member=member, route=route, request_id=request_id, where=where)
+        may_serve_cached = plan.refusal is None or (
+            plan.rate_limited and not route.tier.cache_hits_count_toward_quota
+        )
+        if cache is not None and plan.refusal is None:
+            cache = cache.for_family(plan.family)  # a hard-limit policy may change it
+        if cache is not None and may_serve_cached:
+            with watch.stage("cache"):
+                hit = cache.lookup(vector)  # a paraphrase, free even when rate-limited
+        if hit is None and plan.refusal is not None:
+            raise Refusal(plan.refusal)
 
-    def answer_and_store() -> tuple[Answer, UsageDetails]:
-        answer, details = fresh()
+    with ExitStack() as held:
+        if hit is None and cache is not None:
+            held.enter_context(cache.generation_lock())
+            with watch.stage("cache"):
+                hit = cache.lookup(vector)  # the previous holder usually just stored it
+        if hit is not None:
+            with watch.stage("budget"):
+                answer = serve_cached(
+                    hit=hit,
+                    plan=plan,
+                    member=member,
+                    tier=route.tier,
+                    request_id=request_id,
+                    where=where,
+                    latencies_ms=watch.timings,
+                )
+            answer.timings_ms = watch.finish()
+            return answer
+        try:
+            answer, details = answer_from_documents(
+                question=intake.question,
+                search_text=intake.search_text,
+                history=intake.history,
+                set_ids=intake.set_ids,
+                tier=route.tier,
+                plan=plan,
+                watch=watch,
+                request_id=request_id,
+                vector=vector,
+                on_text=on_text,
+            )
+        except VectorStoreError as exc:
+            logger.exception("vector store unavailable", extra={"request_id": request_id})
+            plan_release(plan)
+            raise Refusal(STORE_DOWN_MESSAGE) from exc
+        except BaseException:
+            plan_release(plan)  # an error must not eat the budget, nor make a paid call free
+            raise
+        answer.timings_ms = watch.finish()
+        details.latencies_ms = dict(answer.timings_ms)
+        plan_finish(plan=plan, answer=answer, details=details)
         if cache is not None:
             try:
-                cache.store(answer, vector, details.cost)
+                cache.store(answer=answer, vector=vector, cost=details.cost)
             except Exception:  # the cache is an optimisation: the answer still goes out
                 logger.exception("answer not cached", extra={"request_id": request_id})
-        return answer, details
-
-    if cache is None:
-        return answer_and_store()
-    hit = cache.lookup(vector, watch)
-    if hit is None:
-        with generation_lock(key=cache.key):
-            hit = cache.lookup(vector, watch)  # the previous holder usually just stored it
-            if hit is None:
-                return answer_and_store()
-    answer = answer_from_hit(hit=hit, request_id=request_id)
-    return answer, cached_usage(answer=answer, hit=hit, counts=counts)
-
-
-def _served(served: Answer | Denied, watch: Stopwatch, request_id: str, channel: Channel) -> Answer:
-    if isinstance(served, Denied):
-        return _refused(served.message, watch, request_id, channel)
-    return served
-
-
-def _refused(message: str, watch: Stopwatch, request_id: str, channel: Channel) -> Answer:
-    logger.info(
-        "question refused",
-        extra={"request_id": request_id, "platform": channel.platform, "reason": message},
-    )
-    return Answer(
-        text=message, mode=AnswerMode.REFUSED, timings_ms=watch.finish(), request_id=request_id
-    )
+    return answer

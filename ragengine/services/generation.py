@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
 
+from ragengine.cache import ModelFamily
 from ragengine.llm.deadline import check_deadline
 from ragengine.llm.providers.base import estimate_prompt_tokens
 from ragengine.llm.registry import provider_for
@@ -56,6 +57,13 @@ class Step:
 
     def worst_case(self, *, prompt_tokens: int, max_output_tokens: int) -> Decimal:
         return cost_of(price=self.price, tokens_in=prompt_tokens, tokens_out=max_output_tokens)
+
+
+def steps_family(steps: Sequence[Step]) -> ModelFamily:
+    """The model family that answers: the chain's first model, or the extractive answerer."""
+    if not steps:
+        return ModelFamily()
+    return ModelFamily(label=steps[0].label, provider=steps[0].endpoint.name)
 
 
 def _step(endpoint: ProviderEndpoint | None, model: str) -> Step | None:

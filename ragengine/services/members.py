@@ -1,13 +1,12 @@
-"""Finding the member behind a request, and the tier that applies to them."""
+"""Finding the member behind a request (created on first contact)."""
 
 from __future__ import annotations
 
 import getpass
-import hashlib
 
 from django.db import IntegrityError, transaction
 
-from ragengine.models import Identity, Member, Platform, Tier, Workspace
+from ragengine.models import Identity, Member, Platform, Workspace
 from ragengine.plaintext import readable
 
 # Platforms whose user ids name one person everywhere, whatever the workspace.
@@ -90,26 +89,3 @@ def member_for_cli() -> Member:
     """The local terminal user, created on first use."""
     user = getpass.getuser()
     return member_resolve(platform="cli", user_id=user, display_name=f"cli:{user}")
-
-
-def tier_for_member(member: Member | None) -> Tier:
-    """Member's tier, else their workspace's default, else the global default.
-
-    With no tier configured at all, an unsaved Tier with the model defaults applies:
-    extractive answers and no limits, which is the embedded default.
-    """
-    if member is not None:
-        if member.tier_id:
-            return member.tier
-        if member.workspace_id and member.workspace.default_tier_id:
-            return member.workspace.default_tier
-    return Tier.objects.filter(is_default=True).order_by("pk").first() or Tier(name="(none)")
-
-
-def ab_arm(*, member: Member | None, tier: Tier) -> str:
-    """ "A" or "B", from a stable hash of tier and member: a person always gets the same arm."""
-    if not tier.ab_percent or member is None or not member.pk:
-        return "A"
-    digest = hashlib.sha256(f"{tier.pk}:{member.pk}".encode()).digest()
-    bucket = int.from_bytes(digest[:8], "big") % 10_000
-    return "B" if bucket < tier.ab_percent * 100 else "A"

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from ragengine.answers import Channel, Turn
+from ragengine.ask_types import Channel, Refusal, Turn
 from ragengine.blocked_patterns import blocked_message, check_question
-from ragengine.models import KnowledgeSet
+from ragengine.models import KnowledgeSet, Member
 from ragengine.plaintext import readable, unreadable_problem
 from ragengine.selectors.blocked_patterns import active_blocked_patterns
 from ragengine.text_analysis import analyze, detect_language, words
@@ -29,9 +29,54 @@ NO_SETS_BOUND_MESSAGE = (
 )
 
 
+INACTIVE_MESSAGE = (
+    "Your access to Arandu is switched off. Ask an admin if you think this is a mistake."
+)
+
+
 @dataclass(frozen=True, slots=True)
 class QuestionProblem:
     message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Intake:
+    """A question that may be asked: stripped, its sets' store ids (None: every set), the
+    thread history cleaned, and the text retrieval searches for."""
+
+    question: str
+    set_ids: tuple[str, ...] | None
+    history: tuple[Turn, ...]
+    search_text: str
+
+    @property
+    def follow_up(self) -> bool:
+        """A follow-up's meaning depends on the thread: it is never served from or stored
+        in the cache."""
+        return self.search_text != self.question
+
+
+def question_intake(
+    *, member: Member | None, question: str, channel: Channel, history: Sequence[Turn]
+) -> Intake:
+    """Everything about the question itself, checked before anything is spent or looked
+    up; Refusal with a readable reason when it can't be asked here."""
+    problem = question_validate(question=question)
+    if member is not None and not member.is_active:
+        problem = QuestionProblem(INACTIVE_MESSAGE)
+    set_ids = None
+    if problem is None:
+        set_ids, problem = channel_set_ids(channel=channel)
+    if problem is not None:
+        raise Refusal(problem.message)
+    question = question.strip()
+    history = history_readable(history=history)
+    return Intake(
+        question=question,
+        set_ids=set_ids,
+        history=history,
+        search_text=retrieval_text(question=question, history=history),
+    )
 
 
 def question_validate(*, question: str) -> QuestionProblem | None:

@@ -13,12 +13,12 @@ from botcore.conversation import (
     mentions,
     strip_mention,
 )
-from ragengine.answers import AnswerMode, Turn
+from ragengine.ask_types import AnswerMode, Turn
 from ragengine.models import Identity, Tier, UsageRecord
 from ragengine.selectors.channels import UNSCOPED_CHANNEL_MESSAGE
 from ragengine.services.ingest import documents_ingest_paths
 from ragengine.services.knowledge import knowledge_set_get_or_create
-from ragengine.services.members import tier_for_member
+from ragengine.services.routing import tier_for_member
 from tests.factories import ChannelBindingFactory, WorkspaceFactory
 
 pytestmark = pytest.mark.django_db
@@ -93,7 +93,7 @@ def test_history_reaches_ask(monkeypatch):
 
     def fake_ask(**kwargs):
         seen.update(kwargs)
-        from ragengine.answers import Answer
+        from ragengine.ask_types import Answer
 
         return Answer(text="ok", mode=AnswerMode.EXTRACTIVE, request_id=kwargs["request_id"])
 

@@ -6,7 +6,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from ragengine.answers import Answer, AnswerMode, Channel
+from ragengine.ask_types import Answer, AnswerMode, Channel
 from ragengine.services.ask import ask
 from ragengine.services.members import member_for_cli
 

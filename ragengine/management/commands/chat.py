@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from ragengine.answers import Channel, Turn
+from ragengine.ask_types import Channel, Turn
 from ragengine.management.commands.ask import format_answer
 from ragengine.services.ask import ask
 from ragengine.services.members import member_for_cli

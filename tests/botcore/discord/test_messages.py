@@ -12,9 +12,9 @@ from django.db import DatabaseError
 
 from botcore import conversation
 from botcore.models import HandledEvent
-from ragengine.answers import AnswerMode, Turn
+from ragengine.ask_types import AnswerMode, Turn
 from ragengine.models import Identity, Tier
-from ragengine.services.members import tier_for_member
+from ragengine.services.routing import tier_for_member
 from tests.botcore.discord import payloads
 from tests.botcore.discord.harness import Door, replay
 from tests.factories import ChannelBindingFactory, WorkspaceFactory

@@ -17,7 +17,7 @@ from botcore.discord.render import (
     split_text,
     thread_name,
 )
-from ragengine.answers import Answer, AnswerMode, Source
+from ragengine.ask_types import Answer, AnswerMode, Source
 
 RID = "0123456789ab"
 

@@ -7,7 +7,7 @@ import re
 from botcore.conversation import Outcome
 from botcore.slack import blocks
 from botcore.slack.history import thread_turns
-from ragengine.answers import Answer, AnswerMode, Source, Turn
+from ragengine.ask_types import Answer, AnswerMode, Source, Turn
 
 
 def source(

@@ -11,7 +11,7 @@ import pytest
 from botcore.events import thread_is_ours
 from botcore.models import HandledEvent
 from botcore.slack import handlers
-from ragengine.answers import Turn
+from ragengine.ask_types import Turn
 from ragengine.models import Document, Tier, UsageRecord
 from tests.botcore.slack.conftest import (
     CHANNEL_ID,

@@ -23,7 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from adminsite.settings import DEFAULT_CACHE_SEMANTIC_THRESHOLD
-from ragengine.answers import AnswerMode, Source
+from ragengine.ask_types import AnswerMode, Source
 from ragengine.cache import (
     CacheHit,
     RuleDecision,
@@ -498,7 +498,7 @@ def test_prune_drops_expired_and_superseded_entries(kset, scope):
 
 
 def test_answer_round_trip_marks_the_reply_cached():
-    from ragengine.answers import Answer
+    from ragengine.ask_types import Answer
 
     original = Answer(
         text="25 days [1].",

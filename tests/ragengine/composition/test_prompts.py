@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from ragengine.answers import Turn
+from ragengine.ask_types import Turn
 from ragengine.composition.extractive import NOT_FOUND
 from ragengine.composition.prompts import (
     MESSAGE_OVERHEAD_TOKENS,

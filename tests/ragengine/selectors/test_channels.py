@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.db import IntegrityError, transaction
 
-from ragengine.answers import AnswerMode, Channel
+from ragengine.ask_types import AnswerMode, Channel
 from ragengine.models import UsageRecord
 from ragengine.selectors.channels import (
     UNKNOWN_CHANNEL_MESSAGE,

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from ragengine.answers import AnswerMode, Channel, Turn
+from ragengine.ask_types import AnswerMode, Channel, Turn
 from ragengine.models import Document
 from ragengine.retrieval.registry import get_vector_store
 from ragengine.services.ask import ask

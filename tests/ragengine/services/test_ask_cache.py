@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from ragengine.answers import AnswerMode, Channel, Turn
+from ragengine.ask_types import AnswerMode, Channel, Turn
 from ragengine.llm.registry import reset_providers
 from ragengine.models import ProviderEndpoint, Tier, TierModel, UsageRecord
 from ragengine.services.ask import ask

@@ -12,7 +12,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from ragengine.answers import AnswerMode, Channel, Turn
+from ragengine.ask_types import AnswerMode, Channel, Turn
 from ragengine.llm.registry import reset_providers
 from ragengine.models import (
     HardLimitPolicy,
@@ -505,7 +505,7 @@ def test_a_failing_cache_write_after_a_paid_call_is_charged_and_the_answer_still
     def broken_store(**kwargs):
         raise RuntimeError("cache backend exploded")
 
-    monkeypatch.setattr("ragengine.services.ask_cache.cache_store", broken_store)
+    monkeypatch.setattr("ragengine.cache.question.cache_store", broken_store)
     questions = [QUESTION, "What is the vacation policy?", "How do I book vacation days?"]
 
     answers = [ask(member=member, question=q, channel=CLI) for q in questions]
@@ -527,7 +527,7 @@ def test_any_failure_after_a_paid_call_settles_its_real_cost_never_zero(
     def broken_rendering(text, hits):
         raise RuntimeError("rendering failed")
 
-    monkeypatch.setattr("ragengine.services.answering.cited_sources", broken_rendering)
+    monkeypatch.setattr("ragengine.services.document_answers.cited_sources", broken_rendering)
     failures = 0
     for _ in range(5):
         try:

@@ -17,7 +17,8 @@ from ragengine.services.budgets import (
     usage_open,
     usage_settle,
 )
-from ragengine.services.members import ab_arm, member_resolve, tier_for_member
+from ragengine.services.members import member_resolve
+from ragengine.services.routing import ab_arm, tier_for_member
 from tests.factories import MemberFactory
 
 pytestmark = pytest.mark.django_db

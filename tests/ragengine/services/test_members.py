@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ragengine.models import Identity, Member, Tier
-from ragengine.services.members import member_resolve, tier_for_member
+from ragengine.services.members import member_resolve
+from ragengine.services.routing import tier_for_member
 from tests.factories import WorkspaceFactory
 
 pytestmark = pytest.mark.django_db

@@ -8,6 +8,16 @@ from enum import StrEnum
 from typing import Any, Literal
 
 
+class Refusal(Exception):  # noqa: N818 - a question refused, not an error
+    """A question that ends with a message to the asker instead of an answer (invalid,
+    out of scope, over a limit, the knowledge base down). Raised by whichever step of
+    `ask()` decides it; `ask()` turns it into a refused `Answer`."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 class AnswerMode(StrEnum):
     GENERATED = "generated"
     EXTRACTIVE = "extractive"

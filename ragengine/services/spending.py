@@ -1,6 +1,7 @@
-"""What the budget allows for one question: the models to try, the reservation and the
-limits of the calls (output tokens, deadline, money), or the hard-limit policy (downgrade,
-extractive, refuse), or a rate-limit refusal. Also settling the plan's reservation, once.
+"""What a question may spend, and what it did: the models to try, the reservation and
+the limits of the calls (output tokens, deadline, money), or the hard-limit policy
+(downgrade, extractive, refuse), or a rate-limit refusal; then settling the reservation,
+once, or recording a cached answer's free ledger row.
 
 Near the limit the reservation may be less than the worst case: each call's output is
 then capped to what is left (`generation.CallLimits`), down to the tier's floor
@@ -20,12 +21,15 @@ from decimal import Decimal
 from django.conf import settings
 from django.utils import timezone
 
+from ragengine.ask_types import Answer, AnswerMode, Refusal
+from ragengine.cache import CacheHit, ModelFamily, answer_from_hit
 from ragengine.models import HardLimitPolicy, Member, Tier
 from ragengine.services.budgets import (
     Denied,
     Reservation,
     UsageDetails,
     usage_open,
+    usage_record_cached,
     usage_record_refusal,
     usage_settle,
 )
@@ -35,8 +39,10 @@ from ragengine.services.generation import (
     Step,
     charges_cost,
     downgrade_steps,
+    steps_family,
     worst_case_cost,
 )
+from ragengine.services.routing import Route
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +66,10 @@ class Plan:
     charges: list[Charge] = field(default_factory=list)  # what the calls cost, as they end
     settled: bool = False
 
+    @property
+    def family(self) -> ModelFamily:
+        return steps_family(self.steps)
+
     def call_limits(self, *, prompt_tokens: int) -> CallLimits:
         return CallLimits(
             max_tokens=self.max_output_tokens,
@@ -70,17 +80,10 @@ class Plan:
         )
 
 
-def plan_answer(
-    *,
-    member: Member | None,
-    tier: Tier,
-    steps: Sequence[Step],
-    request_id: str,
-    where: str,
-    arm: str = "",
-) -> Plan:
+def plan_answer(*, member: Member | None, route: Route, request_id: str, where: str) -> Plan:
     """Rate limit, then reserve the chain's worst case (or what is left, near the limit);
     on a hard limit, apply the policy."""
+    tier, steps, arm = route.tier, route.steps, route.arm
     if member is None:  # internal callers (benchmarks) without a ledger
         return _plan(steps=steps, tier=tier, reservation=None, arm=arm)
     opened = _open(member=member, tier=tier, steps=steps, request_id=request_id, where=where)
@@ -97,6 +100,53 @@ def plan_answer(
     )
 
 
+def plan_finish(*, plan: Plan | None, answer: Answer, details: UsageDetails) -> None:
+    """Settle a fresh answer's reservation (a paid call's settlement, made the moment it
+    returned, stays the one that counts) and put the soft-limit notice on the answer."""
+    if plan is None or plan.reservation is None:
+        return
+    details.arm = plan.arm if details.mode == AnswerMode.GENERATED else ""
+    plan_settle(plan=plan, details=details)
+    soft = plan.reservation.state.soft_limit_notice(extra=details.cost)
+    if soft and not plan.notices:  # a hard-limit notice already says more
+        answer.notices.insert(0, soft)
+
+
+def serve_cached(
+    *,
+    hit: CacheHit,
+    plan: Plan | None,
+    member: Member | None,
+    tier: Tier,
+    request_id: str,
+    where: str,
+    latencies_ms: dict[str, float],
+) -> Answer:
+    """A cached answer and its ledger row: the question's reservation settled at cost 0
+    when it has one (a hit found after reserving), else one free row (nothing can be
+    spent). A hit counts toward the question quota as the tier says, never while the
+    member is rate-limited; Refusal when it counts and the quota is used up."""
+    answer = answer_from_hit(hit=hit, request_id=request_id)
+    rate_limited = plan is not None and plan.rate_limited
+    details = UsageDetails(
+        mode=AnswerMode.CACHED,
+        provider=answer.provider,
+        model=answer.model,
+        cost_saved=hit.cost_saved,
+        latencies_ms=dict(latencies_ms),
+        counts_toward_quota=tier.cache_hits_count_toward_quota and not rate_limited,
+    )
+    if plan is not None and plan.reservation is not None:
+        plan_settle(plan=plan, details=details)
+    elif member is not None:
+        denied = usage_record_cached(
+            member=member, tier=tier, request_id=request_id, channel=where, details=details
+        )
+        if denied is not None:
+            raise Refusal(denied.message)
+    return answer
+
+
 def plan_settle(*, plan: Plan, details: UsageDetails) -> None:
     """Settle the plan's reservation with `details`, once: the first settlement (made the
     moment a paid call returns) is the one that counts; later calls do nothing."""
@@ -106,9 +156,11 @@ def plan_settle(*, plan: Plan, details: UsageDetails) -> None:
     plan.settled = True
 
 
-def plan_release(plan: Plan) -> None:
+def plan_release(plan: Plan | None) -> None:
     """After a failure: settle what the model calls have cost so far (nothing, if none was
     billed), off the quota. Never 0 for a call the provider billed."""
+    if plan is None:
+        return
     charges = plan.charges
     last = charges[-1].step if charges else None
     plan_settle(

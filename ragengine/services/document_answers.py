@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from django.conf import settings
 
-from ragengine.answers import Answer, AnswerMode, Turn
+from ragengine.ask_types import Answer, AnswerMode, Turn
 from ragengine.composition.citations import cited_sources
 from ragengine.composition.extractive import Passage, answer_extractively
 from ragengine.composition.prompts import BuiltPrompt, PromptBudgetError, build_prompt
@@ -17,7 +17,6 @@ from ragengine.llm.tokens import tokenizer_for
 from ragengine.models import Tier
 from ragengine.retrieval import registry
 from ragengine.retrieval.types import SearchHit, SearchQuery
-from ragengine.services.answer_plan import Plan, plan_settle
 from ragengine.services.budgets import UsageDetails
 from ragengine.services.generation import (
     Charge,
@@ -27,6 +26,7 @@ from ragengine.services.generation import (
     charges_cost,
     generate,
 )
+from ragengine.services.spending import Plan, plan_settle
 from ragengine.services.timing import Stopwatch
 
 logger = logging.getLogger(__name__)

@@ -3,9 +3,11 @@
 Use `parse_file` / `parse_bytes` for single documents. JSON/JSONL exports hold many records
 and should go through `parse_records` / `parse_records_file`, which ingest the valid records
 and report the bad ones individually (`is_record_format` tells which files those are).
+Every parser takes `DocumentLimits` and refuses a document above them.
 """
 
 from ragengine.retrieval.parsers.base import (
+    DocumentLimits,
     ParsedDocument,
     ParsedRecord,
     ParseError,
@@ -28,6 +30,7 @@ from ragengine.retrieval.parsers.records import (
 __all__ = [
     "RECORD_EXTENSIONS",
     "SUPPORTED_EXTENSIONS",
+    "DocumentLimits",
     "ParseError",
     "ParsedDocument",
     "ParsedRecord",

@@ -50,6 +50,9 @@ def test_database_url_switches_to_postgresql(tmp_path):
         ({"ARANDU_FUSION": "magic"}, "ARANDU_FUSION"),
         ({"ARANDU_HYBRID_ALPHA": "1.5"}, "ARANDU_HYBRID_ALPHA"),
         ({"ARANDU_QUESTION_MIN_CHARS": "0"}, "ARANDU_QUESTION_MIN_CHARS"),
+        ({"ARANDU_PARSE_TIMEOUT_S": "0"}, "ARANDU_PARSE_TIMEOUT_S"),
+        ({"ARANDU_MAX_DOC_CHARS": "0"}, "ARANDU_MAX_DOC_CHARS"),
+        ({"ARANDU_MAX_DOC_PARAGRAPHS": "-1"}, "ARANDU_MAX_DOC_PARAGRAPHS"),
     ],
 )
 def test_bad_values_fail_loudly_naming_the_variable(tmp_path, env, message):

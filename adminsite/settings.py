@@ -261,6 +261,10 @@ ARANDU_STORE_DIR = ARANDU_DATA_DIR / "store"
 ARANDU_CHUNK_TOKENS = env.int("ARANDU_CHUNK_TOKENS", default=256)
 ARANDU_CHUNK_OVERLAP = env.int("ARANDU_CHUNK_OVERLAP", default=32)
 ARANDU_MAX_FILE_MB = env.float("ARANDU_MAX_FILE_MB", default=20.0)
+# One document's caps and one file's parse time (a child process killed at the deadline).
+ARANDU_MAX_DOC_PARAGRAPHS = env.int("ARANDU_MAX_DOC_PARAGRAPHS", default=50_000)
+ARANDU_MAX_DOC_CHARS = env.int("ARANDU_MAX_DOC_CHARS", default=5_000_000)
+ARANDU_PARSE_TIMEOUT_S = env.float("ARANDU_PARSE_TIMEOUT_S", default=60.0)
 ARANDU_QUESTION_MIN_CHARS = env.int("ARANDU_QUESTION_MIN_CHARS", default=3)
 ARANDU_QUESTION_MAX_CHARS = env.int("ARANDU_QUESTION_MAX_CHARS", default=1000)
 ARANDU_TOP_K = env.int("ARANDU_TOP_K", default=5)
@@ -297,6 +301,9 @@ _require(
     "ARANDU_CHUNK_OVERLAP must be >= 0 and smaller than ARANDU_CHUNK_TOKENS.",
 )
 _require(ARANDU_MAX_FILE_MB > 0, "ARANDU_MAX_FILE_MB must be positive.")
+_require(ARANDU_MAX_DOC_PARAGRAPHS >= 1, "ARANDU_MAX_DOC_PARAGRAPHS must be at least 1.")
+_require(ARANDU_MAX_DOC_CHARS >= 1, "ARANDU_MAX_DOC_CHARS must be at least 1.")
+_require(ARANDU_PARSE_TIMEOUT_S > 0, "ARANDU_PARSE_TIMEOUT_S must be positive (seconds).")
 _require(
     1 <= ARANDU_QUESTION_MIN_CHARS <= ARANDU_QUESTION_MAX_CHARS,
     "ARANDU_QUESTION_MIN_CHARS must be >= 1 and <= ARANDU_QUESTION_MAX_CHARS.",

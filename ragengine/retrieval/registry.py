@@ -6,14 +6,20 @@ test or a second instance pointing `ARANDU_DATA_DIR` elsewhere gets its own stor
 
 from __future__ import annotations
 
+import atexit
+import os
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 
 from ragengine.llm.key_policy import KeyEnvPolicy, configured_key_policy
 from ragengine.retrieval.stores.weaviate_config import WeaviateConfig
 from ragengine.retrieval.types import Embedder, VectorStore
+
+if TYPE_CHECKING:
+    from ragengine.retrieval.parsers import ParseWorker
 
 
 @lru_cache(maxsize=4)
@@ -63,6 +69,21 @@ def _sentence_embeddings(embedder: Embedder):
 def get_sentence_embeddings():
     """The configured embedder behind an in-process LRU (for the extractive answerer)."""
     return _sentence_embeddings(get_embedder())
+
+
+@lru_cache(maxsize=1)
+def _parse_worker(pid: int) -> ParseWorker:
+    from ragengine.retrieval.parsers import ParseWorker
+
+    worker = ParseWorker()
+    atexit.register(worker.close)
+    return worker
+
+
+def get_parse_worker() -> ParseWorker:
+    """This process's parser worker process (started on first use); a process forked from
+    this one gets its own."""
+    return _parse_worker(os.getpid())
 
 
 def get_embedder() -> Embedder:

@@ -5,7 +5,15 @@ both what the database last saw (`content_hash`) and what the vector store holds
 (`indexed_hash`); an interrupted run leaves those two apart, so the next run redoes just
 that document (embeddings come back from the cache, so redoing is cheap). Chunks are
 replaced in one database transaction and one store commit each, so no reader ever sees a
-document with both its old and new chunks, or with neither. One bad file fails alone.
+document with both its old and new chunks, or with neither.
+
+One bad file fails alone, whatever goes wrong with it (a ParseError, RecursionError,
+MemoryError, a library's bug, its own database write): the run records a readable reason
+and carries on, and the failed document's writes are rolled back. Which files are read,
+and how links are refused, is `ingest_files`. Files are parsed in a separate worker process
+under ARANDU_PARSE_TIMEOUT_S per file (`parsers.isolation` says why), within
+ARANDU_MAX_DOC_PARAGRAPHS and ARANDU_MAX_DOC_CHARS. Store commits are outside these
+guards: a vector store that fails is no file's fault and stops the run, as before.
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ import hashlib
 import json
 import logging
 import mimetypes
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -28,14 +36,16 @@ from ragengine.models import Chunk, Document, DocumentStatus, KnowledgeSet
 from ragengine.retrieval import registry
 from ragengine.retrieval.chunking import ChunkDraft, chunk_sections
 from ragengine.retrieval.parsers import (
+    DocumentLimits,
     ParsedDocument,
+    ParsedRecord,
     ParseError,
-    parse_bytes,
-    parse_records,
-    read_limited,
+    RecordsResult,
 )
+from ragengine.retrieval.parsers.base import unexpected_error
 from ragengine.retrieval.types import Embedder, StoreRecord, text_hash
 from ragengine.services.embedding import texts_embed_cached, vector_to_bytes
+from ragengine.services.ingest_files import FoundFile, find_files, read_found, size_on_disk
 from ragengine.services.knowledge import (
     KnowledgeSetError,
     documents_delete,
@@ -80,18 +90,6 @@ class _Pending:
     document_ids: list[int] = field(default_factory=list)
     hashes: dict[int, str] = field(default_factory=dict)
     records: list[StoreRecord] = field(default_factory=list)
-
-
-def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
-    """Files under `paths` (recursively), skipping hidden files and folders, sorted."""
-    for path in paths:
-        if path.is_dir():
-            for child in sorted(path.rglob("*")):
-                relative = child.relative_to(path)
-                if child.is_file() and not any(p.startswith(".") for p in relative.parts):
-                    yield child
-        else:
-            yield path
 
 
 def _max_bytes() -> int:
@@ -148,6 +146,12 @@ class _Ingestor:
         self.store = registry.get_vector_store()
         self.pending = _Pending()
         self.commit_every = settings.ARANDU_INGEST_COMMIT_EVERY
+        self.limits = DocumentLimits(
+            max_paragraphs=settings.ARANDU_MAX_DOC_PARAGRAPHS,
+            max_chars=settings.ARANDU_MAX_DOC_CHARS,
+        )
+        self.timeout_s = settings.ARANDU_PARSE_TIMEOUT_S
+        self.parser = registry.get_parse_worker()
 
     # --- per logical document -------------------------------------------------------
     def _document(self, *, source: str, title: str) -> Document:
@@ -165,21 +169,23 @@ class _Ingestor:
         title_hint: str,
         metadata: dict | None = None,
     ) -> IngestOutcome:
-        document = self._document(source=source, title=title_hint)
-        if (
-            document.pk
-            and document.status == DocumentStatus.READY
-            and document.content_hash == content_hash
-            and document.indexed_hash == content_hash
-        ):
-            return IngestOutcome(
-                source=source,
-                status="unchanged",
-                title=document.title,
-                chunks=document.chunk_count,
-                document_id=document.pk,
-            )
+        """Parse, chunk, embed and save one logical document; any failure before its
+        database commit fails it alone, with that commit rolled back."""
         try:
+            document = self._document(source=source, title=title_hint)
+            if (
+                document.pk
+                and document.status == DocumentStatus.READY
+                and document.content_hash == content_hash
+                and document.indexed_hash == content_hash
+            ):
+                return IngestOutcome(
+                    source=source,
+                    status="unchanged",
+                    title=document.title,
+                    chunks=document.chunk_count,
+                    document_id=document.pk,
+                )
             parsed = parse()
             drafts = chunk_sections(
                 parsed.sections,
@@ -190,17 +196,43 @@ class _Ingestor:
             if not drafts:
                 raise ParseError("No text could be extracted from this file.")
             vectors = texts_embed_cached(embedder=self.embedder, texts=[d.text for d in drafts])
-        except ParseError as exc:
-            return self._fail(document, source=source, error=str(exc), size_bytes=size_bytes)
-        except Exception as exc:  # one bad document must never stop the run
-            logger.exception("ingest failed", extra={"source": source})
-            return self._fail(
+            self._save(
                 document,
-                source=source,
-                error=f"Unexpected error while reading this file ({type(exc).__name__}: {exc}).",
+                parsed=parsed,
+                drafts=drafts,
+                vectors=vectors,
+                title_hint=title_hint,
+                content_hash=content_hash,
                 size_bytes=size_bytes,
+                metadata=metadata,
             )
+        except Exception as exc:  # one bad document must never stop the run
+            return self._fail_safely(
+                source=source, title=title_hint, error=exc, size_bytes=size_bytes
+            )
+        # Outside the guard: a failing store commit is not this document's fault.
+        self._queue(document, drafts, vectors)
+        return IngestOutcome(
+            source=source,
+            status="ingested",
+            title=document.title,
+            chunks=len(drafts),
+            document_id=document.pk,
+        )
 
+    def _save(
+        self,
+        document: Document,
+        *,
+        parsed: ParsedDocument,
+        drafts: list[ChunkDraft],
+        vectors,
+        title_hint: str,
+        content_hash: str,
+        size_bytes: int,
+        metadata: dict | None,
+    ) -> None:
+        """The document and its chunks in one transaction: all of it, or none of it."""
         with transaction.atomic():
             document.title = (parsed.title or title_hint)[:500]
             document.mime_type = parsed.mime_type
@@ -229,14 +261,24 @@ class _Ingestor:
                 ],
                 batch_size=500,
             )
-        self._queue(document, drafts, vectors)
-        return IngestOutcome(
-            source=source,
-            status="ingested",
-            title=document.title,
-            chunks=len(drafts),
-            document_id=document.pk,
-        )
+
+    def _fail_safely(
+        self, *, source: str, title: str, error: Exception, size_bytes: int
+    ) -> IngestOutcome:
+        """Record `error` on the document at `source` (read again: a failed transaction
+        leaves the object in memory unlike the row). If even that write fails, the outcome
+        still carries the reason."""
+        if isinstance(error, ParseError):
+            message = error.message
+        else:
+            logger.exception("ingest failed", extra={"source": source})
+            message = unexpected_error(error).message
+        try:
+            document = self._document(source=source, title=title)
+            return self._fail(document, source=source, error=message, size_bytes=size_bytes)
+        except Exception:
+            logger.exception("could not record a failed document", extra={"source": source})
+            return IngestOutcome(source=source, status="failed", title=title, error=message)
 
     def _fail(
         self, document: Document, *, source: str, error: str, size_bytes: int
@@ -294,61 +336,59 @@ class _Ingestor:
         )
 
     # --- per file ---------------------------------------------------------------------
-    def ingest_file(self, path: Path) -> list[IngestOutcome]:
-        source = str(path.resolve())
+    def ingest_file(self, found: FoundFile) -> list[IngestOutcome]:
+        """The outcomes of one file (several for a JSON/JSONL export); never raises for
+        anything the file itself causes."""
+        path = found.path
+        source = str(path)
+        is_records = path.suffix.lower() in RECORD_EXTENSIONS
         title_hint = path.stem.replace("-", " ").replace("_", " ").strip() or path.name
+        data = b""
         try:
-            data = read_limited(path, max_bytes=_max_bytes())
-        except ParseError as exc:
-            document = self._document(source=source, title=title_hint)
-            size = path.stat().st_size if path.exists() else 0
-            return [self._fail(document, source=source, error=str(exc), size_bytes=size)]
-        if path.suffix.lower() in RECORD_EXTENSIONS:
-            return self._ingest_records(path, source, data)
+            data = read_found(found, max_bytes=_max_bytes())
+            if is_records:
+                result = self.parser.parse_records(
+                    data, filename=path.name, limits=self.limits, timeout_s=self.timeout_s
+                )
+        except Exception as exc:
+            return [
+                self._fail_safely(
+                    source=source,
+                    title=path.name if is_records else title_hint,
+                    error=exc,
+                    size_bytes=len(data) or size_on_disk(path),
+                )
+            ]
+        if is_records:
+            return self._ingest_records(path, source, result)
         digest = hashlib.sha256(data).hexdigest()
         return [
             self.ingest_document(
                 source=source,
                 content_hash=digest,
                 size_bytes=len(data),
-                parse=lambda: parse_bytes(data, filename=path.name, max_bytes=_max_bytes()),
+                parse=lambda: self.parser.parse_bytes(
+                    data,
+                    filename=path.name,
+                    max_bytes=_max_bytes(),
+                    limits=self.limits,
+                    timeout_s=self.timeout_s,
+                ),
                 title_hint=title_hint,
                 metadata={"mime_type": mimetypes.guess_type(path.name)[0] or ""},
             )
         ]
 
-    def _ingest_records(self, path: Path, source: str, data: bytes) -> list[IngestOutcome]:
+    def _ingest_records(
+        self, path: Path, source: str, result: RecordsResult
+    ) -> list[IngestOutcome]:
         """JSON/JSONL exports: each record is its own document, `file#id` its source."""
-        try:
-            result = parse_records(data, filename=path.name)
-        except ParseError as exc:
-            document = self._document(source=source, title=path.name)
-            return [self._fail(document, source=source, error=str(exc), size_bytes=len(data))]
         outcomes: list[IngestOutcome] = []
         seen: set[str] = set()
         for record in result.records:
             record_source = f"{source}#{record.record_id}"
             seen.add(record_source)
-            canonical = json.dumps(
-                {
-                    "text": [s.text for s in record.document.sections],
-                    "meta": record.metadata,
-                    "title": record.title,
-                    "source": record.source,
-                },
-                sort_keys=True,
-                ensure_ascii=False,
-            ).encode()
-            outcomes.append(
-                self.ingest_document(
-                    source=record_source,
-                    content_hash=hashlib.sha256(canonical).hexdigest(),
-                    size_bytes=len(canonical),
-                    parse=lambda r=record: r.document,
-                    title_hint=record.title,
-                    metadata={"record_source": record.source, **record.metadata},
-                )
-            )
+            outcomes.append(self._ingest_record(record, source=record_source))
         for locator, message in result.failures:
             outcomes.append(
                 IngestOutcome(
@@ -362,6 +402,30 @@ class _Ingestor:
         for document in gone:
             outcomes.append(_remove(document))
         return outcomes
+
+    def _ingest_record(self, record: ParsedRecord, *, source: str) -> IngestOutcome:
+        try:
+            canonical = json.dumps(
+                {
+                    "text": [s.text for s in record.document.sections],
+                    "meta": record.metadata,
+                    "title": record.title,
+                    "source": record.source,
+                },
+                sort_keys=True,
+                ensure_ascii=False,
+            ).encode()
+            metadata = {"record_source": record.source, **record.metadata}
+        except Exception as exc:
+            return self._fail_safely(source=source, title=record.title, error=exc, size_bytes=0)
+        return self.ingest_document(
+            source=source,
+            content_hash=hashlib.sha256(canonical).hexdigest(),
+            size_bytes=len(canonical),
+            parse=lambda: record.document,
+            title_hint=record.title,
+            metadata=metadata,
+        )
 
 
 def _remove(document: Document) -> IngestOutcome:
@@ -391,8 +455,9 @@ def documents_ingest_paths(
 ) -> IngestReport:
     """Ingest files and folders (recursively) into `knowledge_set`.
 
-    With `prune`, documents of this set whose file lies under one of the given folders
-    but no longer exists are removed with their chunks.
+    Links that leave the folder being ingested are refused, each with a reason (see
+    `ingest_files`). With `prune`, documents of this set whose file lies under one of the
+    given folders but no longer exists are removed with their chunks.
     """
     missing = [p for p in paths if not p.exists()]
     if missing:
@@ -401,10 +466,10 @@ def documents_ingest_paths(
     _check_embedder(knowledge_set, embedder)
     ingestor = _Ingestor(knowledge_set=knowledge_set, embedder=embedder)
     report = IngestReport()
-    files = list(iter_files(paths))
+    files = find_files(paths)
     try:
-        for index, path in enumerate(files, start=1):
-            for outcome in ingestor.ingest_file(path):
+        for index, found in enumerate(files, start=1):
+            for outcome in ingestor.ingest_file(found):
                 report.outcomes.append(outcome)
                 if progress:
                     progress(outcome, index, len(files))

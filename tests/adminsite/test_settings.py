@@ -61,6 +61,9 @@ def test_database_url_switches_to_postgresql(tmp_path):
         ({"ARANDU_MODEL_DEADLINE_S": "0"}, "ARANDU_MODEL_DEADLINE_S"),
         ({"ARANDU_MODEL_DEADLINE_S": "soon"}, "ARANDU_MODEL_DEADLINE_S"),
         ({"ARANDU_BUDGET_WAIT_S": "-1"}, "ARANDU_BUDGET_WAIT_S"),
+        ({"ARANDU_PARSE_TIMEOUT_S": "0"}, "ARANDU_PARSE_TIMEOUT_S"),
+        ({"ARANDU_MAX_DOC_CHARS": "0"}, "ARANDU_MAX_DOC_CHARS"),
+        ({"ARANDU_MAX_DOC_PARAGRAPHS": "-1"}, "ARANDU_MAX_DOC_PARAGRAPHS"),
     ],
 )
 def test_bad_values_fail_loudly_naming_the_variable(tmp_path, env, message):

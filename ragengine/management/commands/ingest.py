@@ -14,7 +14,10 @@ _MARK = {"ingested": "+", "unchanged": "=", "failed": "!", "removed": "-"}
 
 
 class Command(BaseCommand):
-    help = "Ingest files or folders (recursively) into a knowledge set."
+    help = (
+        "Ingest files or folders (recursively) into a knowledge set. Links that point "
+        "outside the folder being ingested are refused."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("paths", nargs="+", type=Path, help="Files or folders.")

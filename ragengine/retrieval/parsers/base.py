@@ -70,6 +70,43 @@ class ParseError(Exception):
         self.message = message
 
 
+@dataclass(frozen=True, slots=True)
+class DocumentLimits:
+    """What one document may hold; above it the document is refused with a readable error.
+
+    The defaults let every real handbook through (a 2,000-page manual is about 5 million
+    characters; a long one has a few thousand paragraphs) and stop files crafted to cost
+    minutes of CPU or gigabytes of memory for no useful text. The service passes the
+    ARANDU_MAX_DOC_* settings; the defaults here serve direct callers and tests.
+    """
+
+    max_paragraphs: int = 50_000
+    max_chars: int = 5_000_000
+
+    def check_paragraphs(self, count: int, *, kind: str) -> None:
+        """`kind` names the document: "The Word document"."""
+        if count > self.max_paragraphs:
+            raise ParseError(
+                f"{kind} has {count:,} paragraphs, above the {self.max_paragraphs:,} paragraph "
+                "limit for one document; split it into smaller files."
+            )
+
+    def check_chars(self, count: int) -> None:
+        """Call as text accumulates, so a parser can stop as soon as the cap is passed."""
+        if count > self.max_chars:
+            raise ParseError(
+                f"The document holds more than {self.max_chars:,} characters of text, the "
+                "limit for one document; split it into smaller files."
+            )
+
+    def check_document(self, document: ParsedDocument) -> ParsedDocument:
+        self.check_chars(sum(len(section.text) for section in document.sections))
+        return document
+
+
+DEFAULT_LIMITS = DocumentLimits()
+
+
 class HeadingTrail:
     """The stack of open headings: entering level N closes every heading at level >= N."""
 
@@ -99,6 +136,14 @@ def join_blocks(blocks: Iterable[tuple[str, bool]]) -> str:
         parts.append(text)
         previous_item = is_item
     return "".join(parts)
+
+
+def unexpected_error(exc: BaseException) -> ParseError:
+    """Any other exception while reading a file (a library bug, RecursionError, MemoryError),
+    as a ParseError naming it, so the file fails alone with a reason."""
+    detail = " ".join(str(exc).split())
+    what = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+    return ParseError(f"Unexpected error while reading this file ({what}).")
 
 
 def error_detail(exc: BaseException) -> str:

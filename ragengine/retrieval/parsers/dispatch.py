@@ -1,7 +1,10 @@
 """Picks a parser by file extension, sniffing content when the extension is unknown.
 
 The size limit is checked from the file's metadata before anything is read, so an
-oversize upload costs one stat call, not a read of the whole file.
+oversize upload costs one stat call, not a read of the whole file. Every parser takes the
+same `DocumentLimits` and checks them as early as its format allows (text as it
+accumulates; paragraphs of a DOCX before walking them); the result is checked once more
+here, whatever the parser.
 """
 
 from __future__ import annotations
@@ -13,7 +16,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path, PurePath
 from types import MappingProxyType
 
-from ragengine.retrieval.parsers.base import ParsedDocument, ParseError, too_large_error
+from ragengine.retrieval.parsers.base import (
+    DEFAULT_LIMITS,
+    DocumentLimits,
+    ParsedDocument,
+    ParseError,
+    too_large_error,
+)
 from ragengine.retrieval.parsers.encoding import EMPTY_MESSAGE, decode_text, looks_binary
 from ragengine.retrieval.parsers.htmldoc import parse_html
 from ragengine.retrieval.parsers.markdown import parse_markdown
@@ -29,7 +38,7 @@ from ragengine.retrieval.parsers.word import parse_docx
 
 logger = logging.getLogger(__name__)
 
-Parser = Callable[..., ParsedDocument]
+Parser = Callable[..., ParsedDocument]  # (data, *, filename, limits) -> ParsedDocument
 
 _PARSERS: Mapping[str, Parser] = MappingProxyType(
     {
@@ -61,13 +70,17 @@ _CONVERT_HINTS: Mapping[str, str] = MappingProxyType(
 _HTML_STARTS = ("<!doctype html", "<html")
 
 
-def parse_file(path: Path, *, max_bytes: int) -> ParsedDocument:
+def parse_file(
+    path: Path, *, max_bytes: int, limits: DocumentLimits = DEFAULT_LIMITS
+) -> ParsedDocument:
     """Parse the file at `path`, refusing it before reading if it exceeds `max_bytes`."""
     data = read_limited(path, max_bytes=max_bytes)
-    return parse_bytes(data, filename=path.name, max_bytes=max_bytes)
+    return parse_bytes(data, filename=path.name, max_bytes=max_bytes, limits=limits)
 
 
-def parse_bytes(data: bytes, *, filename: str, max_bytes: int) -> ParsedDocument:
+def parse_bytes(
+    data: bytes, *, filename: str, max_bytes: int, limits: DocumentLimits = DEFAULT_LIMITS
+) -> ParsedDocument:
     """Parse an upload held in memory; `filename` picks the format."""
     if len(data) > max_bytes:
         raise too_large_error(size=len(data), max_bytes=max_bytes)
@@ -75,12 +88,15 @@ def parse_bytes(data: bytes, *, filename: str, max_bytes: int) -> ParsedDocument
         raise ParseError(EMPTY_MESSAGE)
     extension = PurePath(filename).suffix.lower()
     parser = _PARSERS.get(extension) or _sniff(data, extension=extension)
-    return parser(data, filename=filename)
+    return limits.check_document(parser(data, filename=filename, limits=limits))
 
 
-def parse_records_file(path: Path, *, max_bytes: int) -> RecordsResult:
+def parse_records_file(
+    path: Path, *, max_bytes: int, limits: DocumentLimits = DEFAULT_LIMITS
+) -> RecordsResult:
     """`parse_records` for a file on disk, with the same size check as `parse_file`."""
-    return parse_records(read_limited(path, max_bytes=max_bytes), filename=path.name)
+    data = read_limited(path, max_bytes=max_bytes)
+    return parse_records(data, filename=path.name, limits=limits)
 
 
 def read_limited(path: Path, *, max_bytes: int) -> bytes:

@@ -18,6 +18,8 @@ from bs4.dammit import EncodingDetector
 from bs4.element import PreformattedString
 
 from ragengine.retrieval.parsers.base import (
+    DEFAULT_LIMITS,
+    DocumentLimits,
     HeadingTrail,
     ParsedDocument,
     ParseError,
@@ -65,7 +67,9 @@ _SPACES = re.compile(r"\s+")
 _BARE_MARKER = re.compile(r"-|\d+\.")
 
 
-def parse_html(data: bytes, *, filename: str) -> ParsedDocument:
+def parse_html(
+    data: bytes, *, filename: str, limits: DocumentLimits = DEFAULT_LIMITS
+) -> ParsedDocument:
     """Sections per heading; title from <title>, the first <h1>, or the file name."""
     soup = BeautifulSoup(_decode(data), "lxml")
     title = _title(soup) or PurePath(filename).stem or filename
@@ -74,7 +78,7 @@ def parse_html(data: bytes, *, filename: str) -> ParsedDocument:
     for tag in soup.find_all(["header", "footer"]):
         if tag.find_parent(list(_CONTENT_ROOTS)) is None:
             tag.decompose()
-    walker = _Walker()
+    walker = _Walker(limits=limits)
     walker.walk(soup.body or soup)
     sections = non_empty_sections(walker.sections)
     if not sections:
@@ -114,8 +118,10 @@ def _collapse(text: str) -> str:
 class _Walker:
     """Depth-first walk turning block elements into paragraphs under the open headings."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, limits: DocumentLimits) -> None:
         self.sections: list[Section] = []
+        self._limits = limits
+        self._chars = 0
         self._trail = HeadingTrail()
         self._blocks: list[tuple[str, bool]] = []  # (text, is a list item)
         self._inline: list[str] = []
@@ -183,6 +189,8 @@ class _Walker:
 
     def _add(self, text: str, *, is_item: bool = False) -> None:
         if text:
+            self._chars += len(text)
+            self._limits.check_chars(self._chars)
             self._blocks.append((text, is_item))
 
     def _flush(self) -> None:

@@ -16,6 +16,8 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from ragengine.retrieval.parsers.base import (
+    DEFAULT_LIMITS,
+    DocumentLimits,
     HeadingTrail,
     ParsedDocument,
     ParseError,
@@ -34,12 +36,14 @@ _FRONT_MATTER_TITLE = re.compile(r"^title:[ \t]*(?P<title>.+?)[ \t]*$", re.M)
 _INLINE_TEXT_TYPES = frozenset({"text", "text_special", "code_inline", "image"})
 
 
-def parse_markdown(data: bytes, *, filename: str) -> ParsedDocument:
+def parse_markdown(
+    data: bytes, *, filename: str, limits: DocumentLimits = DEFAULT_LIMITS
+) -> ParsedDocument:
     """Sections per heading; title from front matter `title:`, the first H1, or the name."""
     source = decode_text(data).replace("\r\n", "\n")
     front_title, source = _split_front_matter(source)
     parser = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
-    walker = _Walker()
+    walker = _Walker(limits=limits)
     walker.walk(parser.parse(source))
     sections = non_empty_sections(walker.sections)
     if not sections:
@@ -62,13 +66,15 @@ def _split_front_matter(source: str) -> tuple[str | None, str]:
 class _Walker:
     """Walks markdown-it's flat token stream, collecting text blocks under headings."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, limits: DocumentLimits) -> None:
         self.sections: list[Section] = []
         self.first_h1: str | None = None
         self._trail = HeadingTrail()
         self._blocks: list[tuple[str, bool]] = []  # (text, is a list item)
         self._lists: list[list[int]] = []  # per open list: [next number] or [] when bulleted
         self._item_prefix: str | None = None
+        self._limits = limits
+        self._chars = 0
 
     def walk(self, tokens: Sequence[Token]) -> None:
         index = 0
@@ -116,6 +122,8 @@ class _Walker:
         if self._item_prefix is not None:
             text = self._item_prefix + text
             self._item_prefix = None
+        self._chars += len(text)
+        self._limits.check_chars(self._chars)
         self._blocks.append((text, is_item))
 
     def _heading(self, level: int, text: str) -> None:

@@ -14,7 +14,14 @@ from pathlib import PurePath
 from pypdf import PdfReader
 from pypdf.errors import DependencyError, PdfReadError
 
-from ragengine.retrieval.parsers.base import ParsedDocument, ParseError, Section, error_detail
+from ragengine.retrieval.parsers.base import (
+    DEFAULT_LIMITS,
+    DocumentLimits,
+    ParsedDocument,
+    ParseError,
+    Section,
+    error_detail,
+)
 from ragengine.retrieval.parsers.encoding import EMPTY_MESSAGE, clean_text
 
 logger = logging.getLogger(__name__)
@@ -30,8 +37,14 @@ _WRAP_RATIO = 0.6
 _PLACEHOLDER_TITLES = frozenset({"untitled", "untitled document", "sem título", "document"})
 
 
-def parse_pdf(data: bytes, *, filename: str) -> ParsedDocument:
-    """Text per page; title from the /Title metadata or the file name."""
+def parse_pdf(
+    data: bytes, *, filename: str, limits: DocumentLimits = DEFAULT_LIMITS
+) -> ParsedDocument:
+    """Text per page; title from the /Title metadata or the file name.
+
+    The character cap is checked after every page, so a huge PDF stops being read as soon
+    as it is passed.
+    """
     if not data.strip():
         raise ParseError(EMPTY_MESSAGE)
     if b"%PDF-" not in data[:_HEADER_WINDOW]:
@@ -39,6 +52,7 @@ def parse_pdf(data: bytes, *, filename: str) -> ParsedDocument:
     reader = _open(data)
     sections: list[Section] = []
     failures: list[str] = []
+    chars = 0
     for number, page in enumerate(reader.pages, start=1):
         try:
             raw = page.extract_text() or ""
@@ -48,6 +62,8 @@ def parse_pdf(data: bytes, *, filename: str) -> ParsedDocument:
             continue
         text = reflow(raw)
         if text:
+            chars += len(text)
+            limits.check_chars(chars)
             sections.append(Section(text=text, page=number))
     if not sections:
         if failures:

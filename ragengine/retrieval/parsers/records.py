@@ -11,17 +11,27 @@ JSON as a whole, or no valid record at all.
 
 Optional `metadata.page` (positive int) and `metadata.heading_path` (list of strings) are
 carried onto the record's section so old citations keep their precision.
+
+Nesting deeper than MAX_NESTING levels is refused before `json.loads` sees the text: the
+decoder recurses once per level, so one record nested 100,000 levels deep raised
+RecursionError (and deep values would recurse again wherever they are serialized). A JSONL
+line that is too deep fails alone; a .json file is one value, so it fails as a whole.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterator
 from pathlib import PurePath
 from typing import Any
 
+import numpy as np
+
 from ragengine.retrieval.parsers.base import (
+    DEFAULT_LIMITS,
+    DocumentLimits,
     ParsedDocument,
     ParsedRecord,
     ParseError,
@@ -41,6 +51,11 @@ RECORD_MIME_TYPE = "text/plain"
 
 _TEXT_KEYS = ("text", "content")
 _MAX_LISTED_FAILURES = 3
+# A record is an object, maybe in a list, with a metadata object: 3 or 4 levels.
+MAX_NESTING = 100
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_STRING_OR_BRACKET = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.S)
 
 
 def is_record_format(filename: str) -> bool:
@@ -48,7 +63,9 @@ def is_record_format(filename: str) -> bool:
     return PurePath(filename).suffix.lower() in RECORD_EXTENSIONS
 
 
-def parse_records(data: bytes, *, filename: str) -> RecordsResult:
+def parse_records(
+    data: bytes, *, filename: str, limits: DocumentLimits = DEFAULT_LIMITS
+) -> RecordsResult:
     """Every valid record as a ParsedRecord, plus a readable failure per invalid one."""
     text = decode_text(data)
     if PurePath(filename).suffix.lower() in JSONL_EXTENSIONS:
@@ -62,7 +79,7 @@ def parse_records(data: bytes, *, filename: str) -> RecordsResult:
     for locator, value in items:
         count += 1
         try:
-            record = _record(value, locator=locator)
+            record = _record(value, locator=locator, limits=limits)
             if record.record_id in seen:
                 raise ParseError(
                     f"{locator.capitalize()} repeats id {record.record_id!r} "
@@ -82,13 +99,15 @@ def parse_records(data: bytes, *, filename: str) -> RecordsResult:
     return RecordsResult(records=records, failures=failures)
 
 
-def parse_records_as_document(data: bytes, *, filename: str) -> ParsedDocument:
+def parse_records_as_document(
+    data: bytes, *, filename: str, limits: DocumentLimits = DEFAULT_LIMITS
+) -> ParsedDocument:
     """All records as one document, a section per record under its title.
 
     For callers that want one document per file; it refuses partial files rather than
     silently dropping records (use `parse_records` to ingest the valid ones).
     """
-    result = parse_records(data, filename=filename)
+    result = parse_records(data, filename=filename, limits=limits)
     if result.failures:
         raise ParseError(
             f"{len(result.failures)} of {len(result.failures) + len(result.records)} records "
@@ -100,11 +119,12 @@ def parse_records_as_document(data: bytes, *, filename: str) -> ParsedDocument:
         for s in r.document.sections
     ]
     mime = JSONL_MIME_TYPE if PurePath(filename).suffix.lower() in JSONL_EXTENSIONS else None
-    return ParsedDocument(
+    document = ParsedDocument(
         title=PurePath(filename).stem or filename,
         mime_type=mime or JSON_MIME_TYPE,
         sections=sections,
     )
+    return limits.check_document(document)
 
 
 def _summary(failures: list[tuple[str, str]]) -> str:
@@ -119,6 +139,12 @@ def _jsonl_items(text: str) -> Iterator[tuple[str, Any]]:
         if not line.strip():
             continue
         locator = f"line {number}"
+        if _nesting_too_deep(line):
+            yield (
+                locator,
+                ParseError(f"Line {number} is nested more than {MAX_NESTING} levels deep."),
+            )
+            continue
         try:
             yield locator, json.loads(line)
         except json.JSONDecodeError as exc:
@@ -126,6 +152,14 @@ def _jsonl_items(text: str) -> Iterator[tuple[str, Any]]:
 
 
 def _json_items(text: str) -> Iterator[tuple[str, Any]]:
+    if _nesting_too_deep(text):
+        offset = _first_too_deep(text)
+        line = text.count("\n", 0, offset) + 1
+        column = offset - text.rfind("\n", 0, offset)
+        raise ParseError(
+            f"The file is nested more than {MAX_NESTING} levels deep "
+            f"(line {line}, column {column})."
+        )
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -141,7 +175,36 @@ def _json_items(text: str) -> Iterator[tuple[str, Any]]:
         raise ParseError("The JSON file must hold a record object or a list of records.")
 
 
-def _record(value: Any, *, locator: str) -> ParsedRecord:
+def _nesting_too_deep(text: str) -> bool:
+    """True if brackets outside strings open more than MAX_NESTING levels; no recursion.
+
+    Strings are cut out and the remaining brackets summed as +1/-1 (in C and numpy), so a
+    20 MB export costs milliseconds. Invalid JSON may count wrong here; `json.loads` then
+    reports it, and it cannot recurse deeper than what was counted.
+    """
+    if text.count("[") + text.count("{") <= MAX_NESTING:
+        return False
+    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text)).encode("ascii")
+    steps = np.frombuffer(brackets, dtype=np.uint8)
+    opens = (steps == ord("[")) | (steps == ord("{"))
+    return bool(steps.size) and int(np.cumsum(np.where(opens, 1, -1)).max()) > MAX_NESTING
+
+
+def _first_too_deep(text: str) -> int:
+    """Offset of the first bracket beyond MAX_NESTING levels (only for the error message)."""
+    depth = 0
+    for match in _STRING_OR_BRACKET.finditer(text):
+        token = match.group()
+        if token in ("[", "{"):
+            depth += 1
+            if depth > MAX_NESTING:
+                return match.start()
+        elif token in ("]", "}"):
+            depth -= 1
+    return 0
+
+
+def _record(value: Any, *, locator: str, limits: DocumentLimits) -> ParsedRecord:
     where = locator.capitalize()
     if isinstance(value, ParseError):
         raise value
@@ -155,6 +218,11 @@ def _record(value: Any, *, locator: str) -> ParsedRecord:
     text = clean_text(value[key])
     if not text:
         raise ParseError(f'{where} has an empty "{key}" field.')
+    if len(text) > limits.max_chars:
+        raise ParseError(
+            f"{where} holds more than {limits.max_chars:,} characters of text, the limit for "
+            "one document."
+        )
     metadata = value.get("metadata") or {}
     if not isinstance(metadata, dict):
         raise ParseError(f'{where} has a "metadata" field that is not an object.')

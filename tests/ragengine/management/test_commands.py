@@ -34,6 +34,21 @@ def test_ingest_reports_progress_and_a_summary_with_reasons(embedder, tmp_path):
     assert "0 ingested, 1 unchanged, 2 failed" in again
 
 
+def test_ingest_names_each_refused_link_and_why(embedder, tmp_path):
+    (tmp_path / "secret_key").write_text("TOPSECRET-KEY\n")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "notes.md").write_text("# Notes\n\nThe office opens at nine.\n")
+    (shared / "key.txt").symlink_to(tmp_path / "secret_key")
+
+    output = run("ingest", str(shared), "--knowledge-set", "scratch")
+
+    assert "1 ingested, 0 unchanged, 1 failed." in output
+    refused = str(shared.resolve() / "key.txt")
+    assert f"failed: {refused}: This is a link that points outside the folder being " in output
+    assert "TOPSECRET" not in run("ask", "What is the secret key?", "--knowledge-set", "scratch")
+
+
 def test_ingest_missing_path_is_a_command_error(embedder, tmp_path):
     with pytest.raises(CommandError, match="No such file"):
         run("ingest", str(tmp_path / "missing"))

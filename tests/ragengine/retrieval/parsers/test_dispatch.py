@@ -111,3 +111,25 @@ def test_extension_is_case_insensitive(tmp_path: Path):
     path = tmp_path / "NOTES.MD"
     path.write_bytes(b"# T\n\nCorpo.\n")
     assert parse_file(path, max_bytes=MB).sections[0].heading_path == ("T",)
+
+
+@pytest.mark.parametrize(
+    "name, data",
+    [
+        ("long.txt", ("Uma frase comum. " * 20).encode()),
+        ("long.md", ("# T\n\n" + "Uma frase comum. " * 20).encode()),
+        ("long.html", ("<h1>T</h1><p>" + "Uma frase comum. " * 20 + "</p>").encode()),
+        ("long.pdf", make_pdf([["Uma frase comum, repetida."]] * 20)),
+    ],
+)
+def test_every_format_refuses_text_above_the_character_cap(name, data):
+    from ragengine.retrieval.parsers import DocumentLimits
+
+    limits = DocumentLimits(max_paragraphs=10, max_chars=100)
+    with pytest.raises(ParseError) as info:
+        parse_bytes(data, filename=name, max_bytes=MB, limits=limits)
+    assert str(info.value) == (
+        "The document holds more than 100 characters of text, the limit for one document; "
+        "split it into smaller files."
+    )
+    assert parse_bytes(data, filename=name, max_bytes=MB).sections  # the default cap is roomy

@@ -6,7 +6,9 @@ import zipfile
 import docx
 import pytest
 
-from ragengine.retrieval.parsers import ParseError
+from ragengine.retrieval.parsers import ParseError, parse_file
+
+MB = 1024 * 1024
 
 
 def make_docx(*, core_title: str = "") -> bytes:
@@ -90,3 +92,98 @@ def test_document_without_text(parse_as):
     document.save(buffer)
     with pytest.raises(ParseError, match="No text could be extracted from the Word document"):
         parse_as("empty.docx", buffer.getvalue())
+
+
+# --- hostile documents (audit "Hardening" item 12) ----------------------------------------
+
+
+def docx_with_paragraphs(count: int, *, styles: tuple[str | None, ...] = (None,)) -> bytes:
+    """A small DOCX whose body holds `count` empty paragraphs (cycling through `styles`, by
+    style id; None = no style, the default): 100,000 of them zip to about 40 KB."""
+    base = io.BytesIO()
+    docx.Document().save(base)
+    marks = [
+        b"<w:p/>"
+        if style is None
+        else f'<w:p><w:pPr><w:pStyle w:val="{style}"/></w:pPr></w:p>'.encode()
+        for style in styles
+    ]
+    body = b"".join(marks[i % len(marks)] for i in range(count))
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(base.getvalue())) as source,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target,
+    ):
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "word/document.xml":
+                data = data.replace(b"<w:body>", b"<w:body>" + body, 1)
+            target.writestr(item.filename, data)
+    return out.getvalue()
+
+
+def test_a_44_kb_docx_with_100k_empty_paragraphs_is_refused_above_the_cap(parse_as):
+    data = docx_with_paragraphs(100_000)
+    assert len(data) < 60_000
+
+    with pytest.raises(ParseError) as info:
+        parse_as("bomb.docx", data)
+
+    assert str(info.value) == (
+        "The Word document has 100,000 paragraphs, above the 50,000 paragraph limit for one "
+        "document; split it into smaller files."
+    )
+
+
+def test_paragraph_and_character_caps_are_configurable(tmp_path):
+    from ragengine.retrieval.parsers import DocumentLimits
+
+    path = tmp_path / "manual.docx"
+    path.write_bytes(make_docx())
+    with pytest.raises(ParseError, match=r"has 14 paragraphs, above the 5 paragraph limit"):
+        parse_file(path, max_bytes=MB, limits=DocumentLimits(max_paragraphs=5, max_chars=10**6))
+    with pytest.raises(ParseError) as info:
+        parse_file(path, max_bytes=MB, limits=DocumentLimits(max_paragraphs=100, max_chars=40))
+    assert str(info.value) == (
+        "The document holds more than 40 characters of text, the limit for one document; "
+        "split it into smaller files."
+    )
+    roomy = DocumentLimits(max_paragraphs=14, max_chars=10_000)
+    assert parse_file(path, max_bytes=MB, limits=roomy).title == "Manual do Colaborador"
+
+
+def test_styles_are_looked_up_once_per_style_id_not_per_paragraph(parse_as, monkeypatch):
+    """python-docx's `paragraph.style` scans every style of the document on each call; the
+    audit's 20,000-paragraph file spent 28 s there."""
+    from docx.styles.styles import Styles
+
+    lookups = []
+    real_get_by_id = Styles.get_by_id
+
+    def counting_get_by_id(self, style_id, style_type):
+        lookups.append(style_id)
+        return real_get_by_id(self, style_id, style_type)
+
+    monkeypatch.setattr(Styles, "get_by_id", counting_get_by_id)
+    data = docx_with_paragraphs(3_000, styles=(None, "ListBullet", "Heading1"))
+
+    with pytest.raises(ParseError, match="No text could be extracted"):
+        parse_as("many.docx", data)
+
+    assert sorted(lookups, key=str) == sorted([None, "ListBullet", "Heading1"], key=str)
+
+
+def test_a_docx_that_unpacks_to_a_huge_size_is_refused_before_it_is_unpacked(parse_as):
+    """A zip bomb: the sizes its directory declares are checked before anything is inflated
+    (zipfile never inflates a member past its declared size)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("word/document.xml", b" " * 1024)
+        archive.filelist[-1].file_size = 300 * MB  # as 300 MB of spaces would declare
+    with pytest.raises(ParseError) as info:
+        parse_as("zip-bomb.docx", buffer.getvalue())
+    assert str(info.value) == (
+        "The Word document unpacks to 300.0 MB, above the 256 MB limit; it is not a normal "
+        "document."
+    )

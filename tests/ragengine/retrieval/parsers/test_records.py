@@ -104,3 +104,33 @@ def test_record_files_through_parse_file_and_parse_bytes(tmp_path: Path):
     ]
     with pytest.raises(ParseError, match=r"^1 of 2 records could not be used\. Line 2"):
         parse_bytes(jsonl(json.dumps(GOOD), "{"), filename="export.jsonl", max_bytes=10_000)
+
+
+def test_nesting_deeper_than_the_limit_is_refused_without_recursing():
+    """One record nested 100,000 levels deep used to abort ingestion with RecursionError."""
+    deep = "[" * 100_000 + "]" * 100_000
+    with pytest.raises(ParseError) as info:
+        parse_records(deep.encode(), filename="deep.json")
+    assert str(info.value) == "The file is nested more than 100 levels deep (line 1, column 101)."
+
+    lines = jsonl(
+        json.dumps(GOOD),
+        '{"id": "deep", "text": "x", "metadata": {"a": ' + deep + "}}",
+        '{"id": "brackets", "text": "' + "[" * 500 + ' in a string are text, not nesting"}',
+    )
+    result = parse_records(lines, filename="export.jsonl")
+    assert [r.record_id for r in result.records] == ["17", "brackets"]
+    assert result.failures == [("line 2", "Line 2 is nested more than 100 levels deep.")]
+
+
+def test_a_record_above_the_character_cap_fails_alone():
+    from ragengine.retrieval.parsers import DocumentLimits
+
+    data = jsonl(json.dumps(GOOD), json.dumps({"id": "big", "text": "palavra " * 100}))
+    result = parse_records(
+        data, filename="export.jsonl", limits=DocumentLimits(max_paragraphs=10, max_chars=500)
+    )
+    assert [r.record_id for r in result.records] == ["17"]
+    assert result.failures == [
+        ("line 2", "Line 2 holds more than 500 characters of text, the limit for one document.")
+    ]

@@ -604,7 +604,7 @@ def test_a_nul_byte_that_breaks_the_cache_store_on_postgresql_is_still_charged(
     """The reported case: 5 paid calls charged at 0. Input validation may refuse NUL
     bytes, so it is bypassed here: the money rule must hold whatever reaches the store."""
     settings.ARANDU_CACHE_DEFAULT_TTL = 3600
-    monkeypatch.setattr("ragengine.services.ask.question_validate", lambda *, question: None)
+    monkeypatch.setattr("ragengine.services.questions.question_validate", lambda *, question: None)
     server.script(CHAT, Reply.from_fixture("openai_chat_completion"))
     member = MemberFactory(tier=metered_tier(server, answers=2))
     outcomes = []

@@ -28,7 +28,7 @@ import numpy as np
 
 from ragengine.composition.bilingual import translations
 from ragengine.composition.evidence import Unit, split_sentences, units
-from ragengine.composition.question_types import evidence_types, question_types
+from ragengine.composition.question_types import evidence_types, question_focus, question_types
 from ragengine.text_analysis import analyze, detect_language, fold_accents, words
 
 logger = logging.getLogger(__name__)
@@ -100,34 +100,15 @@ _STRICT_TYPES: Final = frozenset({"number", "duration", "time"})
 # of the question defines the thing asked about: `ALGORITHM = "HS256"` for "which
 # algorithm", the "Banco PostgreSQL" backup row for "database backups".
 _KEY_BONUS: Final = 0.5
-# "Which algorithm ...", "Qual porta ...", "How many replicas ...": the word right after
-# the question word names what is asked about. A unit that never mentions it (nor its
-# translation) is scaled by _FOCUS_MISS, or _FOCUS_CONTEXT when only its heading, header
-# or keys do: it may be about the same topic, but it is not the answer.
+# "Which algorithm ...", "Qual porta ...": the word the question asks about
+# (question_types.question_focus). A unit that never mentions it (nor its translation) is
+# scaled by _FOCUS_MISS, or _FOCUS_CONTEXT when only its heading, header or keys do: it
+# may be about the same topic, but it is not the answer.
 _FOCUS_MISS: Final = 0.5
 _FOCUS_CONTEXT: Final = 0.75
-_FOCUS: Final = re.compile(
-    r"\b(?:which|what|qual|quais|quantos|quantas|how many|how much)"
-    r"(?:\s+(?:is|are|é|e|the|o|a|os|as))*\s+(?P<word>[^\W\d_]+)"
-    r"(?:\s+(?:of|of the|do|da|dos|das|de)\s+(?P<of>[^\W\d_]+))?",
-    re.IGNORECASE,
-)
-# Words after "what" that name no topic of their own ("what time", "which way").
-_VAGUE: Final = frozenset(
-    {
-        "time", "way", "kind", "type", "happens", "tipo", "forma", "jeito", "value", "valor",
-        "name", "nome", "number", "numero", "command", "comando", "version", "versao",
-    }
-)  # fmt: skip
 # Whether a passage mentions the focus at all is checked on stems that are prefixes of
 # each other (at least this long): Portuguese plurals stem differently ("nivel"/"niv").
 _FOCUS_PREFIX: Final = 3
-_NOT_FOCUS: Final = frozenset(
-    {
-        "is", "are", "was", "do", "does", "did", "can", "should", "the", "a", "an", "of",
-        "e", "é", "o", "os", "as", "são", "sao", "foi", "tem", "de", "da",
-    }
-)  # fmt: skip
 # Share of the question's IDF-weighted words a sentence must contain to count as lexical
 # evidence on its own. One generic word ("Acme", "company") is not an answer: measured on
 # examples/questions.json, 0.2 refuses an unanswerable question that 0.0 answered, with
@@ -267,7 +248,7 @@ def answer_extractively(
         return _not_found(language)
 
     groups = _query_groups(question)
-    focus_words = _focus_words(question)
+    focus_words = question_focus(question, ignore=_QUESTION_FILLER)
     focus = frozenset(term for word in focus_words for term in word)
     wanted = question_types(question)
     lexical = _lexical_scores(groups, sentences)
@@ -372,21 +353,6 @@ def _sentences(ranked: Sequence[Passage]) -> list[_Sentence]:
     return out
 
 
-def _focus_words(question: str) -> list[frozenset[str]]:
-    """For each word the question asks about, its stems and translations' stems.
-
-    "Qual algoritmo ...", "Which port ...": the word after the question word. In
-    "versão do Python" or "código de vestimenta" both words count.
-    """
-    match = _FOCUS.search(question)
-    if not match:
-        return []
-    chosen = [w for w in (match["word"], match["of"]) if w and _may_focus(w)]
-    return [
-        frozenset([*analyze(w), *(t for o in translations(w) for t in analyze(o))]) for w in chosen
-    ]
-
-
 def _focus_unseen(
     focus_words: Sequence[frozenset[str]],
     sentences: Sequence[_Sentence],
@@ -408,11 +374,6 @@ def _focus_unseen(
         )
 
     return any(word and not any(mentioned(stem) for stem in word) for word in focus_words)
-
-
-def _may_focus(word: str) -> bool:
-    folded = fold_accents(word.lower())
-    return folded not in _NOT_FOCUS and folded not in _QUESTION_FILLER and folded not in _VAGUE
 
 
 def _type_fit(wanted: frozenset[str], evidence: frozenset[str]) -> float:

@@ -11,9 +11,11 @@ Plain regular expressions over accent-folded lower-case text: cheap and explaina
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from typing import Final
 
-from ragengine.text_analysis import fold_accents
+from ragengine.composition.bilingual import translations
+from ragengine.text_analysis import analyze, fold_accents
 
 QUESTION_TYPES: Final = ("number", "duration", "time", "name", "yes_no", "how_to")
 
@@ -73,6 +75,30 @@ _VERDICT: Final = re.compile(
 )
 
 
+# "Which algorithm ...", "Qual porta ...", "How many replicas ...": the word right after
+# the question word (or after "X of"/"X de") names what is asked about.
+_FOCUS: Final = re.compile(
+    r"\b(?:which|what|qual|quais|quantos|quantas|how many|how much)"
+    r"(?:\s+(?:is|are|é|e|the|o|a|os|as))*\s+(?P<word>[^\W\d_]+)"
+    r"(?:\s+(?:of|of the|do|da|dos|das|de)\s+(?P<of>[^\W\d_]+))?",
+    re.IGNORECASE,
+)
+# Words after "what" that name no topic of their own ("what time", "which way").
+_VAGUE: Final = frozenset(
+    {
+        "time", "way", "kind", "type", "happens", "tipo", "forma", "jeito", "value", "valor",
+        "name", "nome", "number", "numero", "command", "comando", "version", "versao",
+    }
+)  # fmt: skip
+# Words the focus pattern may land on that are grammar, not a topic.
+_NOT_FOCUS: Final = frozenset(
+    {
+        "is", "are", "was", "do", "does", "did", "can", "should", "the", "a", "an", "of",
+        "e", "é", "o", "os", "as", "são", "sao", "foi", "tem", "de", "da",
+    }
+)  # fmt: skip
+
+
 def question_types(question: str) -> frozenset[str]:
     """The answer types `question` asks for (possibly several, possibly none)."""
     text = fold_accents(" ".join(question.lower().split()))
@@ -97,3 +123,24 @@ def evidence_types(text: str, *, kind: str) -> frozenset[str]:
     if kind in ("item", "code"):
         found.add("how_to")
     return frozenset(found)
+
+
+def question_focus(question: str, *, ignore: Collection[str] = ()) -> list[frozenset[str]]:
+    """For each word the question asks about, its stems and translations' stems.
+
+    "Qual algoritmo ...", "Which port ...": the word after the question word. In
+    "versão do Python" or "código de vestimenta" both words count. Words in `ignore`
+    (accent-folded question filler) and vague ones ("what time") are never the focus.
+    """
+    match = _FOCUS.search(question)
+    if not match:
+        return []
+    chosen = [w for w in (match["word"], match["of"]) if w and _may_focus(w, ignore)]
+    return [
+        frozenset([*analyze(w), *(t for o in translations(w) for t in analyze(o))]) for w in chosen
+    ]
+
+
+def _may_focus(word: str, ignore: Collection[str]) -> bool:
+    folded = fold_accents(word.lower())
+    return folded not in _NOT_FOCUS and folded not in ignore and folded not in _VAGUE

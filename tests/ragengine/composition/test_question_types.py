@@ -42,3 +42,17 @@ def test_evidence_types_of_units() -> None:
     assert "yes_no" in evidence_types("Upgrades de classe não são reembolsados.", kind="prose")
     assert "name" in evidence_types("Your People Partner is Rafael Souza.", kind="prose")
     assert evidence_types("The token is short-lived on purpose.", kind="prose") == frozenset()
+
+
+def test_the_focus_is_the_word_asked_about_with_its_translations() -> None:
+    from ragengine.composition.question_types import question_focus
+
+    (algorithm,) = question_focus("Qual algoritmo assina os tokens JWT?")
+    assert {"algoritm", "algorithm"} <= algorithm
+    # "versão" names no topic of its own; the word after "do" does.
+    (python,) = question_focus("Qual versão do Python o Orbita exige?")
+    assert "python" in python
+    # "what time", "qual é o valor": vague words and filler are not a topic.
+    assert question_focus("What time does my first day start?") == []
+    assert question_focus("Which DNS server does it use?", ignore={"dns"}) == []
+    assert question_focus("Does Acme have a football team?") == []

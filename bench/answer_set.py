@@ -69,6 +69,7 @@ class Outcome:
     cross_language: bool
     must_refuse: bool
     top5: bool | None  # expected file among the top-5 hits (answerable only)
+    fact_retrieved: bool | None  # an expected phrase is in a retrieved passage (the ceiling)
     refused: bool
     fact_quoted: bool | None  # answerable only
     quoted_lines: int
@@ -82,12 +83,14 @@ def score(
     item: Mapping[str, Any],
     *,
     hit_files: Sequence[str],
+    hit_texts: Sequence[str] = (),
     answer_text: str,
     cited_files: Sequence[str],
     refused: bool,
 ) -> Outcome:
     """Score one answer. `hit_files` are the retrieved chunks' file names in rank order;
-    `cited_files[i]` is the file of source number i + 1 of the answer."""
+    `cited_files[i]` is the file of source number i + 1 of the answer; `hit_texts` are the
+    passages the answer was built from (whether the fact was there to quote at all)."""
     phrases = [_norm(p) for p in item.get("expected_phrases") or [] if p]
     expected = item.get("expected_source")
     must_refuse = bool(item.get("must_refuse", expected is None))
@@ -104,6 +107,9 @@ def score(
         cross_language=bool(item.get("cross_language")),
         must_refuse=must_refuse,
         top5=None if must_refuse else expected in list(dict.fromkeys(hit_files))[:TOP_K],
+        fact_retrieved=(
+            None if must_refuse else any(p in _norm(t) for p in phrases for t in hit_texts)
+        ),
         refused=refused,
         fact_quoted=None if must_refuse else (not refused and any(p in body for p in phrases)),
         quoted_lines=len(lines),
@@ -130,6 +136,7 @@ def summarize(outcomes: Sequence[Outcome]) -> dict[str, Any]:
         return {
             "questions": len(group),
             "source_top5": _share(o.top5 for o in answerable),
+            "fact_retrieved": _share(o.fact_retrieved for o in answerable),
             "fact_quoted": _share(o.fact_quoted for o in answerable),
             "answerable_refused": _share(o.refused for o in answerable),
             "unanswerable_refused": _share(o.refused for o in unanswerable),

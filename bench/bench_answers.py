@@ -83,10 +83,23 @@ def make_embedder(name: str):
         from ragengine.retrieval.embedders.multilingual import MultilingualE5Embedder
 
         return MultilingualE5Embedder(variant="enpt" if name == "e5-enpt" else "original")
+    if name == "use":  # reference only: the numpy USE-multilingual port, not a product class
+        from bench.bench_embedders import UseReference
+
+        return UseReference()
     raise SystemExit(f"unknown embedder {name!r}")
 
 
-def run_embedder(name: str, answerers: dict, questions: list[dict]) -> dict:
+def answer_questions(
+    *,
+    embedder,
+    knowledge_set_id: str,
+    answerers: dict,
+    questions: list[dict],
+) -> tuple[dict[str, list[Outcome]], dict[str, list[float]], list[dict]]:
+    """Ask every question as `ask()` would on the extractive path: the same search, then
+    each answerer from the same hits with what `ragengine.services.answering` passes.
+    Returns the outcomes and timings per answerer, and one row per question."""
     from django.conf import settings
 
     from ragengine.composition.citations import cited_sources
@@ -94,24 +107,10 @@ def run_embedder(name: str, answerers: dict, questions: list[dict]) -> dict:
     from ragengine.retrieval import registry
     from ragengine.retrieval.embedders.memo import MemoizedEmbeddings
     from ragengine.retrieval.types import SearchQuery
-    from ragengine.services.ingest import documents_ingest_paths
-    from ragengine.services.knowledge import knowledge_set_get_or_create
 
-    embedder = make_embedder(name)
-    embedder.embed_query("load")
-    registry.get_embedder = lambda: embedder
+    store = registry.get_vector_store()
     # One memo per answerer, so neither times the other's sentence embeddings.
     memos = {label: MemoizedEmbeddings(embedder) for label in answerers}
-    knowledge_set = knowledge_set_get_or_create(name=f"examples-{name}")
-    with Stopwatch() as sw:
-        report = documents_ingest_paths(paths=corpus_paths(), knowledge_set=knowledge_set)
-    chunks = sum(o.chunks for o in report.outcomes if o.status == "ingested")
-    print(
-        f"[{name}] ingested {report.count('ingested')} documents, {chunks} chunks "
-        f"in {sw.seconds:.1f} s; failed: {[o.source for o in report.failures]}"
-    )
-    store = registry.get_vector_store()
-
     outcomes: dict[str, list[Outcome]] = {label: [] for label in answerers}
     timings: dict[str, list[float]] = {label: [] for label in answerers}
     rows = []
@@ -123,7 +122,7 @@ def run_embedder(name: str, answerers: dict, questions: list[dict]) -> dict:
                 text=question,
                 vector=vector,
                 top_k=settings.ARANDU_TOP_K,
-                knowledge_sets=(str(knowledge_set.pk),),
+                knowledge_sets=(knowledge_set_id,),
                 min_similarity=settings.ARANDU_MIN_SIMILARITY,
                 alpha=settings.ARANDU_HYBRID_ALPHA,
                 fusion=settings.ARANDU_FUSION,
@@ -161,6 +160,7 @@ def run_embedder(name: str, answerers: dict, questions: list[dict]) -> dict:
             outcome = score(
                 item,
                 hit_files=hit_files,
+                hit_texts=[h.text for h in hits],
                 answer_text=text,
                 cited_files=[file_of[str(s.document_id)] for s in sources],
                 refused=not result.found,
@@ -168,9 +168,41 @@ def run_embedder(name: str, answerers: dict, questions: list[dict]) -> dict:
             outcomes[label].append(outcome)
             row[label] = {"answer": text, **outcome.as_dict()}
         rows.append(row)
+    return outcomes, timings, rows
+
+
+def ingest_examples(name: str):
+    """examples/handbook and examples/tech-manual in knowledge set `name`, timed."""
+    from ragengine.services.ingest import documents_ingest_paths
+    from ragengine.services.knowledge import knowledge_set_get_or_create
+
+    knowledge_set = knowledge_set_get_or_create(name=name)
+    with Stopwatch() as sw:
+        report = documents_ingest_paths(paths=corpus_paths(), knowledge_set=knowledge_set)
+    return knowledge_set, report, sw.seconds
+
+
+def run_embedder(name: str, answerers: dict, questions: list[dict]) -> dict:
+    from ragengine.retrieval import registry
+
+    embedder = make_embedder(name)
+    embedder.embed_query("load")
+    registry.get_embedder = lambda: embedder
+    knowledge_set, report, seconds = ingest_examples(f"examples-{name}")
+    chunks = sum(o.chunks for o in report.outcomes if o.status == "ingested")
+    print(
+        f"[{name}] ingested {report.count('ingested')} documents, {chunks} chunks "
+        f"in {seconds:.1f} s; failed: {[o.source for o in report.failures]}"
+    )
+    outcomes, timings, rows = answer_questions(
+        embedder=embedder,
+        knowledge_set_id=str(knowledge_set.pk),
+        answerers=answerers,
+        questions=questions,
+    )
     return {
         "embedder": embedder.name,
-        "ingest": {"seconds": round(sw.seconds, 2), "chunks": chunks},
+        "ingest": {"seconds": round(seconds, 2), "chunks": chunks},
         "answerer_ms": {label: percentiles(t) for label, t in timings.items()},
         "summary": {label: summarize(o) for label, o in outcomes.items()},
         "questions": rows,
@@ -202,6 +234,7 @@ def print_summary(name: str, result: dict, labels: list[str]) -> None:
                 title,
                 b["questions"],
                 _pct(b["source_top5"]),
+                _pct(b["fact_retrieved"]),
                 f"{_pct(b['fact_quoted'])} -> {_pct(a['fact_quoted'])}",
                 f"{_pct(b['answerable_refused'])} -> {_pct(a['answerable_refused'])}",
                 f"{_pct(b['unanswerable_refused'])} -> {_pct(a['unanswerable_refused'])}",
@@ -216,6 +249,7 @@ def print_summary(name: str, result: dict, labels: list[str]) -> None:
             "group",
             "n",
             "source top-5",
+            "fact in passages",
             "fact quoted",
             "answerable refused",
             "unanswerable refused",

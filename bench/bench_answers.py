@@ -96,12 +96,17 @@ def answer_questions(
     knowledge_set_id: str,
     answerers: dict,
     questions: list[dict],
+    expand: bool = False,
 ) -> tuple[dict[str, list[Outcome]], dict[str, list[float]], list[dict]]:
     """Ask every question as `ask()` would on the extractive path: the same search, then
     each answerer from the same hits with what `ragengine.services.answering` passes.
-    Returns the outcomes and timings per answerer, and one row per question."""
+    With `expand`, the keyword side searches the question followed by its
+    other-language words (`bilingual.expand_query`), the proposed cross-language
+    retrieval change. Returns the outcomes and timings per answerer, and one row per
+    question."""
     from django.conf import settings
 
+    from ragengine.composition.bilingual import expand_query
     from ragengine.composition.citations import cited_sources
     from ragengine.composition.extractive import Passage
     from ragengine.retrieval import registry
@@ -119,7 +124,7 @@ def answer_questions(
         vector = embedder.embed_query(question)
         hits = store.search(
             SearchQuery(
-                text=question,
+                text=expand_query(question) if expand else question,
                 vector=vector,
                 top_k=settings.ARANDU_TOP_K,
                 knowledge_sets=(knowledge_set_id,),
@@ -182,7 +187,9 @@ def ingest_examples(name: str):
     return knowledge_set, report, sw.seconds
 
 
-def run_embedder(name: str, answerers: dict, questions: list[dict], store_dir: Path) -> dict:
+def run_embedder(
+    name: str, answerers: dict, questions: list[dict], store_dir: Path, *, expand: bool = False
+) -> dict:
     from django.conf import settings
 
     from ragengine.retrieval import registry
@@ -203,6 +210,7 @@ def run_embedder(name: str, answerers: dict, questions: list[dict], store_dir: P
         knowledge_set_id=str(knowledge_set.pk),
         answerers=answerers,
         questions=questions,
+        expand=expand,
     )
     return {
         "embedder": embedder.name,
@@ -274,7 +282,15 @@ def main() -> None:
         "--embedders", nargs="+", default=["minilm"], choices=["minilm", "e5", "e5-enpt", "use"]
     )
     parser.add_argument("--baseline-rev", default=None, help="git revision of 'before'")
+    parser.add_argument(
+        "--expand-query",
+        action="store_true",
+        help="search the keyword side with the question plus its pt<->en translations",
+    )
     parser.add_argument("--show-failures", action="store_true")
+    parser.add_argument(
+        "--save-passages", action="store_true", help="keep each question's hit texts"
+    )
     add_run_args(parser, "answers")
     args = parser.parse_args()
 
@@ -288,7 +304,9 @@ def main() -> None:
         answerers = {f"before@{rev}": before, "after": answer_extractively}
         labels = list(answerers)
         for name in args.embedders:
-            results[name] = run_embedder(name, answerers, questions, scratch / f"store-{name}")
+            results[name] = run_embedder(
+                name, answerers, questions, scratch / f"store-{name}", expand=args.expand_query
+            )
             print_summary(name, results[name], labels)
             if args.show_failures:
                 for row in results[name]["questions"]:
@@ -301,6 +319,10 @@ def main() -> None:
                     if bad:
                         print(f"\n- {row['question']} [{after['category']}] hits {row['hits']}")
                         print("  " + row["after"]["answer"].replace("\n", "\n  "))
+    if not args.save_passages:  # they make the file ten times larger
+        for name in args.embedders:
+            for row in results[name]["questions"]:
+                row.pop("passages", None)
     save_results(args.name, results)
 
 

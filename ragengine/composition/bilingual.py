@@ -16,7 +16,7 @@ from functools import cache
 from types import MappingProxyType
 from typing import Final
 
-from ragengine.text_analysis import fold_accents
+from ragengine.text_analysis import fold_accents, word_tokens
 
 # Portuguese word -> English words (several forms where a stemmer would not join them).
 _PT_EN: Final = MappingProxyType(
@@ -144,3 +144,16 @@ def translations(word: str) -> tuple[str, ...]:
                 if candidate in table:
                     return table[candidate]
     return ()
+
+
+def expand_query(text: str) -> str:
+    """`text` followed by the other-language words for its words, for a keyword search
+    that should also find documents written in the other language ("Posso trabalhar de
+    casa ..." also searches "work home ..."). The original words come first, unchanged."""
+    extra = dict.fromkeys(
+        other
+        for word in word_tokens(text)
+        for other in translations(word)
+        if other not in text.lower()
+    )
+    return f"{text} {' '.join(extra)}" if extra else text

@@ -23,3 +23,12 @@ def test_irregular_forms_the_stemmer_does_not_join() -> None:
 def test_unknown_words_have_no_translation() -> None:
     assert translations("kubernetes") == ()
     assert translations("") == ()
+
+
+def test_expand_query_appends_the_other_language_words() -> None:
+    from ragengine.composition.bilingual import expand_query
+
+    assert expand_query("Posso trabalhar de casa quantos dias por semana?") == (
+        "Posso trabalhar de casa quantos dias por semana? work home days week"
+    )
+    assert expand_query("Kubernetes cluster") == "Kubernetes cluster"

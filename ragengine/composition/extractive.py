@@ -277,21 +277,9 @@ def answer_extractively(
             )
             relevance = _W_LEXICAL * lexical[index] + _W_DENSE * max(above, 0.0)
             score = relevance + _W_PRIOR * priors[sentence.rank]
-        fit = _type_fit(wanted, sentence.evidence)
-        # Full bonus once the key holds half of what the question asks (by IDF weight):
-        # a key that only repeats a common word ("Plano de saúde") earns little.
-        fit *= 1.0 + _KEY_BONUS * min(1.0, 2.0 * _key_share(groups, weights, sentence.key_terms))
-        if focus and focus.isdisjoint(sentence.terms | sentence.key_terms):
-            fit *= _FOCUS_CONTEXT if not focus.isdisjoint(sentence.context) else _FOCUS_MISS
-        relevance *= fit
-        score *= fit
-        if sentence.text.rstrip(_CLOSERS).endswith("?"):
-            relevance *= _QUESTION_PENALTY
-            score *= _QUESTION_PENALTY
-        elif sentence.unit.kind == "prose" and sentence.text.endswith(":"):
-            # "Se a tela não funcionar:" announces the answer that follows it.
-            relevance *= _LEAD_IN_PENALTY
-            score *= _LEAD_IN_PENALTY
+        shape = _shape(sentence, groups=groups, weights=weights, wanted=wanted, focus=focus)
+        relevance *= shape
+        score *= shape
         candidates.append(
             _Candidate(
                 sentence=sentence,
@@ -374,6 +362,31 @@ def _focus_unseen(
         )
 
     return any(word and not any(mentioned(stem) for stem in word) for word in focus_words)
+
+
+def _shape(
+    sentence: _Sentence,
+    *,
+    groups: Sequence[frozenset[str]],
+    weights: Sequence[float],
+    wanted: frozenset[str],
+    focus: frozenset[str],
+) -> float:
+    """How much a unit's score is scaled for what it is rather than what words it shares:
+    the kind of answer it carries, a key that names the thing asked about, whether it
+    mentions that thing at all, and whether it is a question or a lead-in itself."""
+    shape = _type_fit(wanted, sentence.evidence)
+    # Full bonus once the key holds half of what the question asks (by IDF weight): a key
+    # that only repeats a common word ("Plano de saúde") earns little.
+    shape *= 1.0 + _KEY_BONUS * min(1.0, 2.0 * _key_share(groups, weights, sentence.key_terms))
+    if focus and focus.isdisjoint(sentence.terms | sentence.key_terms):
+        shape *= _FOCUS_CONTEXT if not focus.isdisjoint(sentence.context) else _FOCUS_MISS
+    if sentence.text.rstrip(_CLOSERS).endswith("?"):
+        shape *= _QUESTION_PENALTY
+    elif sentence.unit.kind == "prose" and sentence.text.endswith(":"):
+        # "Se a tela não funcionar:" announces the answer that follows it.
+        shape *= _LEAD_IN_PENALTY
+    return shape
 
 
 def _type_fit(wanted: frozenset[str], evidence: frozenset[str]) -> float:

@@ -720,3 +720,23 @@ def test_how_to_questions_quote_the_steps() -> None:
     quoted = [sentence for sentence, _ in bullets(answer)]
     assert len(quoted) == 3
     assert any("cabo HDMI" in sentence for sentence in quoted)
+
+
+def test_a_question_about_something_no_passage_mentions_is_not_answered() -> None:
+    versions = (
+        "The current version of the API is v2. Breaking changes only ship in a new major "
+        "version, announced six months in advance. Version v1 is switched off in September."
+    )
+    answer = answer_extractively(
+        question="Which Kubernetes version does the API run on?",
+        passages=passages_of(versions, EQUIPMENT_EN, TIME_OFF_EN),
+    )
+    answered = answer_extractively(
+        question="Which API version is current?",
+        passages=passages_of(versions, EQUIPMENT_EN, TIME_OFF_EN),
+    )
+
+    assert answer == ExtractiveAnswer(
+        text=NOT_FOUND["en"], used_numbers=(), language="en", found=False
+    )
+    assert answered.found and answered.used_numbers == (1,)

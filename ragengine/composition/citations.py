@@ -10,6 +10,10 @@ from ragengine.retrieval.types import SearchHit
 
 # "[2]" or "[1, 3]": what the system prompt asks for and the answer is renumbered by.
 CITATION_GROUP = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+# Inline code first, so that a marker-like "[10, 60]" inside it is skipped whole.
+_CODE_OR_MARKER = re.compile(
+    r"(?P<code>`[^`\n]*`)|(?P<space>[ \t]*)\[(?P<numbers>\d+(?:\s*,\s*\d+)*)\]"
+)
 SNIPPET_CHARS = 280
 
 
@@ -19,13 +23,16 @@ def renumber_citations(text: str, *, source_count: int) -> tuple[str, list[int]]
     Returns the new text and the original (1-based) numbers in their new order, so
     `used_hits[old - 1]` is the source shown as number `i + 1`. Markers naming no source
     (a model inventing [7] when it saw 3) are removed rather than left pointing at nothing;
-    "[1, 3]" becomes "[1][2]".
+    "[1, 3]" becomes "[1][2]". Brackets inside inline code (`ports = [80, 443]`, a quoted
+    configuration line) are text, not markers, and are left alone.
     """
     order: dict[int, int] = {}
 
     def replace(match: re.Match[str]) -> str:
+        if match["code"]:
+            return match["code"]
         out = []
-        for part in match.group(2).split(","):
+        for part in match["numbers"].split(","):
             old = int(part)
             if not 1 <= old <= source_count:
                 continue
@@ -33,9 +40,9 @@ def renumber_citations(text: str, *, source_count: int) -> tuple[str, list[int]]
                 order[old] = len(order) + 1
             out.append(f"[{order[old]}]")
         # A removed marker takes its leading space along: "fact [9]." -> "fact."
-        return match.group(1) + "".join(out) if out else ""
+        return match["space"] + "".join(out) if out else ""
 
-    renumbered = re.sub(r"([ \t]*)" + CITATION_GROUP.pattern, replace, text)
+    renumbered = _CODE_OR_MARKER.sub(replace, text)
     return renumbered, list(order)
 
 

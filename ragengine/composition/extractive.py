@@ -4,6 +4,14 @@ This is the answer mode that needs no language model: the embedded default and t
 fallback when every provider is down or over budget. It must never invent anything, so it
 only quotes sentences (trimmed at most), cites each with the [n] the sources list shows,
 says plainly that the answer is extractive, and admits it when nothing relevant was found.
+
+What it quotes are evidence units, not only prose sentences: a line of code or
+configuration (with the keys it sits under), a table row (labelled by the table's header)
+and a list item are each one unit, because in technical documents the fact is often the
+line `ALGORITHM = "HS256"`, not the sentence around it. The question's type (a number, a
+duration or time, a name, yes/no, how-to steps) favours units that carry that kind of
+answer, and one precise quote is preferred to several loose ones: a further quote must be
+nearly as relevant, and even more so when it comes from another passage.
 """
 
 from __future__ import annotations
@@ -18,9 +26,21 @@ from typing import Final
 
 import numpy as np
 
+from ragengine.composition.bilingual import translations
+from ragengine.composition.evidence import Unit, split_sentences, units
+from ragengine.composition.question_types import evidence_types, question_focus, question_types
 from ragengine.text_analysis import analyze, detect_language, fold_accents, words
 
 logger = logging.getLogger(__name__)
+
+__all__ = [
+    "FRAMING",
+    "NOT_FOUND",
+    "ExtractiveAnswer",
+    "Passage",
+    "answer_extractively",
+    "split_sentences",
+]
 
 Embed = Callable[[Sequence[str]], np.ndarray]
 
@@ -60,9 +80,35 @@ _MIN_SENTENCE_SIMILARITY: Final = 0.35
 _MIN_SIMILARITY_MARGIN: Final = 0.2
 # Fewer candidates than this give no meaningful median; the baseline is then 0.
 _MIN_BASELINE_SENTENCES: Final = 4
-# A sentence whose relevance (score without the retrieval prior) is below this fraction
-# of the best one's would dilute the answer.
-_RELATIVE_CUTOFF: Final = 0.45
+# One precise quote beats several loose ones: a further quote must reach this share of
+# the best quote's relevance (score without the retrieval prior). From the same passage
+# it continues the answer; from another passage (often another document) it must nearly
+# answer on its own, which is what keeps an unrelated sentence from being appended.
+_FOLLOW_SAME_PASSAGE: Final = 0.6
+_FOLLOW_OTHER_PASSAGE: Final = 0.85
+_FOLLOW_STEP: Final = 0.35
+# Question-type fit (question_types.py): a unit that carries the kind of value asked for
+# (a number, a duration, a name ...) weighs _TYPE_BONUS more; a bare number for a
+# duration or time question _TYPE_PARTIAL more; for number/duration/time questions, a
+# unit carrying none of it weighs _TYPE_MISS less. Never decides *whether* something
+# relevant was found, only which relevant unit is quoted.
+_TYPE_BONUS: Final = 0.3
+_TYPE_PARTIAL: Final = 0.15
+_TYPE_MISS: Final = 0.25
+_STRICT_TYPES: Final = frozenset({"number", "duration", "time"})
+# A code line or table row whose key (what it sets, what the row is about) holds a word
+# of the question defines the thing asked about: `ALGORITHM = "HS256"` for "which
+# algorithm", the "Banco PostgreSQL" backup row for "database backups".
+_KEY_BONUS: Final = 0.5
+# "Which algorithm ...", "Qual porta ...": the word the question asks about
+# (question_types.question_focus). A unit that never mentions it (nor its translation) is
+# scaled by _FOCUS_MISS, or _FOCUS_CONTEXT when only its heading, header or keys do: it
+# may be about the same topic, but it is not the answer.
+_FOCUS_MISS: Final = 0.5
+_FOCUS_CONTEXT: Final = 0.75
+# Whether a passage mentions the focus at all is checked on stems that are prefixes of
+# each other (at least this long): Portuguese plurals stem differently ("nivel"/"niv").
+_FOCUS_PREFIX: Final = 3
 # Share of the question's IDF-weighted words a sentence must contain to count as lexical
 # evidence on its own. One generic word ("Acme", "company") is not an answer: measured on
 # examples/questions.json, 0.2 refuses an unanswerable question that 0.0 answered, with
@@ -73,10 +119,13 @@ _MIN_COVERAGE: Final = 0.2
 _MIN_IDF_POOL: Final = 8
 # Sentences phrased as questions (FAQ headings) restate the question rather than answer it.
 _QUESTION_PENALTY: Final = 0.5
+# Sentences ending in ":" introduce a list, table or code block; the block is the answer.
+_LEAD_IN_PENALTY: Final = 0.7
 # Weight of a question word that appears only in the heading above a sentence.
 _HEADING_CONTEXT: Final = 0.4
 _MIN_WORDS: Final = 4
 _MAX_SENTENCE_CHARS: Final = 320
+_CLOSERS: Final = ")]}\"'”\u2019» "
 # Word-set Jaccard above which two sentences say the same thing. Deliberately lexical and
 # high: "Parking is free." and "Parking is not free." must both survive.
 _DUPLICATE_JACCARD: Final = 0.8
@@ -89,154 +138,11 @@ _QUESTION_FILLER: Final = frozenset(
         "need", "want", "like", "someone", "anyone", "explain",
         "cada", "sobre", "preciso", "precisa", "quero", "gostaria", "saber", "ter", "tem",
         "tenho", "fazer", "faco", "favor", "alguem", "explique", "quanto", "quanta",
+        "which", "what", "use", "uses", "using", "set", "sets", "happens", "happen",
+        "really", "show", "qual", "quais", "usar", "uso", "devo", "deve", "posso", "pode",
+        "acontece",
     }
 )  # fmt: skip
-
-# --- sentence splitting -------------------------------------------------------------------
-
-# Abbreviations (lower-case, final dot removed) after which a dot does not end a sentence.
-_ABBREVIATIONS: Final = frozenset(
-    {
-        # English
-        "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "inc", "ltd", "co", "corp",
-        "dept", "approx", "est", "cf", "al", "ca", "resp",
-        # Portuguese
-        "sra", "srta", "dra", "profa", "eng", "enga", "arq", "av", "ex", "exmo", "exma",
-        "ilmo", "ilma", "ltda", "cia", "depto", "aprox", "obs", "tel", "cel", "sto", "sta",
-    }
-)  # fmt: skip
-# Abbreviations that only precede a number ("No. 5", "art. 7", "p. 12").
-_NUMBER_ABBREVIATIONS: Final = frozenset(
-    {
-        "no", "nº", "n", "nr", "num", "art", "arts", "p", "pp", "pg", "pag", "pág", "págs",
-        "cap", "ch", "fig", "sec", "vol", "item", "min", "max", "máx", "jan", "feb", "fev",
-        "mar", "apr", "abr", "jun", "jul", "aug", "ago", "sep", "set", "oct", "out", "nov",
-        "dec", "dez",
-    }
-)  # fmt: skip
-# Dotted abbreviations and acronyms: e.g, i.e, p.ex, U.S, n.º (final dot already removed).
-_DOTTED: Final = re.compile(r"(?:[^\W\d_]{1,3}\.)+[^\W\d_]{1,3}")
-_BOUNDARY: Final = re.compile(r"([.!?…]+)[\"'”\u2019»)\]]*\s+")
-_BULLET: Final = re.compile(r"(?:[-*+•◦▪‣\u2013—]|\d{1,3}[.)]|[a-z][.)]|[A-Z]\)|\(\w{1,3}\))\s+")
-_INLINE_BULLET: Final = re.compile(r"\s+[•◦▪‣]\s+")
-_HEADING: Final = re.compile(r"#{1,6}\s+")
-_TABLE_ROW: Final = re.compile(r"\|.*\|")
-_OPENERS: Final = "([{\"'“\u2018«"
-_CLOSERS: Final = ")]}\"'”\u2019» "
-_TERMINAL: Final = ".!?…:;,"
-_MAX_TITLE_WORDS: Final = 8
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences and list items of `text`, in order, whitespace-normalised.
-
-    Handbook chunks mix prose, bullets, numbered steps, headings and tables, and each of
-    those is a separate statement a user may need quoted, so list items and headings are
-    split off before prose is split at sentence ends. Dots of abbreviations ("e.g.",
-    "Sr.", "Dr.", "art. 5") and decimals ("2.5") do not end a sentence.
-    """
-    return [sentence for sentence, _ in _segments(text)]
-
-
-def _segments(text: str) -> list[tuple[str, bool]]:
-    """(sentence, is_heading) pairs; headings are kept apart because they give the
-    sentences below them their topic but rarely answer anything themselves."""
-    segments: list[tuple[str, bool]] = []
-    for block, is_heading in _blocks(text):
-        if is_heading:
-            segments.append((block, True))
-            continue
-        for part in _INLINE_BULLET.split(block):
-            segments.extend((sentence, False) for sentence in _split_prose(part))
-    return segments
-
-
-def _blocks(text: str) -> list[tuple[str, bool]]:
-    """(block, is_heading) for paragraphs, list items, headings and table rows, with
-    wrapped lines re-joined."""
-    lines = [" ".join(line.split()) for line in text.splitlines()]
-    blocks: list[tuple[str, bool]] = []
-    current: list[str] = []
-
-    def flush() -> None:
-        if current:
-            blocks.append((" ".join(current), False))
-            current.clear()
-
-    for index, line in enumerate(lines):
-        if not line:
-            flush()
-            continue
-        if heading := _HEADING.match(line):
-            flush()
-            blocks.append((line[heading.end() :].strip("#: "), True))
-            continue
-        if _TABLE_ROW.fullmatch(line):
-            flush()
-            cells = [cell.strip() for cell in line.strip("|").split("|")]
-            blocks.append((" | ".join(cell for cell in cells if cell), False))
-            continue
-        if bullet := _BULLET.match(line):
-            flush()
-            current.append(line[bullet.end() :])
-            continue
-        following = lines[index + 1] if index + 1 < len(lines) else ""
-        if not current and _looks_like_title(line, following):
-            blocks.append((line, True))
-            continue
-        current.append(line)
-    flush()
-    return [(block, heading) for block, heading in blocks if any(ch.isalnum() for ch in block)]
-
-
-def _looks_like_title(line: str, following: str) -> bool:
-    """A short unpunctuated line followed by a capitalised one is a heading, not the
-    start of a wrapped sentence (which would then read "Vacation policy Employees get")."""
-    return (
-        bool(following)
-        and line[-1] not in _TERMINAL
-        and len(line.split()) <= _MAX_TITLE_WORDS
-        and (line[0].isupper() or line[0].isdigit())
-        and (following[0].isupper() or following[0].isdigit() or bool(_BULLET.match(following)))
-    )
-
-
-def _split_prose(block: str) -> list[str]:
-    sentences: list[str] = []
-    start = 0
-    for match in _BOUNDARY.finditer(block):
-        if _ends_sentence(block, match, start):
-            sentences.append(block[start : match.end()].strip())
-            start = match.end()
-    tail = block[start:].strip()
-    if tail:
-        sentences.append(tail)
-    return [s for s in sentences if any(ch.isalnum() for ch in s)]
-
-
-def _ends_sentence(block: str, match: re.Match[str], start: int) -> bool:
-    following = block[match.end() : match.end() + 1]
-    if not following:
-        return True
-    if following.islower():
-        # "e.g. the", "aprox. dois": a real sentence would start with a capital.
-        return False
-    if match.group(1) != ".":
-        return True  # "?", "!", "…", "..."
-    before = block[start : match.start()].split()
-    if not before:
-        return True
-    token = before[-1].lstrip(_OPENERS)
-    lowered = token.lower()
-    if lowered in _ABBREVIATIONS or _DOTTED.fullmatch(token):
-        return False
-    if len(token) == 1 and token.isalpha() and token.isupper():
-        return False  # an initial: "J. Silva"
-    if following.isdigit() and lowered in _NUMBER_ABBREVIATIONS:
-        return False
-    # "Steps: 1. Open the portal": an inline list number, not a sentence ending in "1".
-    return not (token.isdigit() and len(token) <= 3 and (len(before) == 1 or before[-2][-1] == ":"))
-
 
 # --- scoring ------------------------------------------------------------------------------
 
@@ -264,14 +170,25 @@ class ExtractiveAnswer:
 
 @dataclass(frozen=True, slots=True)
 class _Sentence:
+    """An evidence unit (a sentence, list item, code line or table row) of a passage."""
+
     rank: int  # position of the passage in ranking order (0 = best)
     number: int
-    order: int  # position of the sentence inside its passage
-    text: str
-    is_heading: bool
+    order: int  # position of the unit inside its passage
+    unit: Unit
     terms: frozenset[str]
-    context: frozenset[str]  # terms of the heading the sentence sits under
+    context: frozenset[str]  # terms of its heading, table header or configuration keys
     language: str  # of its passage: "en", "pt" or "mixed"
+    evidence: frozenset[str]  # answer types it can supply (question_types.py)
+    key_terms: frozenset[str]  # terms of its key (code lines and table rows)
+
+    @property
+    def text(self) -> str:
+        return self.unit.text
+
+    @property
+    def is_heading(self) -> bool:
+        return self.unit.is_heading
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,7 +207,11 @@ class _Candidate:
 
     @property
     def fragment(self) -> bool:
-        return self.sentence.is_heading or len(words(self.sentence.text)) < _MIN_WORDS
+        """Headings, keys and very short prose: quoted only when nothing else matches.
+        Code lines and table rows are short by nature and are never fragments."""
+        if self.sentence.is_heading:
+            return True
+        return self.sentence.unit.kind == "prose" and len(words(self.sentence.text)) < _MIN_WORDS
 
 
 def answer_extractively(
@@ -304,11 +225,15 @@ def answer_extractively(
 ) -> ExtractiveAnswer:
     """Quote the up to `max_sentences` sentences of `passages` that best answer `question`.
 
-    Sentences are scored by IDF-weighted overlap of analysed terms with the question (a
-    heading's terms count at a discount for the sentences under it), the cosine of their
-    embedding to `query_vector` (when `embed` and `query_vector` are both given) and their
-    passage's retrieval rank as a prior. When no sentence shares a term with the question
-    and none is semantically close, the answer is the not-found message, not a guess.
+    Evidence units (evidence.py: sentences, list items, code lines, table rows) are
+    scored by IDF-weighted overlap of analysed terms with the question, each question
+    word also matching its Portuguese/English translation (bilingual.py); a heading's,
+    table header's or configuration key's terms count at a discount for the units under
+    it. Then the cosine of their embedding to `query_vector` (when `embed` and
+    `query_vector` are both given), how well they carry the kind of answer the question
+    asks for (question_types.py), and their passage's retrieval rank as a prior. When no
+    unit shares a term with the question and none is semantically close, the answer is
+    the not-found message, not a guess.
 
     `max_embedded` bounds how many sentences are embedded (the most promising by words and
     rank): embedding every sentence of five passages costs ~200 ms on two cores, most of
@@ -323,7 +248,11 @@ def answer_extractively(
         return _not_found(language)
 
     groups = _query_groups(question)
+    focus_words = question_focus(question, ignore=_QUESTION_FILLER)
+    focus = frozenset(term for word in focus_words for term in word)
+    wanted = question_types(question)
     lexical = _lexical_scores(groups, sentences)
+    weights = _idf_weights(groups, sentences) if groups else []
     priors = _priors(ranked)
     chosen = _to_embed(sentences, lexical, priors, max_embedded)
     cosines = _dense_scores([sentences[i].text for i in chosen], embed, query_vector)
@@ -348,9 +277,9 @@ def answer_extractively(
             )
             relevance = _W_LEXICAL * lexical[index] + _W_DENSE * max(above, 0.0)
             score = relevance + _W_PRIOR * priors[sentence.rank]
-        if sentence.text.rstrip(_CLOSERS).endswith("?"):
-            relevance *= _QUESTION_PENALTY
-            score *= _QUESTION_PENALTY
+        shape = _shape(sentence, groups=groups, weights=weights, wanted=wanted, focus=focus)
+        relevance *= shape
+        score *= shape
         candidates.append(
             _Candidate(
                 sentence=sentence,
@@ -363,7 +292,10 @@ def answer_extractively(
             )
         )
 
-    chosen = _select(candidates, max_sentences)
+    chosen = _select(candidates, max_sentences, steps="how_to" in wanted)
+    if chosen and _focus_unseen(focus_words, sentences, candidates):
+        logger.info("extractive: no passage mentions what the question asks about")
+        chosen = []
     if not chosen:
         logger.info("extractive: no relevant sentence among %d candidates", len(candidates))
         return _not_found(language)
@@ -387,24 +319,89 @@ def _sentences(ranked: Sequence[Passage]) -> list[_Sentence]:
     out: list[_Sentence] = []
     for rank, passage in enumerate(ranked):
         language = detect_language(words(passage.text), passage.text)
-        context: frozenset[str] = frozenset()
-        for order, (text, is_heading) in enumerate(_segments(passage.text)):
-            terms = frozenset(analyze(text))
+        heading: frozenset[str] = frozenset()
+        for order, unit in enumerate(units(passage.text)):
+            terms = frozenset(analyze(unit.text))
+            own_context = frozenset(analyze(unit.context)) if unit.context else frozenset()
             out.append(
                 _Sentence(
                     rank=rank,
                     number=passage.number,
                     order=order,
-                    text=text,
-                    is_heading=is_heading,
+                    unit=unit,
                     terms=terms,
-                    context=frozenset() if is_heading else context,
+                    context=own_context if unit.kind == "heading" else heading | own_context,
                     language=language,
+                    evidence=evidence_types(unit.text, kind=unit.kind),
+                    key_terms=frozenset(analyze(unit.key)) if unit.key else frozenset(),
                 )
             )
-            if is_heading:
-                context = terms
+            if unit.kind == "heading":
+                heading = terms
     return out
+
+
+def _focus_unseen(
+    focus_words: Sequence[frozenset[str]],
+    sentences: Sequence[_Sentence],
+    candidates: Sequence[_Candidate],
+) -> bool:
+    """True when no unit mentions a word the question asks about (not even in its
+    heading, header or keys) and none is close by embedding: "Which Kubernetes version"
+    over passages that never say Kubernetes is unanswerable from them, however well
+    "version" matches."""
+    if not focus_words or any(c.semantic_match for c in candidates):
+        return False
+    seen = {t for s in sentences for t in s.terms | s.key_terms | s.context}
+
+    def mentioned(stem: str) -> bool:
+        return any(
+            min(len(stem), len(term)) >= _FOCUS_PREFIX
+            and (stem.startswith(term) or term.startswith(stem))
+            for term in seen
+        )
+
+    return any(word and not any(mentioned(stem) for stem in word) for word in focus_words)
+
+
+def _shape(
+    sentence: _Sentence,
+    *,
+    groups: Sequence[frozenset[str]],
+    weights: Sequence[float],
+    wanted: frozenset[str],
+    focus: frozenset[str],
+) -> float:
+    """How much a unit's score is scaled for what it is rather than what words it shares:
+    the kind of answer it carries, a key that names the thing asked about, whether it
+    mentions that thing at all, and whether it is a question or a lead-in itself."""
+    shape = _type_fit(wanted, sentence.evidence)
+    # Full bonus once the key holds half of what the question asks (by IDF weight): a key
+    # that only repeats a common word ("Plano de saúde") earns little.
+    shape *= 1.0 + _KEY_BONUS * min(1.0, 2.0 * _key_share(groups, weights, sentence.key_terms))
+    if focus and focus.isdisjoint(sentence.terms | sentence.key_terms):
+        shape *= _FOCUS_CONTEXT if not focus.isdisjoint(sentence.context) else _FOCUS_MISS
+    if sentence.text.rstrip(_CLOSERS).endswith("?"):
+        shape *= _QUESTION_PENALTY
+    elif sentence.unit.kind == "prose" and sentence.text.endswith(":"):
+        # "Se a tela não funcionar:" announces the answer that follows it.
+        shape *= _LEAD_IN_PENALTY
+    return shape
+
+
+def _type_fit(wanted: frozenset[str], evidence: frozenset[str]) -> float:
+    """How much a unit's score is scaled for carrying (or lacking) the answer type."""
+    if not wanted:
+        return 1.0
+    if wanted & evidence:
+        return 1.0 + _TYPE_BONUS
+    if wanted & {"duration", "time"} and "number" in evidence:
+        return 1.0 + _TYPE_PARTIAL
+    if wanted & _STRICT_TYPES:
+        return 1.0 - _TYPE_MISS
+    if "how_to" in wanted:
+        return 1.0 - _TYPE_MISS / 2  # an explanation may do, a step is better
+    return 1.0
 
 
 def _answer_language(question: str, ranked: Sequence[Passage]) -> str:
@@ -434,6 +431,9 @@ def _query_groups(question: str) -> list[frozenset[str]]:
     for word in dict.fromkeys(words(question)):
         group = frozenset(analyze(word)) & query_terms
         target = filler if fold_accents(word) in _QUESTION_FILLER else groups
+        if group:
+            # The same word in the other language is the same evidence (bilingual.py).
+            group = group.union(*(analyze(other) for other in translations(word)))
         if group and group not in target:
             target.append(group)
     return groups or filler
@@ -451,12 +451,8 @@ def _lexical_scores(
     """
     if not groups:
         return [0.0] * len(sentences)
-    total = len(sentences)
     own = [[not group.isdisjoint(s.terms) for group in groups] for s in sentences]
-    weights = []
-    for g in range(len(groups)):
-        df = sum(1 for row in own if row[g])
-        weights.append(math.log(1.0 + (total - df + 0.5) / (df + 0.5)))
+    weights = _idf_weights(groups, sentences)
     norm = sum(weights)
     scores = []
     for sentence, row in zip(sentences, own, strict=True):
@@ -468,6 +464,26 @@ def _lexical_scores(
                 score += _HEADING_CONTEXT * weight
         scores.append(score / norm)
     return scores
+
+
+def _idf_weights(groups: Sequence[frozenset[str]], sentences: Sequence[_Sentence]) -> list[float]:
+    """BM25-style IDF of each question word over the candidate units."""
+    total = len(sentences)
+    weights = []
+    for group in groups:
+        df = sum(1 for s in sentences if not group.isdisjoint(s.terms))
+        weights.append(math.log(1.0 + (total - df + 0.5) / (df + 0.5)))
+    return weights
+
+
+def _key_share(
+    groups: Sequence[frozenset[str]], weights: Sequence[float], key_terms: frozenset[str]
+) -> float:
+    """Share of the question's IDF weight that a unit's key holds."""
+    if not key_terms or not groups:
+        return 0.0
+    held = sum(w for g, w in zip(groups, weights, strict=True) if not g.isdisjoint(key_terms))
+    return held / max(sum(weights), 1e-9)
 
 
 def _to_embed(
@@ -548,19 +564,27 @@ def _priors(ranked: Sequence[Passage]) -> list[float]:
     return priors
 
 
-def _select(candidates: Sequence[_Candidate], max_sentences: int) -> list[_Candidate]:
-    """Best relevant sentences: full sentences first, near-duplicates and weak ones dropped."""
+def _select(
+    candidates: Sequence[_Candidate], max_sentences: int, *, steps: bool = False
+) -> list[_Candidate]:
+    """The best relevant unit, then only units that nearly match it: full units first,
+    near-duplicates dropped, and a stricter bar for units of another passage. For a
+    how-to question (`steps`), the list items around the best one are the answer too."""
     ranked = sorted(candidates, key=lambda c: (-c.score, c.sentence.rank, c.sentence.order))
     relevant = [c for c in ranked if c.relevant]
     pool = [c for c in relevant if not c.fragment] or relevant
     if not pool:
         return []
-    floor = max(c.relevance for c in pool) * _RELATIVE_CUTOFF
-    chosen: list[_Candidate] = []
-    for candidate in pool:
+    best = pool[0]
+    chosen = [best]
+    for candidate in pool[1:]:
         if len(chosen) >= max_sentences:
             break
-        if candidate.relevance >= floor and not any(
+        same = candidate.sentence.number in {c.sentence.number for c in chosen}
+        share = _FOLLOW_SAME_PASSAGE if same else _FOLLOW_OTHER_PASSAGE
+        if steps and same and candidate.sentence.unit.kind == best.sentence.unit.kind == "item":
+            share = _FOLLOW_STEP
+        if candidate.relevance >= share * best.relevance and not any(
             _near_duplicate(candidate.normalized, other.normalized) for other in chosen
         ):
             chosen.append(candidate)
@@ -577,17 +601,21 @@ def _near_duplicate(a: str, b: str) -> bool:
 
 
 def _render(chosen: Sequence[_Candidate], language: str, query_terms: frozenset[str]) -> str:
-    """Bullets grouped by source, the source with the best sentence first, and each
-    source's sentences in document order so consecutive ones still read naturally."""
+    """The best quote first (it is the answer), then the others grouped by source, the
+    source with the best quote first, each source's quotes in document order so
+    consecutive ones still read naturally."""
     best_by_source: dict[int, float] = {}
     for c in chosen:
         number = c.sentence.number
         best_by_source[number] = max(best_by_source.get(number, c.score), c.score)
-    ordered = sorted(
-        chosen,
+    # The quote that answers comes first; what supports it follows in reading order.
+    ordered = chosen[:1] + sorted(
+        chosen[1:],
         key=lambda c: (-best_by_source[c.sentence.number], c.sentence.number, c.sentence.order),
     )
-    lines = [f"- {_trim(c.sentence.text, query_terms)} [{c.sentence.number}]" for c in ordered]
+    lines = [
+        f"- {_trim(c.sentence.unit.quote, query_terms)} [{c.sentence.number}]" for c in ordered
+    ]
     return FRAMING[language] + "\n\n" + "\n".join(lines)
 
 

@@ -39,3 +39,12 @@ def test_cited_sources_lists_only_cited_passages_in_citation_order():
     ]
     assert sources[0].link == "https://intranet.example/policy" and sources[1].link == ""
     assert len(sources[0].snippet) <= 281 and sources[0].snippet.endswith("…")
+
+
+def test_brackets_inside_inline_code_are_not_citations() -> None:
+    # A quoted configuration line holds a list of numbers, not source markers.
+    text, order = renumber_citations(
+        "- `RETRY_DELAYS_SECONDS = [10, 60, 300]` [2]\n- `ports = [1]` (web) [1]", source_count=2
+    )
+    assert text == "- `RETRY_DELAYS_SECONDS = [10, 60, 300]` [1]\n- `ports = [1]` (web) [2]"
+    assert order == [2, 1]

@@ -580,3 +580,163 @@ def test_max_embedded_bounds_the_sentences_sent_to_the_embedder() -> None:
 
     assert sizes == [3]
     assert answer.found and answer.used_numbers[0] == 1
+
+
+# --- evidence that is not prose: code, configuration, tables --------------------------------
+
+JWT_PT = """O Orbita emite tokens JWT assinados. O algoritmo de assinatura é definido em
+settings.py e não deve ser trocado sem avisar o time de Segurança.
+
+# orbita/settings.py
+SECRET_KEY = os.environ["ORBITA_SECRET_KEY"]
+ALGORITHM = "HS256"
+ACCESS_TOKEN_EXPIRE_MINUTES = 30
+
+O token de acesso vale por pouco tempo de propósito. Quando ele expira, o cliente usa o
+token de renovação."""
+
+CACHE_PT = """Respostas de leitura são guardadas em cache no Redis. O tempo de vida (TTL) de
+cada entrada depende do tipo de consulta:
+
+CACHE_TTL = {
+    "factual_queries": 86400,  # 24h
+    "search_results": 3600,  # 1h
+    "news_queries": 900,  # 15 min
+}
+
+Respostas maiores que 1 MiB nunca entram no cache."""
+
+PORTS_PT = """Serviço | Porta | Protocolo
+API pública | 8080 | HTTP/2
+Métricas Prometheus | 9102 | HTTP
+Painel administrativo | 8443 | HTTPS
+
+A porta de métricas só aceita conexões vindas da rede de monitoramento."""
+
+EQUIPMENT_HANDBOOK = """Acme provides each employee with a laptop, a monitor and a headset.
+Laptops are replaced every 3 years, or earlier if they break.
+
+- Damage or loss: if a laptop with company data is lost, follow the IT Security Policy."""
+
+LOST_DEVICES = """Report a lost or stolen laptop to the IT service desk within 24 hours. IT
+wipes the device remotely as soon as the loss is reported.
+
+- The first loss is covered by Acme and the device is replaced within 2 working days.
+- A second loss within 12 months costs the employee EUR 150, deducted from the next salary.
+- A device stolen in a robbery is never charged if you bring a police report."""
+
+
+def passages_of(*texts: str) -> list[Passage]:
+    return [
+        Passage(number=i, text=text, score=1.0 / i, similarity=0.5)
+        for i, text in enumerate(texts, start=1)
+    ]
+
+
+def test_the_configuration_line_is_quoted_not_the_sentence_beside_it() -> None:
+    answer = answer_extractively(
+        question="Qual algoritmo assina os tokens JWT do Orbita?",
+        passages=passages_of(JWT_PT, FERIAS_PT),
+    )
+
+    assert bullets(answer)[0] == ('`ALGORITHM = "HS256"`', 1)
+
+
+def test_a_duration_question_gets_the_line_that_holds_the_value() -> None:
+    token = answer_extractively(
+        question="Quanto tempo dura o token de acesso?", passages=passages_of(JWT_PT)
+    )
+    ttl = answer_extractively(
+        question="Qual é o TTL do cache para consultas factuais?",
+        passages=passages_of(CACHE_PT, JWT_PT),
+    )
+
+    assert bullets(token)[0] == ("`ACCESS_TOKEN_EXPIRE_MINUTES = 30`", 1)
+    assert bullets(ttl)[0] == ('`"factual_queries": 86400,  # 24h` (CACHE_TTL)', 1)
+
+
+def test_a_table_row_is_quoted_with_its_header() -> None:
+    answer = answer_extractively(
+        question="Em que porta ficam as métricas do Prometheus?", passages=passages_of(PORTS_PT)
+    )
+
+    assert bullets(answer)[0] == (
+        "Serviço: Métricas Prometheus · Porta: 9102 · Protocolo: HTTP",
+        1,
+    )
+
+
+def test_losing_a_laptop_twice_quotes_the_fee_not_the_replacement_cycle() -> None:
+    answer = answer_extractively(
+        question="What happens if I lose my laptop twice?",
+        passages=passages_of(EQUIPMENT_HANDBOOK, LOST_DEVICES),
+    )
+
+    quoted = bullets(answer)
+    assert quoted[0] == (
+        "A second loss within 12 months costs the employee EUR 150, deducted from the next salary.",
+        2,
+    )
+    assert not any("replaced every 3 years" in sentence for sentence, _ in quoted)
+
+
+def test_a_precise_answer_gets_no_loosely_related_sentence_from_another_passage() -> None:
+    equipment = (
+        "Acme provides each employee with a laptop, a monitor and a headset. "
+        "Laptops are replaced every 3 years, or earlier if they break."
+    )
+    answer = answer_extractively(
+        question="How often are laptops replaced?",
+        passages=passages_of(equipment, LOST_DEVICES),
+    )
+
+    # "... the device is replaced within 2 working days" shares words, not the answer.
+    assert bullets(answer) == [("Laptops are replaced every 3 years, or earlier if they break.", 1)]
+    assert answer.used_numbers == (1,)
+
+
+def test_a_portuguese_question_finds_english_evidence_through_the_term_map() -> None:
+    english = "Every password for an Acme account must be at least 14 characters long."
+    answer = answer_extractively(
+        question="Qual é o tamanho mínimo de uma senha?",
+        passages=passages_of(english, EQUIPMENT_EN),
+    )
+
+    assert answer.found
+    assert answer.language == "pt"
+    assert bullets(answer) == [(english, 1)]
+
+
+def test_how_to_questions_quote_the_steps() -> None:
+    steps = """Se a tela da sala não funcionar:
+1. Verifique se a tela e o computador da sala estão ligados.
+2. Conecte o cabo HDMI ou use o código de projeção sem fio mostrado na tela.
+3. Se nada funcionar depois de 5 minutos, ligue para o ramal 4000."""
+    answer = answer_extractively(
+        question="Como faço a tela da sala funcionar?",
+        passages=passages_of(steps, FERIAS_PT),
+    )
+
+    quoted = [sentence for sentence, _ in bullets(answer)]
+    assert len(quoted) == 3
+    assert any("cabo HDMI" in sentence for sentence in quoted)
+
+
+def test_a_question_about_something_no_passage_mentions_is_not_answered() -> None:
+    versions = (
+        "The current version of the API is v2. Breaking changes only ship in a new major "
+        "version, announced six months in advance. Version v1 is switched off in September."
+    )
+    answer = answer_extractively(
+        question="Which Kubernetes version does the API run on?",
+        passages=passages_of(versions, EQUIPMENT_EN, TIME_OFF_EN),
+    )
+    answered = answer_extractively(
+        question="Which API version is current?",
+        passages=passages_of(versions, EQUIPMENT_EN, TIME_OFF_EN),
+    )
+
+    assert answer == ExtractiveAnswer(
+        text=NOT_FOUND["en"], used_numbers=(), language="en", found=False
+    )
+    assert answered.found and answered.used_numbers == (1,)

@@ -17,7 +17,14 @@ from tests.factories import MemberFactory
 pytestmark = pytest.mark.django_db
 
 CLI = Channel(platform="cli")
-QUESTIONS = json.loads((EXAMPLES / "questions.json").read_text())
+# The labelled set also covers examples/tech-manual and cross-language questions, which
+# tests/ragengine/composition/test_answer_quality.py measures; the `handbook` fixture
+# ingests examples/handbook only, so these tests ask its same-language questions.
+QUESTIONS = [
+    q
+    for q in json.loads((EXAMPLES / "questions.json").read_text())
+    if q["corpus"] == "handbook" and not q["cross_language"]
+]
 
 
 def ask_cli(question: str, **kwargs):
@@ -138,34 +145,27 @@ def test_unanswerable_question_says_it_could_not_find_it(handbook):
     assert answer.sources == []
 
 
-@pytest.mark.parametrize(
-    "case", [q for q in QUESTIONS if q["expected_source"]], ids=lambda q: q["question"][:40]
-)
-def test_example_questions_cite_the_right_document(handbook, case):
-    answer = ask_cli(case["question"])
-
-    cited = [Document.objects.get(pk=s.document_id).source for s in answer.sources]
-    assert any(Path(c.split("#")[0]).name == case["expected_source"] for c in cited), (
-        answer.text,
-        cited,
-    )
-
-
-def test_example_questions_answer_quality_does_not_regress(handbook):
-    """Measured on examples/questions.json (docs/PERFORMANCE.md): the quoted sentences
-    contain the expected fact for at least 12 of 16 answerable questions, and at least
-    2 of the 3 questions the documents don't answer get "not found" instead of a guess."""
+def test_example_questions_cite_the_right_document_and_quote_the_fact(handbook):
+    """Measured on the handbook's same-language questions of examples/questions.json
+    (docs/PERFORMANCE.md): at least 95 % cite the expected document (the issue's target
+    for the source in the top 5), the quoted text holds the expected fact for at least
+    80 %, and at least half of the questions the documents don't answer get "not found"
+    instead of a guess. One ingest, each question asked once."""
     answerable = [q for q in QUESTIONS if q["expected_source"]]
     unanswerable = [q for q in QUESTIONS if not q["expected_source"]]
-    with_fact = [
-        q["question"]
-        for q in answerable
-        if q["expected_phrase"].lower() in ask_cli(q["question"]).text.lower()
-    ]
+    wrong_source, without_fact = [], []
+    for case in answerable:
+        answer = ask_cli(case["question"])
+        cited = [Document.objects.get(pk=s.document_id).source for s in answer.sources]
+        if not any(Path(c.split("#")[0]).name == case["expected_source"] for c in cited):
+            wrong_source.append((case["question"], cited))
+        if not any(p.lower() in answer.text.lower() for p in case["expected_phrases"]):
+            without_fact.append(case["question"])
     refused = [q["question"] for q in unanswerable if not ask_cli(q["question"]).sources]
 
-    assert len(with_fact) >= 12, sorted(set(q["question"] for q in answerable) - set(with_fact))
-    assert len(refused) >= 2, refused
+    assert len(wrong_source) <= 0.05 * len(answerable), wrong_source
+    assert len(without_fact) <= 0.20 * len(answerable), without_fact
+    assert len(refused) >= 0.5 * len(unanswerable), refused
 
 
 def test_channel_only_sees_its_knowledge_sets(embedder, handbook, tmp_path):

@@ -99,6 +99,16 @@ class AnswerSerializer(serializers.Serializer):
     request_id = serializers.CharField()
 
 
+class AskEventSerializer(serializers.Serializer):
+    """One server-sent event of a streamed answer."""
+
+    event = serializers.ChoiceField(choices=["delta", "reset", "answer", "error"])
+    data = serializers.CharField(
+        help_text='JSON: delta/reset `{"text"}`; answer: the answer as in the JSON '
+        "response; error: the error body."
+    )
+
+
 class ErrorSerializer(serializers.Serializer):
     error = serializers.CharField(help_text="A stable code, e.g. invalid, throttled.")
     detail = serializers.CharField(help_text="What went wrong and how to fix it.")

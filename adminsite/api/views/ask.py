@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from functools import partial
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -14,7 +13,12 @@ from rest_framework.views import APIView
 
 from adminsite.api.renderers import EventStreamRenderer
 from adminsite.api.scope import token_scope
-from adminsite.api.serializers import AnswerSerializer, AskSerializer, ErrorSerializer
+from adminsite.api.serializers import (
+    AnswerSerializer,
+    AskEventSerializer,
+    AskSerializer,
+    ErrorSerializer,
+)
 from adminsite.api.streaming import answer_events, event_stream_response
 from ragengine.answers import Turn
 from ragengine.models import ApiScope
@@ -36,7 +40,7 @@ class AskView(APIView):
         responses={
             (200, "application/json"): AnswerSerializer,
             (200, "text/event-stream"): OpenApiResponse(
-                OpenApiTypes.STR,
+                AskEventSerializer,
                 description='`stream: true`: `delta` events (`{"text"}` new text), '
                 '`reset` (`{"text"}` the whole text when a fallback model starts over), '
                 "then one `answer` event (the JSON answer) or `error`.",

@@ -105,7 +105,7 @@ def api_token_authenticate(*, plain: str, now: datetime | None = None) -> TokenC
     if prefix != TOKEN_PREFIX or len(lookup) != 12 or not secret:
         return TokenCheck(problem=INVALID_TOKEN)
     token = (
-        ApiToken.objects.select_related("member", "member__workspace", "member__tier")
+        ApiToken.objects.select_related("member")
         .filter(lookup=lookup)
         .first()
     )

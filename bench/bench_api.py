@@ -93,14 +93,16 @@ def direct_ask(token, count: int) -> tuple[dict, dict]:
     first = ask(member=token.member, question=QUESTION, channel=channel)
     assert first.mode in ("extractive", "cached"), first.text
     samples: list[float] = []
+    cpu: list[float] = []
     load: dict = {}
     with monitored(load):
         for _ in range(count):
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             answer = ask(member=token.member, question=QUESTION, channel=channel)
             samples.append((time.perf_counter() - started) * 1000)
+            cpu.append((time.process_time() - cpu_started) * 1000)
     assert answer.mode == "cached", answer.mode
-    return percentiles(samples), load["load"]
+    return percentiles(samples), percentiles(cpu), load["load"]
 
 
 def in_process_api(plain: str, count: int) -> tuple[dict, dict]:
@@ -109,16 +111,18 @@ def in_process_api(plain: str, count: int) -> tuple[dict, dict]:
 
     client = Client(HTTP_AUTHORIZATION=f"Bearer {plain}", HTTP_HOST="127.0.0.1")
     samples: list[float] = []
+    cpu: list[float] = []
     load: dict = {}
     with monitored(load):
         for _ in range(count):
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             response = client.post(
                 "/api/v1/ask", {"question": QUESTION}, content_type="application/json"
             )
             samples.append((time.perf_counter() - started) * 1000)
+            cpu.append((time.process_time() - cpu_started) * 1000)
             assert response.status_code == 200 and response.json()["mode"] == "cached"
-    return percentiles(samples), load["load"]
+    return percentiles(samples), percentiles(cpu), load["load"]
 
 
 def start_gunicorn(data_dir: Path, *, workers: int, threads: int) -> tuple[subprocess.Popen, str]:
@@ -166,9 +170,9 @@ def process_tree_cpu(root_pid: int) -> float:
     return total
 
 
-def sequential(base: str, plain: str, count: int) -> tuple[dict, dict, dict]:
+def sequential(base: str, plain: str, count: int, server_pid: int) -> tuple[dict, dict, dict]:
     """One keep-alive client, one request at a time: client ms, and client ms minus the
-    ask() time the server reports."""
+    ask() time the server reports; the load adds the server's CPU ms per request."""
     import httpx
 
     samples: list[float] = []
@@ -177,6 +181,7 @@ def sequential(base: str, plain: str, count: int) -> tuple[dict, dict, dict]:
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {plain}"}) as client:
         for _ in range(20):  # warm every worker thread and connection
             client.post("/api/v1/ask", json={"question": QUESTION})
+        cpu_before = process_tree_cpu(server_pid)
         with monitored(load):
             for _ in range(count):
                 started = time.perf_counter()
@@ -186,6 +191,11 @@ def sequential(base: str, plain: str, count: int) -> tuple[dict, dict, dict]:
                 assert response.status_code == 200 and body["mode"] == "cached", body
                 samples.append(elapsed)
                 outside_ask.append(elapsed - body["timings_ms"]["total"])
+        server_cpu_s = process_tree_cpu(server_pid) - cpu_before
+    load["load"]["server_cpu_ms_per_request"] = round(server_cpu_s * 1000 / count, 2)
+    load["load"]["other_cores"] = round(
+        max(0.0, load["load"]["other_cores"] - server_cpu_s / load["load"]["wall_s"]), 2
+    )
     return percentiles(samples), percentiles(outside_ask), load["load"]
 
 
@@ -234,6 +244,9 @@ def concurrent(base: str, plain: str, *, clients: int, seconds: float, server_pi
         wall = time.perf_counter() - began
     server_cores = (process_tree_cpu(server_pid) - cpu_before) / wall
     load["load"]["server_cores"] = round(server_cores, 2)
+    load["load"]["server_cpu_ms_per_request"] = round(
+        server_cores * wall * 1000 / max(1, len(samples)), 2
+    )
     # "other" in LoadMonitor counts the server too: what else ran is the rest.
     load["load"]["other_cores"] = round(max(0.0, load["load"]["other_cores"] - server_cores), 2)
     return {
@@ -250,11 +263,13 @@ def concurrent(base: str, plain: str, *, clients: int, seconds: float, server_pi
 def run(args, data_dir: Path) -> dict:
     token, plain = prepare()
     quiet = wait_for_quiet(args.quiet_wait)
-    direct, direct_load = direct_ask(token, args.requests)
-    in_process, in_process_load = in_process_api(plain, args.requests)
+    direct, direct_cpu, direct_load = direct_ask(token, args.requests)
+    in_process, in_process_cpu, in_process_load = in_process_api(plain, args.requests)
     server, base = start_gunicorn(data_dir, workers=args.workers, threads=args.threads)
     try:
-        over_http, outside_ask, http_load = sequential(base, plain, args.requests)
+        over_http, outside_ask, http_load = sequential(
+            base, plain, args.requests, server_pid=server.pid
+        )
         load_run = concurrent(
             base, plain, clients=args.clients, seconds=args.seconds, server_pid=server.pid
         )
@@ -266,6 +281,12 @@ def run(args, data_dir: Path) -> dict:
             server.kill()
 
     overhead_p50 = round(over_http["p50"] - direct["p50"], 2)
+    # CPU time is what the API adds whatever else the machine runs: the view stack in
+    # process, and the server's CPU per request over HTTP, each over a direct ask().
+    overhead_cpu = {
+        "in_process_p50_ms": round(in_process_cpu["p50"] - direct_cpu["p50"], 2),
+        "over_http_mean_ms": round(http_load["server_cpu_ms_per_request"] - direct_cpu["mean"], 2),
+    }
     results = {
         "setup": {
             "question": QUESTION,
@@ -275,10 +296,13 @@ def run(args, data_dir: Path) -> dict:
         },
         "quiet_before": quiet,
         "direct_ask_ms": direct,
+        "direct_ask_cpu_ms": direct_cpu,
         "api_in_process_ms": in_process,
+        "api_in_process_cpu_ms": in_process_cpu,
         "api_over_http_ms": over_http,
         "api_over_http_minus_server_ask_ms": outside_ask,
         "overhead_p50_ms": overhead_p50,
+        "overhead_cpu_ms": overhead_cpu,
         "target_overhead_p50_ms": TARGET_OVERHEAD_P50_MS,
         "verdict": verdict(overhead_p50, TARGET_OVERHEAD_P50_MS),
         "concurrent": load_run,
@@ -301,8 +325,26 @@ def run(args, data_dir: Path) -> dict:
          load_run["latency_ms"]["n"]],
     ]  # fmt: skip
     print_table(rows, headers=["", "p50 ms", "p95 ms", "p99 ms", "n"])
+    print_table(
+        [
+            ["ask() direct", direct_cpu["p50"], direct_cpu["mean"]],
+            ["API in process", in_process_cpu["p50"], in_process_cpu["mean"]],
+            ["API via gunicorn (server), 1 client", "", http_load["server_cpu_ms_per_request"]],
+            [
+                f"API via gunicorn (server), {args.clients} clients",
+                "",
+                load_run["load"]["server_cpu_ms_per_request"],
+            ],
+        ],
+        headers=["CPU per request", "p50 ms", "mean ms"],
+    )
     print(
-        f"\nAPI overhead over a direct ask() at p50: {overhead_p50:.2f} ms "
+        f"\nCPU the API adds to a direct ask(): {overhead_cpu['in_process_p50_ms']:.2f} ms "
+        f"in process (p50), {overhead_cpu['over_http_mean_ms']:.2f} ms in the server over "
+        "HTTP (mean)."
+    )
+    print(
+        f"API overhead over a direct ask() at p50: {overhead_p50:.2f} ms "
         f"(target <= {TARGET_OVERHEAD_P50_MS:.0f} ms): {results['verdict']}. "
         f"{args.clients} clients: {load_run['throughput_rps']:.0f} requests/s, "
         f"{load_run['errors']} errors, server used {load_run['load']['server_cores']:.2f} "

@@ -15,6 +15,7 @@ from adminsite.api.scope import KnowledgeSetsNotAllowed, token_scope
 from adminsite.api.serializers import (
     DocumentSerializer,
     DocumentUploadSerializer,
+    ErrorSerializer,
     KnowledgeSetListSerializer,
 )
 from adminsite.api.views.docs import errors
@@ -72,13 +73,13 @@ class DocumentUploadView(APIView):
         request={"multipart/form-data": DocumentUploadSerializer},
         responses={
             202: DocumentSerializer,
-            413: OpenApiResponse(description="Larger than ARANDU_MAX_FILE_MB."),
+            413: OpenApiResponse(ErrorSerializer, description="Larger than ARANDU_MAX_FILE_MB."),
             **errors(400, 401, 403, 429),
         },
     )
     def post(self, request: Request) -> Response:
         max_bytes = int(settings.ARANDU_MAX_FILE_MB * 1024 * 1024)
-        if int(request.META.get("CONTENT_LENGTH") or 0) > max_bytes + MULTIPART_OVERHEAD:
+        if _content_length(request) > max_bytes + MULTIPART_OVERHEAD:
             raise FileTooLarge(
                 f"The upload is larger than the {settings.ARANDU_MAX_FILE_MB:g} MB limit "
                 "(ARANDU_MAX_FILE_MB)."
@@ -103,6 +104,13 @@ class DocumentUploadView(APIView):
         document.refresh_from_db()  # ingested already when tasks run synchronously
         body = DocumentSerializer(document, context={"request": request}).data
         return Response(body, status=202, headers={"Location": body["url"]})
+
+
+def _content_length(request: Request) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0  # Django reads such a body as empty
 
 
 class DocumentView(APIView):

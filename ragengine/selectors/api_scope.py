@@ -51,7 +51,7 @@ def api_scope(*, token: ApiToken) -> TokenScope:
     """The knowledge sets `token` may read."""
 
     def names(queryset) -> tuple[str, ...]:
-        return tuple(sorted(queryset.values_list("name", flat=True)))
+        return tuple(sorted(queryset.order_by().values_list("name", flat=True)))
 
     if token.kind == ApiTokenKind.SERVICE:
         sets = names(token.knowledge_sets.all())

@@ -8,7 +8,10 @@ Django, DRF, token authentication, scope resolution and JSON.
 2. The same question through the API in this process (Django's test client: no HTTP).
 3. Through gunicorn on loopback, one client at a time: the API's overhead over a direct
    `ask()` call (target: <= 5 ms at p50), also as client time minus the `ask()` time the
-   server reports in `timings_ms.total`.
+   server reports in `timings_ms.total`; `GET /healthz` as the web server's floor.
+   1-3 run in interleaved rounds, so a busy spell hits every series alike; each also
+   records CPU per request (this process, or the gunicorn processes), which other load
+   disturbs far less than wall time.
 4. Through gunicorn with 20 concurrent clients (keep-alive): throughput and p50/p99.
 
     PYTHONPATH=. .venv/bin/python bench/bench_api.py [--database sqlite|postgres]
@@ -47,6 +50,7 @@ from bench.common import (
 PG_DATABASE = "arandu_bench_api"
 QUESTION = "How many vacation days do I get per year?"
 TARGET_OVERHEAD_P50_MS = 5.0
+ROUND = 25  # requests per series per interleaved round
 
 
 def main() -> None:
@@ -84,45 +88,44 @@ def prepare() -> tuple[object, str]:
     return issued.token, issued.plain
 
 
-def direct_ask(token, count: int) -> tuple[dict, dict]:
-    """Baseline: `ask()` with the channel the API builds for this token."""
-    from ragengine.selectors.api_scope import api_channel, api_scope
-    from ragengine.services.ask import ask
+class Series:
+    """Wall and CPU milliseconds of one way of asking, gathered over interleaved rounds."""
 
-    channel = api_channel(token=token, scope=api_scope(token=token))
-    first = ask(member=token.member, question=QUESTION, channel=channel)
-    assert first.mode in ("extractive", "cached"), first.text
-    samples: list[float] = []
-    cpu: list[float] = []
-    load: dict = {}
-    with monitored(load):
-        for _ in range(count):
-            started, cpu_started = time.perf_counter(), time.process_time()
-            answer = ask(member=token.member, question=QUESTION, channel=channel)
-            samples.append((time.perf_counter() - started) * 1000)
-            cpu.append((time.process_time() - cpu_started) * 1000)
-    assert answer.mode == "cached", answer.mode
-    return percentiles(samples), percentiles(cpu), load["load"]
+    def __init__(self) -> None:
+        self.wall: list[float] = []
+        self.cpu: list[float] = []  # this process's CPU, or the server's per request
+        self.outside_ask: list[float] = []  # wall minus the ask() time the server reports
+
+    def summary(self) -> dict:
+        out = {"wall_ms": percentiles(self.wall), "cpu_ms": percentiles(self.cpu)}
+        if self.outside_ask:
+            out["wall_minus_server_ask_ms"] = percentiles(self.outside_ask)
+        return out
 
 
-def in_process_api(plain: str, count: int) -> tuple[dict, dict]:
-    """The API view stack without HTTP (Django's test client)."""
-    from django.test import Client
+def timed_locally(series: Series, call, count: int) -> None:
+    for _ in range(count):
+        started, cpu_started = time.perf_counter(), time.process_time()
+        call()
+        series.wall.append((time.perf_counter() - started) * 1000)
+        series.cpu.append((time.process_time() - cpu_started) * 1000)
 
-    client = Client(HTTP_AUTHORIZATION=f"Bearer {plain}", HTTP_HOST="127.0.0.1")
-    samples: list[float] = []
-    cpu: list[float] = []
-    load: dict = {}
-    with monitored(load):
-        for _ in range(count):
-            started, cpu_started = time.perf_counter(), time.process_time()
-            response = client.post(
-                "/api/v1/ask", {"question": QUESTION}, content_type="application/json"
-            )
-            samples.append((time.perf_counter() - started) * 1000)
-            cpu.append((time.process_time() - cpu_started) * 1000)
-            assert response.status_code == 200 and response.json()["mode"] == "cached"
-    return percentiles(samples), percentiles(cpu), load["load"]
+
+def timed_over_http(series: Series, call, count: int, server_pid: int) -> None:
+    """Client wall time per request; the server's CPU (all workers) spread evenly."""
+    cpu_before = process_tree_cpu(server_pid)
+    for _ in range(count):
+        started = time.perf_counter()
+        response = call()
+        elapsed = (time.perf_counter() - started) * 1000
+        assert response.status_code == 200, response.text
+        series.wall.append(elapsed)
+        if response.request.url.path.endswith("/ask"):
+            body = response.json()
+            assert body["mode"] == "cached", body
+            series.outside_ask.append(elapsed - body["timings_ms"]["total"])
+    per_request = (process_tree_cpu(server_pid) - cpu_before) * 1000 / count
+    series.cpu.extend([per_request] * count)
 
 
 def start_gunicorn(data_dir: Path, *, workers: int, threads: int) -> tuple[subprocess.Popen, str]:
@@ -168,35 +171,6 @@ def process_tree_cpu(root_pid: int) -> float:
         if pid == root_pid or ppid == root_pid:
             total += (int(fields[11]) + int(fields[12])) / tick
     return total
-
-
-def sequential(base: str, plain: str, count: int, server_pid: int) -> tuple[dict, dict, dict]:
-    """One keep-alive client, one request at a time: client ms, and client ms minus the
-    ask() time the server reports; the load adds the server's CPU ms per request."""
-    import httpx
-
-    samples: list[float] = []
-    outside_ask: list[float] = []
-    load: dict = {}
-    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {plain}"}) as client:
-        for _ in range(20):  # warm every worker thread and connection
-            client.post("/api/v1/ask", json={"question": QUESTION})
-        cpu_before = process_tree_cpu(server_pid)
-        with monitored(load):
-            for _ in range(count):
-                started = time.perf_counter()
-                response = client.post("/api/v1/ask", json={"question": QUESTION})
-                elapsed = (time.perf_counter() - started) * 1000
-                body = response.json()
-                assert response.status_code == 200 and body["mode"] == "cached", body
-                samples.append(elapsed)
-                outside_ask.append(elapsed - body["timings_ms"]["total"])
-        server_cpu_s = process_tree_cpu(server_pid) - cpu_before
-    load["load"]["server_cpu_ms_per_request"] = round(server_cpu_s * 1000 / count, 2)
-    load["load"]["other_cores"] = round(
-        max(0.0, load["load"]["other_cores"] - server_cpu_s / load["load"]["wall_s"]), 2
-    )
-    return percentiles(samples), percentiles(outside_ask), load["load"]
 
 
 def concurrent(base: str, plain: str, *, clients: int, seconds: float, server_pid: int) -> dict:
@@ -261,31 +235,73 @@ def concurrent(base: str, plain: str, *, clients: int, seconds: float, server_pi
 
 
 def run(args, data_dir: Path) -> dict:
+    import httpx
+    from django.test import Client
+
+    from ragengine.selectors.api_scope import api_channel, api_scope
+    from ragengine.services.ask import ask
+
     token, plain = prepare()
-    quiet = wait_for_quiet(args.quiet_wait)
-    direct, direct_cpu, direct_load = direct_ask(token, args.requests)
-    in_process, in_process_cpu, in_process_load = in_process_api(plain, args.requests)
+    channel = api_channel(token=token, scope=api_scope(token=token))
+    first = ask(member=token.member, question=QUESTION, channel=channel)
+    assert first.mode in ("extractive", "cached"), first.text
+    in_process = Client(HTTP_AUTHORIZATION=f"Bearer {plain}", HTTP_HOST="127.0.0.1")
     server, base = start_gunicorn(data_dir, workers=args.workers, threads=args.threads)
+    http = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {plain}"})
+    series = {name: Series() for name in ("direct", "in_process", "http", "healthz")}
+    calls = {
+        "direct": lambda: ask(member=token.member, question=QUESTION, channel=channel),
+        "in_process": lambda: in_process.post(
+            "/api/v1/ask", {"question": QUESTION}, content_type="application/json"
+        ),
+        "http": lambda: http.post("/api/v1/ask", json={"question": QUESTION}),
+        "healthz": lambda: http.get("/healthz"),
+    }
     try:
-        over_http, outside_ask, http_load = sequential(
-            base, plain, args.requests, server_pid=server.pid
+        for name in ("in_process", "http", "healthz"):  # warm every worker and connection
+            for _ in range(20):
+                calls[name]()
+        quiet = wait_for_quiet(args.quiet_wait)
+        # Interleaved rounds: the four series see the same machine, busy or not.
+        rounds = max(1, args.requests // ROUND)
+        sequential_load: dict = {}
+        cpu_before = process_tree_cpu(server.pid)
+        with monitored(sequential_load):
+            for _ in range(rounds):
+                timed_locally(series["direct"], calls["direct"], ROUND)
+                timed_locally(series["in_process"], calls["in_process"], ROUND)
+                timed_over_http(series["http"], calls["http"], ROUND, server.pid)
+                timed_over_http(series["healthz"], calls["healthz"], ROUND, server.pid)
+        server_cores = (process_tree_cpu(server.pid) - cpu_before) / sequential_load["load"][
+            "wall_s"
+        ]
+        sequential_load["load"]["other_cores"] = round(
+            max(0.0, sequential_load["load"]["other_cores"] - server_cores), 2
         )
         load_run = concurrent(
             base, plain, clients=args.clients, seconds=args.seconds, server_pid=server.pid
         )
     finally:
+        http.close()
         server.terminate()
         try:
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
             server.kill()
 
-    overhead_p50 = round(over_http["p50"] - direct["p50"], 2)
-    # CPU time is what the API adds whatever else the machine runs: the view stack in
-    # process, and the server's CPU per request over HTTP, each over a direct ask().
+    summary = {name: s.summary() for name, s in series.items()}
+    direct, over_http = summary["direct"], summary["http"]
+    overhead_p50 = round(over_http["wall_ms"]["p50"] - direct["wall_ms"]["p50"], 2)
+    # CPU is what the API adds whatever else the machine runs: the view stack in process,
+    # and the server's CPU per request over HTTP, each over a direct ask().
     overhead_cpu = {
-        "in_process_p50_ms": round(in_process_cpu["p50"] - direct_cpu["p50"], 2),
-        "over_http_mean_ms": round(http_load["server_cpu_ms_per_request"] - direct_cpu["mean"], 2),
+        "in_process_p50_ms": round(
+            summary["in_process"]["cpu_ms"]["p50"] - direct["cpu_ms"]["p50"], 2
+        ),
+        "server_over_http_mean_ms": round(
+            over_http["cpu_ms"]["mean"] - direct["cpu_ms"]["mean"], 2
+        ),
+        "server_healthz_mean_ms": summary["healthz"]["cpu_ms"]["mean"],
     }
     results = {
         "setup": {
@@ -293,59 +309,42 @@ def run(args, data_dir: Path) -> dict:
             "path": "extractive answer, served from the answer cache",
             "server": f"gunicorn gthread, {args.workers} workers x {args.threads} threads",
             "client": "httpx, keep-alive, on the same machine",
+            "rounds": f"{rounds} interleaved rounds of {ROUND} requests per series",
         },
         "quiet_before": quiet,
-        "direct_ask_ms": direct,
-        "direct_ask_cpu_ms": direct_cpu,
-        "api_in_process_ms": in_process,
-        "api_in_process_cpu_ms": in_process_cpu,
-        "api_over_http_ms": over_http,
-        "api_over_http_minus_server_ask_ms": outside_ask,
+        "series": summary,
         "overhead_p50_ms": overhead_p50,
         "overhead_cpu_ms": overhead_cpu,
         "target_overhead_p50_ms": TARGET_OVERHEAD_P50_MS,
         "verdict": verdict(overhead_p50, TARGET_OVERHEAD_P50_MS),
+        "sequential_load": sequential_load["load"],
         "concurrent": load_run,
-        "loads": {
-            "direct": direct_load,
-            "in_process": in_process_load,
-            "over_http": http_load,
-        },
     }
-    rows = [
-        ["ask() direct", direct["p50"], direct["p95"], direct["p99"], direct["n"]],
-        ["API in process (no HTTP)", in_process["p50"], in_process["p95"], in_process["p99"],
-         in_process["n"]],
-        ["API via gunicorn, 1 client", over_http["p50"], over_http["p95"], over_http["p99"],
-         over_http["n"]],
-        ["  minus server-side ask()", outside_ask["p50"], outside_ask["p95"], outside_ask["p99"],
-         outside_ask["n"]],
-        [f"API via gunicorn, {args.clients} clients", load_run["latency_ms"]["p50"],
-         load_run["latency_ms"]["p95"], load_run["latency_ms"]["p99"],
-         load_run["latency_ms"]["n"]],
-    ]  # fmt: skip
-    print_table(rows, headers=["", "p50 ms", "p95 ms", "p99 ms", "n"])
-    print_table(
-        [
-            ["ask() direct", direct_cpu["p50"], direct_cpu["mean"]],
-            ["API in process", in_process_cpu["p50"], in_process_cpu["mean"]],
-            ["API via gunicorn (server), 1 client", "", http_load["server_cpu_ms_per_request"]],
-            [
-                f"API via gunicorn (server), {args.clients} clients",
-                "",
-                load_run["load"]["server_cpu_ms_per_request"],
-            ],
-        ],
-        headers=["CPU per request", "p50 ms", "mean ms"],
-    )
+    labels = {
+        "direct": "ask() direct",
+        "in_process": "API in process (no HTTP)",
+        "http": "API via gunicorn, 1 client",
+        "healthz": "GET /healthz via gunicorn",
+    }
+    rows = []
+    for name, label in labels.items():
+        wall, cpu = summary[name]["wall_ms"], summary[name]["cpu_ms"]
+        rows.append([label, wall["p50"], wall["p95"], wall["p99"], cpu["mean"], wall["n"]])
+    outside = over_http["wall_minus_server_ask_ms"]
+    rows.append(["  API minus server-side ask()", outside["p50"], outside["p95"],
+                 outside["p99"], "", outside["n"]])  # fmt: skip
+    latency = load_run["latency_ms"]
+    rows.append([f"API via gunicorn, {args.clients} clients", latency["p50"], latency["p95"],
+                 latency["p99"], load_run["load"]["server_cpu_ms_per_request"],
+                 latency["n"]])  # fmt: skip
+    print_table(rows, headers=["", "p50 ms", "p95 ms", "p99 ms", "CPU ms/req", "n"])
     print(
-        f"\nCPU the API adds to a direct ask(): {overhead_cpu['in_process_p50_ms']:.2f} ms "
-        f"in process (p50), {overhead_cpu['over_http_mean_ms']:.2f} ms in the server over "
-        "HTTP (mean)."
-    )
-    print(
-        f"API overhead over a direct ask() at p50: {overhead_p50:.2f} ms "
-        f"(target <= {TARGET_OVERHEAD_P50_MS:.0f} ms): {results['verdict']}. "
+        f"\nAPI overhead over a direct ask() at p50: {overhead_p50:.2f} ms "
+        f"(target <= {TARGET_OVERHEAD_P50_MS:.0f} ms): {results['verdict']}; CPU it adds: "
+        f"{overhead_cpu['in_process_p50_ms']:.2f} ms in process, "
+        f"{overhead_cpu['server_over_http_mean_ms']:.2f} ms in the server "
+        f"(a GET /healthz costs the server {overhead_cpu['server_healthz_mean_ms']:.2f} ms). "
+        f"Machine {busy_note(sequential_load['load'])}.\n"
         f"{args.clients} clients: {load_run['throughput_rps']:.0f} requests/s, "
         f"{load_run['errors']} errors, server used {load_run['load']['server_cores']:.2f} "
         f"cores; machine {busy_note(load_run['load'])}."

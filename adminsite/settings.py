@@ -7,6 +7,7 @@ fail at start-up with a message naming the variable (django-environ + `_require`
 
 from __future__ import annotations
 
+import re
 import secrets
 from pathlib import Path
 
@@ -98,8 +99,11 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI from our static files, never a CDN
     "django_q",
     "adminsite",
+    "adminsite.api",
     "ragengine",
     "botcore",
 ]
@@ -385,6 +389,39 @@ _require(
     not DISCORD_GATEWAY_URL or DISCORD_GATEWAY_URL.startswith(("ws://", "wss://")),
     "DISCORD_GATEWAY_URL must be a ws:// or wss:// URL (or unset: asked from DISCORD_API_URL).",
 )
+
+# --- REST API (/api/v1/): API tokens from the admin, per-token rates, one error body.
+ARANDU_API_RATE = env.str("ARANDU_API_RATE", default="60/min")
+_require(
+    re.fullmatch(r"[1-9][0-9]{0,6}/(s|sec|second|m|min|minute|h|hour|d|day)", ARANDU_API_RATE)
+    is not None,
+    "ARANDU_API_RATE must look like 60/min (requests per s, min, hour or day).",
+)
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["adminsite.api.authentication.ApiTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["adminsite.api.permissions.HasTokenScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["adminsite.api.throttling.TokenRateThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "adminsite.api.errors.api_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+    "URL_FORMAT_OVERRIDE": None,  # the Accept header chooses JSON or server-sent events
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Arandu API",
+    "DESCRIPTION": "Ask the company knowledge bot, manage documents, read usage. "
+    "Authenticate with `Authorization: Bearer <API token>` (admin → API tokens).",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
 
 # --- Logging: key=value structured fields via `extra=`, one line per event.
 LOG_LEVEL = env.str("ARANDU_LOG_LEVEL", default="INFO")

@@ -32,6 +32,7 @@ GROUPS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("ragengine.Member", "person"),
             ("ragengine.Workspace", "workspaces"),
             ("ragengine.Tier", "workspace_premium"),
+            ("ragengine.ApiToken", "key"),
             ("auth.User", "admin_panel_settings"),
             ("auth.Group", "group"),
         ),

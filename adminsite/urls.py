@@ -1,10 +1,12 @@
-"""URL routes: the admin (also at the site root), health, and the Slack HTTP door."""
+"""URL routes: the admin (also at the site root), health, the Slack HTTP door and the REST
+API (/api/v1/)."""
 
 from django.contrib import admin
 from django.http import HttpRequest, JsonResponse
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
 
+from adminsite.api.errors import api_not_found, api_server_error
 from botcore.slack.views import slack_events
 
 
@@ -19,4 +21,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("slack/events", slack_events, name="slack-events"),
+    path("api/v1/", include("adminsite.api.urls")),
 ]
+# JSON instead of HTML error pages under /api/.
+handler404 = api_not_found
+handler500 = api_server_error

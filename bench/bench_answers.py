@@ -8,7 +8,7 @@ for every question of examples/questions.json runs the search `ask()` runs (same
 settings: top-k, min similarity, alpha, fusion) and answers it twice from the same hits:
 with the extractive answerer of `--baseline-rev` (default: where this branch left main)
 and with the answerer of the working tree, passing exactly what
-`ragengine.services.answering` passes. Figures per category and for cross-language
+`ragengine.services.document_answers` passes. Figures per category and for cross-language
 questions: expected source in the top 5, expected fact quoted, refusals, unrelated quoted
 lines per answer (see bench/answer_set.py). `--embedders` compares embedders (each
 re-ingests; see bench_embedders.py for their speed).
@@ -99,7 +99,7 @@ def answer_questions(
     expand: bool = False,
 ) -> tuple[dict[str, list[Outcome]], dict[str, list[float]], list[dict]]:
     """Ask every question as `ask()` would on the extractive path: the same search, then
-    each answerer from the same hits with what `ragengine.services.answering` passes.
+    each answerer from the same hits with what `ragengine.services.document_answers` passes.
     With `expand`, the keyword side searches the question followed by its
     other-language words (`bilingual.expand_query`), the proposed cross-language
     retrieval change. Returns the outcomes and timings per answerer, and one row per

@@ -1,5 +1,6 @@
 """Engine models, one module per topic."""
 
+from ragengine.models.api_tokens import ApiScope, ApiToken, ApiTokenKind
 from ragengine.models.blocked_patterns import BlockedPattern
 from ragengine.models.cache import (
     CacheCategory,
@@ -18,6 +19,9 @@ from ragengine.models.tiers import HardLimitPolicy, Tier, TierModel, Workspace
 from ragengine.models.usage import UsageRecord, UsageStatus
 
 __all__ = [
+    "ApiScope",
+    "ApiToken",
+    "ApiTokenKind",
     "BlockedPattern",
     "CacheCategory",
     "CacheEvent",

@@ -6,36 +6,28 @@ import csv
 from datetime import datetime
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.utils import timezone
 
-from ragengine.selectors.usage import usage_totals
-from ragengine.services.budgets import periods_at
+from ragengine.selectors.usage_report import GROUPS, PERIODS, usage_report
 
 
 class Command(BaseCommand):
     help = "Questions, tokens and cost from the usage ledger for a day or a month."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--period", choices=["day", "month"], default="day")
-        parser.add_argument("--by", choices=["member", "tier", "model"])
+        parser.add_argument("--period", choices=PERIODS, default="day")
+        parser.add_argument("--by", choices=GROUPS)
         parser.add_argument("--date", help="A day inside the period (YYYY-MM-DD); default today.")
         parser.add_argument("--csv", action="store_true", help="CSV on stdout.")
 
     def handle(self, *args, period: str, by: str | None, date: str | None, **options) -> None:
-        moment = timezone.now()
+        day = None
         if date:
             try:
-                day = datetime.strptime(date, "%Y-%m-%d")
+                day = datetime.strptime(date, "%Y-%m-%d").date()
             except ValueError as exc:
                 raise CommandError(f"--date must look like 2026-11-21, not {date!r}.") from exc
-            moment = timezone.make_aware(day.replace(hour=12))
-        windows = periods_at(moment)
-        start, end = (
-            (windows.day_start, windows.day_end)
-            if period == "day"
-            else (windows.month_start, windows.month_end)
-        )
-        rows = usage_totals(start=start, end=end, by=by)
+        report = usage_report(period=period, by=by, day=day)
+        start, end, rows = report.start, report.end, report.rows
         header = [by or "scope", "questions", "tokens_in", "tokens_out", "cost", "cost_saved"]
         if options["csv"]:
             writer = csv.writer(self.stdout)

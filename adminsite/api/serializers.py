@@ -1,0 +1,200 @@
+"""Request validation and the documented shape of every response."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import date
+
+from django.conf import settings
+from django.urls import reverse
+from rest_framework import serializers
+
+from ragengine.models import Document
+from ragengine.selectors.usage_report import GROUPS, PERIODS
+
+# Report days outside these years can't hold usage (and would overflow calendar math).
+REPORT_YEARS = (2000, 9000)
+MAX_HISTORY_TURNS = 20
+MAX_TURN_CHARS = 8000
+MAX_REQUESTED_SETS = 50
+ALLOWED_CONTROLS = frozenset("\n\r\t")
+
+
+def no_control_characters(value: str) -> None:
+    """Control characters (other than tab and line breaks) and lone surrogates never
+    reach the engine or the database."""
+    for position, char in enumerate(value):
+        if char not in ALLOWED_CONTROLS and unicodedata.category(char) in {"Cc", "Cs"}:
+            raise serializers.ValidationError(
+                f"Contains a control character (U+{ord(char):04X}) at position {position}."
+            )
+
+
+class TurnSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=["user", "assistant"])
+    text = serializers.CharField(max_length=MAX_TURN_CHARS, validators=[no_control_characters])
+
+
+class AskSerializer(serializers.Serializer):
+    question = serializers.CharField(validators=[no_control_characters])
+    knowledge_sets = serializers.ListField(
+        child=serializers.CharField(max_length=120, validators=[no_control_characters]),
+        required=False,
+        allow_empty=False,
+        max_length=MAX_REQUESTED_SETS,
+        help_text="Narrow the answer to some of the sets this token may read (default: all).",
+    )
+    history = TurnSerializer(
+        many=True,
+        required=False,
+        max_length=MAX_HISTORY_TURNS,
+        help_text="Earlier turns of the conversation, oldest first (follow-up questions).",
+    )
+    stream = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Answer as server-sent events: `delta` events with text as a model writes "
+        "it, then one `answer` event with the whole answer and its sources.",
+    )
+
+    def get_fields(self) -> dict:
+        """The question's length limits come from the settings of the running server."""
+        fields = super().get_fields()
+        low, high = settings.ARANDU_QUESTION_MIN_CHARS, settings.ARANDU_QUESTION_MAX_CHARS
+        fields["question"] = serializers.CharField(
+            min_length=low,
+            max_length=high,
+            validators=[no_control_characters],
+            error_messages={
+                "min_length": f"That question is too short: please use at least {low} characters.",
+                "max_length": f"That question is too long: please keep it under {high} characters.",
+            },
+        )
+        return fields
+
+
+class SourceSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    title = serializers.CharField()
+    location = serializers.CharField(allow_blank=True)
+    snippet = serializers.CharField(allow_blank=True)
+    score = serializers.FloatField()
+    document_id = serializers.IntegerField()
+    link = serializers.CharField(allow_blank=True)
+
+
+class AnswerSerializer(serializers.Serializer):
+    """`Answer.to_dict()`: what every door shows."""
+
+    answer = serializers.CharField(allow_blank=True)
+    mode = serializers.ChoiceField(choices=["generated", "extractive", "cached", "refused"])
+    sources = SourceSerializer(many=True)
+    provider = serializers.CharField(allow_blank=True)
+    model = serializers.CharField(allow_blank=True)
+    tokens_in = serializers.IntegerField()
+    tokens_out = serializers.IntegerField()
+    cost = serializers.CharField(help_text="Decimal, in the prices' currency.")
+    timings_ms = serializers.DictField(child=serializers.FloatField())
+    notices = serializers.ListField(child=serializers.CharField())
+    request_id = serializers.CharField()
+
+
+class AskEventSerializer(serializers.Serializer):
+    """One server-sent event of a streamed answer."""
+
+    event = serializers.ChoiceField(choices=["delta", "reset", "answer", "error"])
+    data = serializers.CharField(
+        help_text='JSON: delta/reset `{"text"}`; answer: the answer as in the JSON '
+        "response; error: the error body."
+    )
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = serializers.CharField(help_text="A stable code, e.g. invalid, throttled.")
+    detail = serializers.CharField(help_text="What went wrong and how to fix it.")
+    fields = serializers.DictField(required=False, help_text="Per-field messages (invalid).")
+    retry_after_s = serializers.IntegerField(required=False, help_text="Throttled: wait this.")
+
+
+class KnowledgeSetSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    description = serializers.CharField(allow_blank=True)
+    documents = serializers.IntegerField(help_text="Documents ready to answer from.")
+
+
+class KnowledgeSetListSerializer(serializers.Serializer):
+    knowledge_sets = KnowledgeSetSerializer(many=True)
+    origin = serializers.ChoiceField(
+        choices=["token", "member", "workspace"],
+        help_text="Where the sets come from: the service token, the member's own sets, or "
+        "their workspace's defaults.",
+    )
+
+
+class DocumentSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+    knowledge_set = serializers.CharField(source="knowledge_set.name")
+    filename = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Document
+        fields = [
+            "id",
+            "url",
+            "knowledge_set",
+            "title",
+            "filename",
+            "status",
+            "error",
+            "chunk_count",
+            "size_bytes",
+            "mime_type",
+            "created_at",
+            "updated_at",
+            "ingested_at",
+        ]
+
+    def get_url(self, document: Document) -> str:
+        path = reverse("api:document", args=[document.pk])
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request is not None else path
+
+    def get_filename(self, document: Document) -> str:
+        return str(document.metadata.get("filename") or document.source.rsplit("/", 1)[-1])
+
+
+class DocumentUploadSerializer(serializers.Serializer):
+    knowledge_set = serializers.CharField(max_length=120, validators=[no_control_characters])
+    file = serializers.FileField(allow_empty_file=False, max_length=255)
+
+
+class UsageQuerySerializer(serializers.Serializer):
+    period = serializers.ChoiceField(choices=PERIODS, default="day")
+    by = serializers.ChoiceField(choices=GROUPS, required=False, help_text="Default: one total.")
+    date = serializers.DateField(
+        required=False, help_text="A day inside the period (YYYY-MM-DD); default today."
+    )
+
+    def validate_date(self, value: date) -> date:
+        if not REPORT_YEARS[0] <= value.year <= REPORT_YEARS[1]:
+            raise serializers.ValidationError(
+                f"Choose a day between {REPORT_YEARS[0]} and {REPORT_YEARS[1]}."
+            )
+        return value
+
+
+class UsageRowSerializer(serializers.Serializer):
+    key = serializers.CharField(help_text="The member, tier or provider:model; 'total'.")
+    questions = serializers.IntegerField()
+    tokens_in = serializers.IntegerField()
+    tokens_out = serializers.IntegerField()
+    cost = serializers.DecimalField(max_digits=20, decimal_places=8)
+    cost_saved = serializers.DecimalField(max_digits=20, decimal_places=8)
+
+
+class UsageReportSerializer(serializers.Serializer):
+    period = serializers.ChoiceField(choices=PERIODS)
+    by = serializers.ChoiceField(choices=GROUPS, allow_null=True)
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    rows = UsageRowSerializer(many=True)

@@ -8,6 +8,7 @@ fail at start-up with a message naming the variable (django-environ + `_require`
 from __future__ import annotations
 
 import secrets
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import environ
@@ -225,6 +226,14 @@ ARANDU_BLOCKED_PATTERNS = env.json("ARANDU_BLOCKED_PATTERNS", default=None)
 # Ingestion commits to the vector store every N documents (and at the end of a run).
 ARANDU_INGEST_COMMIT_EVERY = env.int("ARANDU_INGEST_COMMIT_EVERY", default=50)
 
+# Evaluation runs (admin → Evaluation runs, `manage.py evaluate`).
+ARANDU_EVAL_CONCURRENCY = env.int("ARANDU_EVAL_CONCURRENCY", default=4)
+try:  # most each target of a run may spend (its evaluation member's budget)
+    ARANDU_EVAL_BUDGET_CAP = Decimal(env.str("ARANDU_EVAL_BUDGET_CAP", default="1.00"))
+except InvalidOperation:
+    raise ImproperlyConfigured("ARANDU_EVAL_BUDGET_CAP must be a number, e.g. 1.50.") from None
+ARANDU_EVAL_STALE_MINUTES = env.int("ARANDU_EVAL_STALE_MINUTES", default=10)
+
 _require(ARANDU_CHUNK_TOKENS >= 32, "ARANDU_CHUNK_TOKENS must be at least 32.")
 _require(
     0 <= ARANDU_CHUNK_OVERLAP < ARANDU_CHUNK_TOKENS,
@@ -265,6 +274,12 @@ _require(
     "ARANDU_CACHE_SEMANTIC_THRESHOLD must be in (0, 1].",
 )
 _require(ARANDU_EXTRACTIVE_EMBED_SENTENCES >= 0, "ARANDU_EXTRACTIVE_EMBED_SENTENCES must be >= 0.")
+_require(1 <= ARANDU_EVAL_CONCURRENCY <= 32, "ARANDU_EVAL_CONCURRENCY must be between 1 and 32.")
+_require(
+    ARANDU_EVAL_BUDGET_CAP.is_finite() and ARANDU_EVAL_BUDGET_CAP >= 0,
+    "ARANDU_EVAL_BUDGET_CAP must be >= 0.",
+)
+_require(ARANDU_EVAL_STALE_MINUTES >= 1, "ARANDU_EVAL_STALE_MINUTES must be at least 1.")
 _require(ARANDU_INGEST_COMMIT_EVERY >= 1, "ARANDU_INGEST_COMMIT_EVERY must be at least 1.")
 
 # --- Chat doors. Tokens are secrets: read from the environment only, never logged.

@@ -1,6 +1,24 @@
 """The engine's admin, one module per area admins work in (the sidebar groups them the
 same way: adminsite/sidebar.py). Importing this package registers every ModelAdmin."""
 
-from ragengine.admin import cache, doors, evaluation, knowledge, people, pricing, system
+from ragengine.admin import (
+    cache,
+    doors,
+    evaluation,
+    evaluation_runs,
+    knowledge,
+    people,
+    pricing,
+    system,
+)
 
-__all__ = ["cache", "doors", "evaluation", "knowledge", "people", "pricing", "system"]
+__all__ = [
+    "cache",
+    "doors",
+    "evaluation",
+    "evaluation_runs",
+    "knowledge",
+    "people",
+    "pricing",
+    "system",
+]

@@ -67,7 +67,13 @@ class EvalSetAdmin(ModelAdmin):
     inlines = [EvalCaseInline]
     fields = ("name", "description", "knowledge_sets", "baseline_run", "thresholds")
     raw_id_fields = ("baseline_run",)
-    actions_detail = ["import_cases", "export_jsonl", "export_csv", "check_documents"]
+    actions_detail = [
+        "start_run",
+        "import_cases",
+        "export_jsonl",
+        "export_csv",
+        "check_documents",
+    ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return (
@@ -84,6 +90,11 @@ class EvalSetAdmin(ModelAdmin):
     @admin.display(description="knowledge sets")
     def sets_display(self, obj: EvalSet) -> str:
         return ", ".join(s.name for s in obj.knowledge_sets.all()) or "none: runs are refused"
+
+    @action(description="Start a run", icon="play_arrow", permissions=["view"])
+    def start_run(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        url = reverse("admin:ragengine_evalrun_start_run")
+        return HttpResponseRedirect(f"{url}?eval_set={int(object_id)}")
 
     @action(description="Import cases", icon="upload", permissions=["change"])
     def import_cases(self, request: HttpRequest, object_id: str) -> HttpResponse:

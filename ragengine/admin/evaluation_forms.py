@@ -106,6 +106,9 @@ class CaseImportForm(forms.Form):
 class RunStartForm(forms.Form):
     """What an admin picks to start a run: targets, cache bypass, budget, concurrency."""
 
+    eval_set = forms.ModelChoiceField(
+        queryset=EvalSet.objects.all(), widget=UnfoldAdminSelectWidget, label="Evaluation set"
+    )
     targets = forms.MultipleChoiceField(
         widget=UnfoldAdminCheckboxSelectMultipleWidget,
         help_text="Each target answers every enabled case; they are compared side by side.",

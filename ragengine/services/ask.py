@@ -57,11 +57,14 @@ def ask(
     history: Sequence[Turn] = (),
     request_id: str = "",
     on_text: TextSink | None = None,
+    use_cache: bool = True,
 ) -> Answer:
     """Answer `question` for `member` asking in `channel`, with numbered sources.
 
     A door may pass its own `request_id` (≤ 32 characters) so its logs and the ledger
-    share one id, and `on_text` to receive a streaming model's text so far.
+    share one id, and `on_text` to receive a streaming model's text so far. With
+    `use_cache=False` the answer cache is neither read nor written (evaluation runs
+    measure answering, not the cache).
     """
     request_id = (request_id or uuid.uuid4().hex[:12])[:32]
     watch = Stopwatch()
@@ -83,7 +86,7 @@ def ask(
     search_text = retrieval_text(question=question, history=history)
     # A follow-up's meaning depends on the thread: never served from or stored in the cache.
     cache = None
-    if search_text == question:
+    if use_cache and search_text == question:
         cache = AskCache.build(question=question, set_ids=set_ids, steps=steps, tier=tier)
         if not cache.decision.cacheable:  # e.g. real-time questions: never served stale
             cache = None

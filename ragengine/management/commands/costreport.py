@@ -20,6 +20,11 @@ class Command(BaseCommand):
         parser.add_argument("--by", choices=["member", "tier", "model"])
         parser.add_argument("--date", help="A day inside the period (YYYY-MM-DD); default today.")
         parser.add_argument("--csv", action="store_true", help="CSV on stdout.")
+        parser.add_argument(
+            "--include-evaluation",
+            action="store_true",
+            help="Count evaluation runs' spend too (left out by default).",
+        )
 
     def handle(self, *args, period: str, by: str | None, date: str | None, **options) -> None:
         moment = timezone.now()
@@ -35,7 +40,9 @@ class Command(BaseCommand):
             if period == "day"
             else (windows.month_start, windows.month_end)
         )
-        rows = usage_totals(start=start, end=end, by=by)
+        rows = usage_totals(
+            start=start, end=end, by=by, include_evaluation=options["include_evaluation"]
+        )
         header = [by or "scope", "questions", "tokens_in", "tokens_out", "cost", "cost_saved"]
         if options["csv"]:
             writer = csv.writer(self.stdout)

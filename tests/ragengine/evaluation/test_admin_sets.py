@@ -146,3 +146,22 @@ def test_a_viewer_cannot_import(client, eval_set):
     upload = SimpleUploadedFile("c.jsonl", b'{"question": "Q?", "expected_facts": ["x"]}\n')
     assert client.post(url, {"file": upload}).status_code == 403
     assert not eval_set.cases.exists()
+
+
+def test_evaluation_tiers_and_members_are_hidden_from_the_usual_lists(admin_client):
+    from ragengine.models import Member, Tier
+
+    Tier.objects.create(name="Pro")
+    eval_tier = Tier.objects.create(name="eval:run1:0:extractive")
+    Member.objects.create(display_name="ana")
+    Member.objects.create(display_name="eval:run1:0:extractive", tier=eval_tier)
+
+    def rows(url: str) -> str:
+        page = BeautifulSoup(admin_client.get(url).content, "html.parser")
+        return page.select_one("#result_list").get_text()
+
+    for model in ("tier", "member"):
+        url = reverse(f"admin:ragengine_{model}_changelist")
+        assert "eval:run1" not in rows(url) and ("Pro" in rows(url) or "ana" in rows(url))
+        assert "eval:run1" in rows(url + "?kind=evaluation")
+        assert "eval:run1" in rows(url + "?kind=all")

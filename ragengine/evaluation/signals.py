@@ -1,0 +1,7 @@
+"""What the evaluation room tells the rest of the project (the engine never imports a
+door: botcore listens here to deliver reports)."""
+
+from django.dispatch import Signal
+
+# Sent once a run ends (done, failed or cancelled), after its summary is saved: run=EvalRun.
+run_finished = Signal()

@@ -70,8 +70,7 @@ class EvalSetAdmin(ModelAdmin):
     actions_detail = [
         "start_run",
         "import_cases",
-        "export_jsonl",
-        "export_csv",
+        {"title": "Export", "icon": "download", "items": ["export_jsonl", "export_csv"]},
         "check_documents",
     ]
 

@@ -104,7 +104,7 @@ class EvalCase(models.Model):
         verbose_name = "evaluation case"
 
     def __str__(self) -> str:
-        return self.question[:80]
+        return self.question[:80] or f"(draft case {self.pk}: no question yet)"
 
     def clean(self) -> None:
         errors: dict[str, str] = {}

@@ -310,6 +310,23 @@ _require(
     "DISCORD_GATEWAY_URL must be a ws:// or wss:// URL (or unset: asked from DISCORD_API_URL).",
 )
 
+
+# --- Evaluation reports: where people reach the admin (links in reports), and e-mail.
+def _public_url(address: str) -> str:
+    if address.startswith("unix:"):
+        return "http://localhost"
+    return "http://" + address.replace("0.0.0.0:", "127.0.0.1:")
+
+
+ARANDU_PUBLIC_URL = env.str("ARANDU_PUBLIC_URL", default=_public_url(ARANDU_ADDRESS)).rstrip("/")
+_require(
+    ARANDU_PUBLIC_URL.startswith(("http://", "https://")),
+    "ARANDU_PUBLIC_URL must be an http(s) URL, e.g. https://arandu.example.com.",
+)
+if env.str("EMAIL_URL", default=""):  # e.g. smtp+tls://user:password@smtp.example.com:587
+    vars().update(env.email_url("EMAIL_URL"))
+DEFAULT_FROM_EMAIL = env.str("ARANDU_EMAIL_FROM", default="arandu@localhost")
+
 # --- Logging: key=value structured fields via `extra=`, one line per event.
 LOG_LEVEL = env.str("ARANDU_LOG_LEVEL", default="INFO")
 LOGGING = {

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from ragengine.cache import cache_prune
+from ragengine.evaluation.deliveries import deliveries_retry
 from ragengine.evaluation.runner import run_execute
 from ragengine.evaluation.runs import run_sweep_stale
+from ragengine.evaluation.schedules import scheduled_run
 
 
 def cache_prune_task() -> int:
@@ -18,6 +20,13 @@ def evaluation_run_task(run_id: int) -> str:
     return run.status if run is not None else "skipped"
 
 
+def evaluation_scheduled_task(schedule_id: int) -> str:
+    """Run an evaluation schedule's set now (its django-q2 Schedule calls this)."""
+    run = scheduled_run(schedule_id=schedule_id)
+    return run.status if run is not None else "skipped"
+
+
 def evaluation_sweep_task() -> int:
-    """Mark failed the runs whose worker died, keeping their partial results (every 5 min)."""
-    return run_sweep_stale()
+    """Every 5 minutes: mark failed the runs whose worker died (keeping their partial
+    results) and offer again the reports still waiting to be delivered."""
+    return run_sweep_stale() + deliveries_retry()

@@ -17,6 +17,7 @@ from unfold.widgets import (
 )
 
 from ragengine.evaluation.cases_io import facts_from_text, facts_to_text, split_list
+from ragengine.evaluation.targets import TargetError, parse_target, target_check
 from ragengine.models import EvalCase, EvalSchedule, EvalSet, Tier
 
 
@@ -169,6 +170,19 @@ class EvalScheduleForm(forms.ModelForm):
         widget=UnfoldAdminTextInputWidget,
         help_text='Comma-separated: "extractive", "tier:NAME", "model:ENDPOINT:MODEL".',
     )
+
+    def clean_targets(self) -> list[str]:
+        specs = []
+        for spec in self.cleaned_data.get("targets") or []:
+            try:
+                target = parse_target(spec)
+                target_check(target)
+            except TargetError as exc:
+                raise forms.ValidationError(str(exc)) from exc
+            specs.append(target.spec)
+        if not specs:
+            raise forms.ValidationError("Give at least one target.")
+        return list(dict.fromkeys(specs))
 
     class Meta:
         model = EvalSchedule

@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from ragengine.answers import Answer, AnswerMode, Channel
 from ragengine.evaluation.comparison import drift_report, summary_comparison
+from ragengine.evaluation.deliveries import deliveries_create, reports_announce
 from ragengine.evaluation.documents import DocumentIndex
 from ragengine.evaluation.retrieval import retrieve_for_evaluation
 from ragengine.evaluation.scoring import Expectation, score_case
@@ -100,6 +101,9 @@ def run_finish(
             extra={"run_id": run.pk, "status": status, "answers": done, "error": error[:200]},
         )
         run_finished.send(sender=EvalRun, run=run)
+        if run.schedule_id:
+            deliveries_create(run=run)
+            reports_announce(run=run)
     return changed
 
 

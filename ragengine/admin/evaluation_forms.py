@@ -9,6 +9,7 @@ from django import forms
 from unfold.widgets import (
     UnfoldAdminCheckboxSelectMultipleWidget,
     UnfoldAdminDecimalFieldWidget,
+    UnfoldAdminFileFieldWidget,
     UnfoldAdminIntegerFieldWidget,
     UnfoldAdminSelectWidget,
     UnfoldAdminTextareaWidget,
@@ -39,6 +40,10 @@ class _ListField(forms.CharField):
             return value
         return split_list(super().to_python(value), self.sep)
 
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        # an empty list shown as "" is unchanged (a blank extra inline form stays blank)
+        return self.to_python(initial or []) != self.to_python(data)
+
 
 class FactGroupsField(forms.CharField):
     """Facts, one per line; the alternative phrases of one fact separated by "|"."""
@@ -56,6 +61,9 @@ class FactGroupsField(forms.CharField):
         if isinstance(value, list):
             return value
         return facts_from_text(super().to_python(value))
+
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        return self.to_python(initial or []) != self.to_python(data)
 
 
 def _textarea(rows: int) -> UnfoldAdminTextareaWidget:
@@ -93,6 +101,7 @@ class EvalCaseForm(forms.ModelForm):
 
 class CaseImportForm(forms.Form):
     file = forms.FileField(
+        widget=UnfoldAdminFileFieldWidget,
         help_text="JSON Lines (.jsonl), CSV (.csv) or a JSON list (.json, the shape of "
         "examples/questions.json)."
     )

@@ -165,3 +165,29 @@ def test_evaluation_tiers_and_members_are_hidden_from_the_usual_lists(admin_clie
         assert "eval:run1" not in rows(url) and ("Pro" in rows(url) or "ana" in rows(url))
         assert "eval:run1" in rows(url + "?kind=evaluation")
         assert "eval:run1" in rows(url + "?kind=all")
+
+
+def test_a_new_set_saves_with_the_blank_case_row_left_blank(admin_client):
+    """The add page's empty inline row, posted as the browser sends it, adds no case."""
+    knowledge_set = KnowledgeSetFactory(name="handbook")
+    url = reverse("admin:ragengine_evalset_add")
+    page = BeautifulSoup(admin_client.get(url).content, "html.parser")
+    data: dict = {}
+    for field in page.select("#evalset_form input, #evalset_form textarea, #evalset_form select"):
+        name = field.get("name")
+        if not name or "__prefix__" in name:
+            continue
+        if field.name == "textarea":
+            data[name] = field.text
+        elif field.name == "select":
+            chosen = field.select_one("option[selected]")
+            data[name] = chosen["value"] if chosen else ""
+        elif field.get("type") == "checkbox":
+            if field.has_attr("checked"):
+                data[name] = field.get("value", "on")
+        else:
+            data[name] = field.get("value", "")
+    assert "cases-0-question" in data  # there is a blank case row
+    response = admin_client.post(url, data | {"name": "hb", "knowledge_sets": [knowledge_set.pk]})
+    assert response.status_code == 302
+    assert EvalSet.objects.get(name="hb").cases.count() == 0

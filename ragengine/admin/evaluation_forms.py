@@ -103,7 +103,7 @@ class CaseImportForm(forms.Form):
     file = forms.FileField(
         widget=UnfoldAdminFileFieldWidget,
         help_text="JSON Lines (.jsonl), CSV (.csv) or a JSON list (.json, the shape of "
-        "examples/questions.json)."
+        "examples/questions.json).",
     )
     replace = forms.BooleanField(
         required=False,

@@ -51,6 +51,9 @@ logger = logging.getLogger(__name__)
 
 # How often workers look at the run row for a cancel request (seconds).
 CANCEL_CHECK_S = 0.5
+# Result rows are written in batches, with the progress and heartbeat, at least this often
+# (a worker that dies loses at most this much of its answers).
+FLUSH_EVERY_S = 0.5
 FALLBACK_MARK = " did not answer, so "  # the notice ask() adds when a later model answered
 
 
@@ -153,6 +156,7 @@ class _Runner:
         self._lock = threading.Lock()
         self._stop = False
         self._checked_at = 0.0
+        self.results = _ResultWriter(run.pk)
 
     def run(self) -> bool:
         """Answer every job; True when it stopped early (cancelled or swept)."""
@@ -176,13 +180,16 @@ class _Runner:
         EvalRun.objects.filter(pk=run.pk).update(cases_total=len(cases) * len(targets))
         jobs = [_Job(c, t, members[t.pk]) for c in cases for t in targets]
         with self.failures.capturing():
-            if run.concurrency <= 1:
-                for job in jobs:
-                    if self.stopped():
-                        break
-                    self.answer(job)
-            else:
-                self._in_threads(jobs, run.concurrency)
+            try:
+                if run.concurrency <= 1:
+                    for job in jobs:
+                        if self.stopped():
+                            break
+                        self.answer(job)
+                else:
+                    self._in_threads(jobs, run.concurrency)
+            finally:
+                self.results.flush()
         return self.stopped(force=True)
 
     # --- concurrency ------------------------------------------------------------------------
@@ -273,10 +280,7 @@ class _Runner:
             row.status, row.mode, row.error = ResultStatus.FAILED, "error", f"{exc}"[:2000]
         else:
             self._fill(row, answer, case, target)
-        row.save()
-        EvalRun.objects.filter(pk=run.pk).update(
-            cases_done=F("cases_done") + 1, heartbeat_at=timezone.now()
-        )
+        self.results.add(row)
 
     def _fill(self, row: EvalResult, answer: Answer, case: EvalCase, target: EvalRunTarget):
         row.answer = answer.text
@@ -329,6 +333,35 @@ class _Runner:
             reasons = self.failures.pop(request_id)
             return "No model answered: " + ("; ".join(reasons) if reasons else ALL_DOWN_NOTICE)
         return ""
+
+
+class _ResultWriter:
+    """Result rows written in batches with the run's progress and heartbeat: one insert
+    and one update per FLUSH_EVERY_S instead of two statements per answer."""
+
+    def __init__(self, run_id: int) -> None:
+        self.run_id = run_id
+        self._rows: list[EvalResult] = []
+        self._lock = threading.Lock()
+        self._flushed_at = time.monotonic()
+
+    def add(self, row: EvalResult) -> None:
+        with self._lock:
+            self._rows.append(row)
+            due = time.monotonic() - self._flushed_at >= FLUSH_EVERY_S
+        if due:
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            rows, self._rows = self._rows, []
+            self._flushed_at = time.monotonic()
+            if not rows:
+                return
+            EvalResult.objects.bulk_create(rows)
+            EvalRun.objects.filter(pk=self.run_id).update(
+                cases_done=F("cases_done") + len(rows), heartbeat_at=timezone.now()
+            )
 
 
 class _ProviderFailures(logging.Handler):

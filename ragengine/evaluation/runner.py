@@ -28,6 +28,7 @@ from ragengine.answers import Answer, AnswerMode, Channel
 from ragengine.evaluation.comparison import drift_report, summary_comparison
 from ragengine.evaluation.deliveries import deliveries_create, reports_announce
 from ragengine.evaluation.documents import DocumentIndex
+from ragengine.evaluation.judge import Judge, judge_model_for
 from ragengine.evaluation.retrieval import retrieve_for_evaluation
 from ragengine.evaluation.scoring import Expectation, score_case
 from ragengine.evaluation.signals import run_finished
@@ -157,6 +158,7 @@ class _Runner:
         self._stop = False
         self._checked_at = 0.0
         self.results = _ResultWriter(run.pk)
+        self.judge: Judge | None = None
 
     def run(self) -> bool:
         """Answer every job; True when it stopped early (cancelled or swept)."""
@@ -175,6 +177,8 @@ class _Runner:
             t.pk: t.member if t.member_id else evaluation_member_build(run=run, target=t)
             for t in targets
         }
+        if run.judge_tier_id:
+            self.judge = Judge(run=run, model=judge_model_for(run.judge_tier))
         index = DocumentIndex.for_sets(pk for pk, _ in sets)
         self.expected = {c.pk: index.ids(c.expected_documents) for c in cases}
         EvalRun.objects.filter(pk=run.pk).update(cases_total=len(cases) * len(targets))
@@ -292,6 +296,7 @@ class _Runner:
                 "title": s.title,
                 "location": s.location,
                 "score": s.score,
+                "snippet": s.snippet,
             }
             for s in answer.sources
         ]
@@ -321,6 +326,16 @@ class _Runner:
         )
         row.metrics = score.metrics
         row.facts_found, row.facts_missed = score.facts_found, score.facts_missed
+        if self.judge is not None:
+            if case.must_refuse or score.declined:
+                row.judge = {"judged": False, "reason": "not judged: the answer declined"}
+            else:
+                row.judge = self.judge(
+                    question=case.question,
+                    answer=answer.text,
+                    sources=row.sources,
+                    request_id=row.request_id,
+                ).as_dict()
 
     def _failure(self, answer: Answer, target: EvalRunTarget, request_id: str) -> str:
         """Why this answer does not measure the target, or "" when it does."""

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from ragengine.evaluation.judge import JudgeUnavailable, judge_model_for
 from ragengine.evaluation.targets import TargetError, parse_target, target_check
 from ragengine.models import (
     EvalRun,
@@ -73,6 +74,11 @@ def run_start(
         targets.append(target)
     if not targets:
         raise RunError("Pick at least one target.")
+    if judge_tier is not None:
+        try:
+            judge_model_for(judge_tier)
+        except JudgeUnavailable as exc:
+            raise RunError(str(exc)) from exc
     with transaction.atomic():
         run = EvalRun.objects.create(
             eval_set=eval_set,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 from decimal import Decimal
 
 import pytest
@@ -116,15 +115,7 @@ def test_an_unusable_judge_leaves_cases_not_judged_with_the_reason(
     summary = run.summary["targets"]["extractive"]
     assert summary["judged"] == 0
     assert summary["metrics"]["faithfulness"] == {"value": None, "n": 0, "total": 6}
-    assert not any(
-        isinstance(v, float) and math.isnan(v)
-        for v in json.loads(
-            json.dumps(summary, allow_nan=True), parse_constant=lambda c: float("nan")
-        )
-        .get("metrics", {})
-        .get("faithfulness", {})
-        .values()
-    )
+    assert "NaN" not in json.dumps(run.summary)  # JSON never carries a NaN
 
 
 def test_the_judge_never_spends_past_the_runs_cap(eval_set, judge_server):

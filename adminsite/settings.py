@@ -7,6 +7,7 @@ fail at start-up with a message naming the variable (django-environ + `_require`
 
 from __future__ import annotations
 
+import importlib.util
 import secrets
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -326,6 +327,15 @@ _require(
 if env.str("EMAIL_URL", default=""):  # e.g. smtp+tls://user:password@smtp.example.com:587
     vars().update(env.email_url("EMAIL_URL"))
 DEFAULT_FROM_EMAIL = env.str("ARANDU_EMAIL_FROM", default="arandu@localhost")
+
+# Each finished evaluation run is also logged to MLflow when this is set (needs
+# `pip install mlflow-skinny`), e.g. http://mlflow:5000 or sqlite:///…/mlflow.db.
+MLFLOW_TRACKING_URI = env.str("MLFLOW_TRACKING_URI", default="").strip()
+ARANDU_MLFLOW_EXPERIMENT = env.str("ARANDU_MLFLOW_EXPERIMENT", default="arandu-evaluation")
+_require(
+    not MLFLOW_TRACKING_URI or importlib.util.find_spec("mlflow") is not None,
+    "MLFLOW_TRACKING_URI is set but MLflow is not installed: pip install mlflow-skinny.",
+)
 
 # --- Logging: key=value structured fields via `extra=`, one line per event.
 LOG_LEVEL = env.str("ARANDU_LOG_LEVEL", default="INFO")

@@ -29,6 +29,7 @@ from ragengine.evaluation.comparison import drift_report, summary_comparison
 from ragengine.evaluation.deliveries import deliveries_create, reports_announce
 from ragengine.evaluation.documents import DocumentIndex
 from ragengine.evaluation.judge import Judge, judge_model_for
+from ragengine.evaluation.mlflow_log import run_log_to_mlflow
 from ragengine.evaluation.retrieval import retrieve_for_evaluation
 from ragengine.evaluation.scoring import Expectation, score_case
 from ragengine.evaluation.signals import run_finished
@@ -100,6 +101,10 @@ def run_finish(
     )
     if changed:
         run.refresh_from_db()
+        logged = run_log_to_mlflow(run=run)
+        if logged is not None:
+            run.summary["mlflow"] = logged
+            EvalRun.objects.filter(pk=run.pk).update(summary=run.summary)
         logger.info(
             "evaluation run finished",
             extra={"run_id": run.pk, "status": status, "answers": done, "error": error[:200]},

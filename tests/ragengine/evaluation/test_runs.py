@@ -257,6 +257,10 @@ def test_concurrent_questions_answer_every_pair_once(handbook, stub_endpoint):
             "in-memory SQLite locks whole tables across threads; the worker-process test "
             "runs concurrently on a SQLite file, and PostgreSQL runs this one"
         )
+    from ragengine.models import ModelPrice
+
+    # transactional tests run after others flushed the seeded price table
+    ModelPrice.objects.get_or_create(provider_kind="openai", model="gpt-4o-mini")
     eval_set = EvalSet.objects.create(name="concurrent")
     eval_set.knowledge_sets.set([handbook])
     from ragengine.evaluation.cases_io import eval_cases_import
@@ -270,3 +274,10 @@ def test_concurrent_questions_answer_every_pair_once(handbook, stub_endpoint):
     assert run.status == "done", run.error
     assert EvalResult.objects.filter(run=run).count() == run.cases_done == 12
     assert EvalResult.objects.filter(run=run, status="ok").count() == 12
+
+
+def test_the_sweep_is_scheduled_every_five_minutes():
+    from django_q.models import Schedule
+
+    sweep = Schedule.objects.get(func="ragengine.tasks.evaluation_sweep_task")
+    assert (sweep.schedule_type, sweep.minutes, sweep.repeats) == ("I", 5, -1)

@@ -21,6 +21,9 @@ run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py ensure_admin
 	$(BIN)/python manage.py ingest examples/handbook --knowledge-set handbook
+	# the example evaluation set (admin → Evaluation sets), once
+	$(BIN)/python manage.py import_evalset examples/evaluation/handbook.jsonl --set handbook \
+		--knowledge-set handbook --if-missing
 	# collects the static files, then gunicorn (admin, WhiteNoise) + worker (+ bots)
 	$(BIN)/python manage.py serve
 

@@ -7,8 +7,10 @@ fail at start-up with a message naming the variable (django-environ + `_require`
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import secrets
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import environ
@@ -299,6 +301,14 @@ ARANDU_MODEL_DEADLINE_S = env.float("ARANDU_MODEL_DEADLINE_S", default=120.0)
 # their budget (they settle to their real, lower cost), before the hard-limit policy.
 ARANDU_BUDGET_WAIT_S = env.float("ARANDU_BUDGET_WAIT_S", default=30.0)
 
+# Evaluation runs (admin → Evaluation runs, `manage.py evaluate`).
+ARANDU_EVAL_CONCURRENCY = env.int("ARANDU_EVAL_CONCURRENCY", default=4)
+try:  # most each target of a run may spend (its evaluation member's budget)
+    ARANDU_EVAL_BUDGET_CAP = Decimal(env.str("ARANDU_EVAL_BUDGET_CAP", default="1.00"))
+except InvalidOperation:
+    raise ImproperlyConfigured("ARANDU_EVAL_BUDGET_CAP must be a number, e.g. 1.50.") from None
+ARANDU_EVAL_STALE_MINUTES = env.int("ARANDU_EVAL_STALE_MINUTES", default=10)
+
 _require(ARANDU_CHUNK_TOKENS >= 32, "ARANDU_CHUNK_TOKENS must be at least 32.")
 _require(
     0 <= ARANDU_CHUNK_OVERLAP < ARANDU_CHUNK_TOKENS,
@@ -342,6 +352,12 @@ _require(
     "ARANDU_CACHE_SEMANTIC_THRESHOLD must be in (0, 1].",
 )
 _require(ARANDU_EXTRACTIVE_EMBED_SENTENCES >= 0, "ARANDU_EXTRACTIVE_EMBED_SENTENCES must be >= 0.")
+_require(1 <= ARANDU_EVAL_CONCURRENCY <= 32, "ARANDU_EVAL_CONCURRENCY must be between 1 and 32.")
+_require(
+    ARANDU_EVAL_BUDGET_CAP.is_finite() and ARANDU_EVAL_BUDGET_CAP >= 0,
+    "ARANDU_EVAL_BUDGET_CAP must be >= 0.",
+)
+_require(ARANDU_EVAL_STALE_MINUTES >= 1, "ARANDU_EVAL_STALE_MINUTES must be at least 1.")
 _require(ARANDU_INGEST_COMMIT_EVERY >= 1, "ARANDU_INGEST_COMMIT_EVERY must be at least 1.")
 _require(
     0 < ARANDU_MODEL_DEADLINE_S <= 3600, "ARANDU_MODEL_DEADLINE_S must be in (0, 3600] seconds."
@@ -422,6 +438,32 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
+
+
+# --- Evaluation reports: where people reach the admin (links in reports), and e-mail.
+def _public_url(address: str) -> str:
+    if address.startswith("unix:"):
+        return "http://localhost"
+    return "http://" + address.replace("0.0.0.0:", "127.0.0.1:")
+
+
+ARANDU_PUBLIC_URL = env.str("ARANDU_PUBLIC_URL", default=_public_url(ARANDU_ADDRESS)).rstrip("/")
+_require(
+    ARANDU_PUBLIC_URL.startswith(("http://", "https://")),
+    "ARANDU_PUBLIC_URL must be an http(s) URL, e.g. https://arandu.example.com.",
+)
+if env.str("EMAIL_URL", default=""):  # e.g. smtp+tls://user:password@smtp.example.com:587
+    vars().update(env.email_url("EMAIL_URL"))
+DEFAULT_FROM_EMAIL = env.str("ARANDU_EMAIL_FROM", default="arandu@localhost")
+
+# Each finished evaluation run is also logged to MLflow when this is set (needs
+# `pip install mlflow-skinny`), e.g. http://mlflow:5000 or sqlite:///…/mlflow.db.
+MLFLOW_TRACKING_URI = env.str("MLFLOW_TRACKING_URI", default="").strip()
+ARANDU_MLFLOW_EXPERIMENT = env.str("ARANDU_MLFLOW_EXPERIMENT", default="arandu-evaluation")
+_require(
+    not MLFLOW_TRACKING_URI or importlib.util.find_spec("mlflow") is not None,
+    "MLFLOW_TRACKING_URI is set but MLflow is not installed: pip install mlflow-skinny.",
+)
 
 # --- Logging: key=value structured fields via `extra=`, one line per event.
 LOG_LEVEL = env.str("ARANDU_LOG_LEVEL", default="INFO")

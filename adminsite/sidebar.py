@@ -16,7 +16,6 @@ from django.urls import reverse
 from django.utils.text import capfirst
 
 # (group title, ((model label, Material Symbols icon), ...)), in sidebar order.
-# Evaluation joins when its models exist.
 GROUPS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     (
         "Knowledge",
@@ -51,6 +50,16 @@ GROUPS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("ragengine.CacheRule", "rule"),
             ("ragengine.CachedAnswer", "cached"),
             ("ragengine.CacheEvent", "history"),
+        ),
+    ),
+    (
+        "Evaluation",
+        (
+            ("ragengine.EvalSet", "checklist"),
+            ("ragengine.EvalCase", "quiz"),
+            ("ragengine.EvalRun", "monitoring"),
+            ("ragengine.EvalSchedule", "event_repeat"),
+            ("ragengine.ReportDelivery", "outgoing_mail"),
         ),
     ),
     (

@@ -8,3 +8,10 @@ from botcore.events import handled_events_prune
 def handled_events_prune_task() -> int:
     """Forget delivered event ids older than a day (daily)."""
     return handled_events_prune()
+
+
+def report_deliveries_task(run_id: int) -> int:
+    """Post the evaluation reports a finished run left (see botcore/reports.py)."""
+    from botcore.reports import report_deliveries_send
+
+    return report_deliveries_send(run_id=run_id)

@@ -3,11 +3,14 @@ feedback people left on answers (read-only)."""
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from unfold.admin import ModelAdmin
 
+from ragengine.admin.evaluation import page
+from ragengine.admin.evaluation_forms import PickEvalSetForm
+from ragengine.evaluation.feedback_cases import eval_cases_from_feedback
 from ragengine.models import ChannelBinding, Feedback
 
 
@@ -53,8 +56,49 @@ class FeedbackAdmin(ModelAdmin):
     def short_comment(self, obj: Feedback) -> str:
         return obj.comment if len(obj.comment) <= 80 else obj.comment[:79] + "…"
 
+    actions = ["add_to_evaluation_set"]
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+    def has_add_to_evaluation_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("ragengine.add_evalcase")
+
+    @admin.action(
+        description="Add 👎 answers to an evaluation set (as draft cases)",
+        permissions=["add_to_evaluation"],
+    )
+    def add_to_evaluation_set(
+        self, request: HttpRequest, queryset: QuerySet
+    ) -> HttpResponse | None:
+        form = PickEvalSetForm(request.POST if "eval_set" in request.POST else None)
+        if not form.is_valid():
+            return page(
+                self,
+                request,
+                "pick_eval_set.html",
+                "Add to an evaluation set",
+                form=form,
+                feedback=list(queryset.select_related("member")),
+                action="add_to_evaluation_set",
+            )
+        report = eval_cases_from_feedback(
+            feedback=list(queryset.select_related("member")),
+            eval_set=form.cleaned_data["eval_set"],
+        )
+        skipped = []
+        if report.skipped_not_down:
+            skipped.append(f"{report.skipped_not_down} not 👎")
+        if report.skipped_already:
+            skipped.append(f"{report.skipped_already} already there")
+        self.message_user(
+            request,
+            f"{len(report.created)} draft case(s) added to {form.cleaned_data['eval_set']}"
+            + (f" (skipped: {', '.join(skipped)})" if skipped else "")
+            + ". Fill in their expected facts, then enable them.",
+            messages.SUCCESS,
+        )
+        return None

@@ -11,6 +11,35 @@ from unfold.admin import ModelAdmin, TabularInline
 from ragengine.models import Identity, Member, Tier, TierModel, Workspace
 
 
+class EvaluationFilter(admin.SimpleListFilter):
+    """Hides the tiers and members evaluation runs create (named "eval:…") unless asked."""
+
+    title = "kind"
+    parameter_name = "kind"
+
+    def lookups(self, request, model_admin):
+        return [("real", "Real"), ("evaluation", "Evaluation runs"), ("all", "All")]
+
+    def value(self):
+        return super().value() or "real"
+
+    def choices(self, changelist):
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request, queryset):
+        field = "name" if queryset.model is Tier else "display_name"
+        if self.value() == "real":
+            return queryset.exclude(**{f"{field}__startswith": "eval:"})
+        if self.value() == "evaluation":
+            return queryset.filter(**{f"{field}__startswith": "eval:"})
+        return queryset
+
+
 class TierModelInline(TabularInline):
     model = TierModel
     extra = 1
@@ -30,7 +59,7 @@ class TierAdmin(ModelAdmin):
         "questions_per_day",
         "ab_percent",
     )
-    list_filter = ("is_default", "hard_limit_policy")
+    list_filter = (EvaluationFilter, "is_default", "hard_limit_policy")
     search_fields = ("name",)
     inlines = [TierModelInline]
     fieldsets = (
@@ -110,7 +139,7 @@ class IdentityInline(TabularInline):
 @admin.register(Member)
 class MemberAdmin(ModelAdmin):
     list_display = ("display_name", "tier", "workspace", "is_active", "created_at")
-    list_filter = ("tier", "workspace", "is_active")
+    list_filter = (EvaluationFilter, "tier", "workspace", "is_active")
     search_fields = ("display_name", "identities__user_id")
     filter_horizontal = ("knowledge_sets",)
     inlines = [IdentityInline]

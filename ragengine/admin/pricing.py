@@ -9,7 +9,24 @@ from unfold.admin import ModelAdmin
 
 from ragengine.llm.key_policy import configured_key_policy
 from ragengine.models import ModelPrice, ProviderEndpoint, UsageRecord
-from ragengine.selectors.usage import usage_summary
+from ragengine.selectors.usage import exclude_evaluation, only_evaluation, usage_summary
+
+
+class SpendFilter(admin.SimpleListFilter):
+    """People's questions or evaluation runs (whose ledger channel is eval:run:<id>)."""
+
+    title = "asked by"
+    parameter_name = "asked_by"
+
+    def lookups(self, request, model_admin):
+        return [("people", "People"), ("evaluation", "Evaluation runs")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "people":
+            return exclude_evaluation(queryset)
+        if self.value() == "evaluation":
+            return only_evaluation(queryset)
+        return queryset
 
 
 @admin.register(ProviderEndpoint)
@@ -57,7 +74,7 @@ class UsageRecordAdmin(ModelAdmin):
         "cost_saved",
         "status",
     )
-    list_filter = ("mode", "status", "tier", "provider", "model", "arm")
+    list_filter = (SpendFilter, "mode", "status", "tier", "provider", "model", "arm")
     search_fields = ("member__display_name", "request_id", "model")
     date_hierarchy = "created_at"
     list_select_related = ("member", "tier")

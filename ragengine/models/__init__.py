@@ -11,6 +11,23 @@ from ragengine.models.cache import (
 )
 from ragengine.models.channels import ChannelBinding
 from ragengine.models.embeddings import EmbeddingCacheEntry
+from ragengine.models.evaluation import CaseLanguage, CaseOrigin, EvalCase, EvalSet
+from ragengine.models.evaluation_reports import (
+    DeliveryChannel,
+    DeliveryStatus,
+    EvalSchedule,
+    Frequency,
+    ReportDelivery,
+)
+from ragengine.models.evaluation_runs import (
+    FINISHED_STATUSES,
+    EvalResult,
+    EvalRun,
+    EvalRunStatus,
+    EvalRunTarget,
+    ResultStatus,
+    TargetKind,
+)
 from ragengine.models.feedback import Feedback, FeedbackValue
 from ragengine.models.knowledge import Chunk, Document, DocumentStatus, KnowledgeSet
 from ragengine.models.people import Identity, Member, Platform
@@ -22,19 +39,32 @@ __all__ = [
     "ApiScope",
     "ApiToken",
     "ApiTokenKind",
+    "FINISHED_STATUSES",
     "BlockedPattern",
     "CacheCategory",
     "CacheEvent",
     "CacheEventKind",
     "CacheRule",
     "CachedAnswer",
+    "CaseLanguage",
+    "CaseOrigin",
     "ChannelBinding",
     "Chunk",
     "Document",
+    "DeliveryChannel",
+    "DeliveryStatus",
     "DocumentStatus",
     "EmbeddingCacheEntry",
+    "EvalCase",
+    "EvalResult",
+    "EvalRun",
+    "EvalRunStatus",
+    "EvalRunTarget",
+    "EvalSchedule",
+    "EvalSet",
     "Feedback",
     "FeedbackValue",
+    "Frequency",
     "HardLimitPolicy",
     "Identity",
     "KnowledgeSet",
@@ -43,6 +73,9 @@ __all__ = [
     "Platform",
     "ProviderEndpoint",
     "ProviderKind",
+    "ReportDelivery",
+    "ResultStatus",
+    "TargetKind",
     "Tier",
     "TierModel",
     "UsageRecord",

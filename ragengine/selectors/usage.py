@@ -17,6 +17,9 @@ from ragengine.models import Member, UsageRecord, UsageStatus
 # before them already counts against their deadline).
 SETTLE_MARGIN = timedelta(minutes=1)
 
+# Evaluation runs ask in the channel "eval:run:<id>": their ledger rows are told apart by it.
+EVALUATION_CHANNEL_PREFIX = "eval:"
+
 GroupBy = Literal["member", "tier", "model"]
 _KEYS = {
     "member": F("member__display_name"),
@@ -76,11 +79,30 @@ def usage_summary(*, rows: QuerySet[UsageRecord]) -> UsageRow:
     return UsageRow(key="total", **rows.aggregate(**_aggregates()))
 
 
-def usage_totals(*, start: datetime, end: datetime, by: GroupBy | None = None) -> list[UsageRow]:
-    """Settled usage in [start, end), grouped; one "total" row when `by` is None."""
+def exclude_evaluation(rows: QuerySet[UsageRecord]) -> QuerySet[UsageRecord]:
+    """Leave out the spend of evaluation runs (people's questions only)."""
+    return rows.exclude(channel__startswith=EVALUATION_CHANNEL_PREFIX)
+
+
+def only_evaluation(rows: QuerySet[UsageRecord]) -> QuerySet[UsageRecord]:
+    """Only the spend of evaluation runs."""
+    return rows.filter(channel__startswith=EVALUATION_CHANNEL_PREFIX)
+
+
+def usage_totals(
+    *,
+    start: datetime,
+    end: datetime,
+    by: GroupBy | None = None,
+    include_evaluation: bool = False,
+) -> list[UsageRow]:
+    """Settled usage in [start, end), grouped; one "total" row when `by` is None.
+    Evaluation runs' spend is left out unless `include_evaluation`."""
     rows = UsageRecord.objects.filter(
         status=UsageStatus.SETTLED, created_at__gte=start, created_at__lt=end
     )
+    if not include_evaluation:
+        rows = exclude_evaluation(rows)
     if by is None:
         return [usage_summary(rows=rows)]
     grouped = rows.annotate(key=_KEYS[by]).values("key").annotate(**_aggregates()).order_by("-cost")

@@ -27,10 +27,15 @@ class UsageReport:
 
 
 def usage_report(
-    *, period: Period = "day", by: GroupBy | None = None, day: date | None = None
+    *,
+    period: Period = "day",
+    by: GroupBy | None = None,
+    day: date | None = None,
+    include_evaluation: bool = False,
 ) -> UsageReport:
     """Settled usage in the calendar day or month (ARANDU_TIME_ZONE) containing `day`
-    (default today), one row per `by` key, or one "total" row."""
+    (default today), one row per `by` key, or one "total" row; evaluation runs' spend
+    only with `include_evaluation`."""
     moment = timezone.now()
     if day is not None:
         moment = timezone.make_aware(datetime.combine(day, time(12)))
@@ -41,5 +46,9 @@ def usage_report(
         else (windows.month_start, windows.month_end)
     )
     return UsageReport(
-        period=period, by=by, start=start, end=end, rows=usage_totals(start=start, end=end, by=by)
+        period=period,
+        by=by,
+        start=start,
+        end=end,
+        rows=usage_totals(start=start, end=end, by=by, include_evaluation=include_evaluation),
     )

@@ -13,7 +13,15 @@ from unfold.admin import ModelAdmin as UnfoldModelAdmin
 
 pytestmark = pytest.mark.django_db
 
-GROUPS = ["Knowledge", "People & tiers", "Models & prices", "Cache", "Chat doors", "System"]
+GROUPS = [
+    "Knowledge",
+    "People & tiers",
+    "Models & prices",
+    "Cache",
+    "Evaluation",
+    "Chat doors",
+    "System",
+]
 
 
 def changelist_url(model) -> str:

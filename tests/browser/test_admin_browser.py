@@ -17,7 +17,15 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-GROUPS = ["Knowledge", "People & tiers", "Models & prices", "Cache", "Chat doors", "System"]
+GROUPS = [
+    "Knowledge",
+    "People & tiers",
+    "Models & prices",
+    "Cache",
+    "Evaluation",
+    "Chat doors",
+    "System",
+]
 pytestmark = pytest.mark.slow
 
 

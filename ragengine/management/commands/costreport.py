@@ -16,6 +16,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--period", choices=PERIODS, default="day")
         parser.add_argument("--by", choices=GROUPS)
+        parser.add_argument(
+            "--include-evaluation",
+            action="store_true",
+            help="Count evaluation runs' spend too (left out by default).",
+        )
         parser.add_argument("--date", help="A day inside the period (YYYY-MM-DD); default today.")
         parser.add_argument("--csv", action="store_true", help="CSV on stdout.")
 
@@ -26,7 +31,9 @@ class Command(BaseCommand):
                 day = datetime.strptime(date, "%Y-%m-%d").date()
             except ValueError as exc:
                 raise CommandError(f"--date must look like 2026-11-21, not {date!r}.") from exc
-        report = usage_report(period=period, by=by, day=day)
+        report = usage_report(
+            period=period, by=by, day=day, include_evaluation=options["include_evaluation"]
+        )
         start, end, rows = report.start, report.end, report.rows
         header = [by or "scope", "questions", "tokens_in", "tokens_out", "cost", "cost_saved"]
         if options["csv"]:

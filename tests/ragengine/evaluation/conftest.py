@@ -47,7 +47,7 @@ def _one_question_at_a_time(settings):
 
 @pytest.fixture(autouse=True)
 def _fresh_providers(monkeypatch):
-    monkeypatch.setenv("ARANDU_TEST_OPENAI_KEY", "sk-test-fake-key")
+    monkeypatch.setenv("ARANDU_TEST_OPENAI_API_KEY", "sk-test-fake-key")
     reset_providers()
     yield
     reset_providers()
@@ -66,7 +66,7 @@ def endpoint_at(url: str, name: str = "stub") -> ProviderEndpoint:
         name=name,
         kind="openai",
         base_url=f"{url}/v1",
-        api_key_env="ARANDU_TEST_OPENAI_KEY",
+        api_key_env="ARANDU_TEST_OPENAI_API_KEY",
         max_retries=0,
         timeout_s=5.0,
     )

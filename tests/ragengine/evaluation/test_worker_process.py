@@ -65,7 +65,7 @@ def setup(tmp_path):
     }
     env.update(
         ARANDU_DATA_DIR=str(tmp_path / "data"),
-        ARANDU_TEST_OPENAI_KEY="sk-test-fake-key",
+        ARANDU_TEST_OPENAI_API_KEY="sk-test-fake-key",
         ARANDU_Q_WORKERS="1",
     )
     docs = tmp_path / "docs"
@@ -89,7 +89,7 @@ def setup(tmp_path):
                 "knowledge_set=['handbook'])",
                 "from ragengine.models import ProviderEndpoint",
                 f"ProviderEndpoint.objects.create(name='stub', kind='openai', "
-                f"base_url='{server.url}/v1', api_key_env='ARANDU_TEST_OPENAI_KEY', "
+                f"base_url='{server.url}/v1', api_key_env='ARANDU_TEST_OPENAI_API_KEY', "
                 "max_retries=0, timeout_s=10)",
             ]
         ),

@@ -273,6 +273,9 @@ ARANDU_MAX_DOC_CHARS = env.int("ARANDU_MAX_DOC_CHARS", default=5_000_000)
 ARANDU_PARSE_TIMEOUT_S = env.float("ARANDU_PARSE_TIMEOUT_S", default=60.0)
 ARANDU_QUESTION_MIN_CHARS = env.int("ARANDU_QUESTION_MIN_CHARS", default=3)
 ARANDU_QUESTION_MAX_CHARS = env.int("ARANDU_QUESTION_MAX_CHARS", default=1000)
+# Days the question history keeps what people asked and were answered (0: never stored);
+# figures (mode, cost, latency) stay, and the ledger is kept regardless.
+ARANDU_QUESTION_RETENTION_DAYS = env.int("ARANDU_QUESTION_RETENTION_DAYS", default=90)
 ARANDU_TOP_K = env.int("ARANDU_TOP_K", default=5)
 ARANDU_MIN_SIMILARITY = env.float("ARANDU_MIN_SIMILARITY", default=0.2)
 ARANDU_HYBRID_ALPHA = env.float("ARANDU_HYBRID_ALPHA", default=0.5)
@@ -315,6 +318,9 @@ _require(
     "ARANDU_CHUNK_OVERLAP must be >= 0 and smaller than ARANDU_CHUNK_TOKENS.",
 )
 _require(ARANDU_MAX_FILE_MB > 0, "ARANDU_MAX_FILE_MB must be positive.")
+_require(
+    ARANDU_QUESTION_RETENTION_DAYS >= 0, "ARANDU_QUESTION_RETENTION_DAYS must be 0 or more."
+)
 _require(ARANDU_MAX_DOC_PARAGRAPHS >= 1, "ARANDU_MAX_DOC_PARAGRAPHS must be at least 1.")
 _require(ARANDU_MAX_DOC_CHARS >= 1, "ARANDU_MAX_DOC_CHARS must be at least 1.")
 _require(ARANDU_PARSE_TIMEOUT_S > 0, "ARANDU_PARSE_TIMEOUT_S must be positive (seconds).")

@@ -29,6 +29,7 @@ from ragengine.models.evaluation_runs import (
     TargetKind,
 )
 from ragengine.models.feedback import Feedback, FeedbackValue
+from ragengine.models.history import QuestionOutcome, QuestionRecord
 from ragengine.models.knowledge import Chunk, Document, DocumentStatus, KnowledgeSet
 from ragengine.models.people import Identity, Member, Platform
 from ragengine.models.providers import ModelPrice, ProviderEndpoint, ProviderKind
@@ -71,6 +72,8 @@ __all__ = [
     "Member",
     "ModelPrice",
     "Platform",
+    "QuestionOutcome",
+    "QuestionRecord",
     "ProviderEndpoint",
     "ProviderKind",
     "ReportDelivery",

@@ -33,6 +33,7 @@ from ragengine.services.document_answers import (
     answer_from_documents,
 )
 from ragengine.services.generation import TextSink
+from ragengine.services.question_history import question_record
 from ragengine.services.questions import INACTIVE_MESSAGE, question_intake
 from ragengine.services.routing import route_for
 from ragengine.services.spending import plan_answer, plan_finish, plan_release, serve_cached
@@ -67,6 +68,7 @@ def ask(
     """
     request_id = (request_id or uuid.uuid4().hex[:12])[:32]
     watch = Stopwatch()
+    answer = None
     try:
         answer = _answer(
             member=member,
@@ -87,11 +89,16 @@ def ask(
                 "reason": refusal.message,
             },
         )
-        return Answer(
+        answer = Answer(
             text=refusal.message,
             mode=AnswerMode.REFUSED,
             timings_ms=watch.finish(),
             request_id=request_id,
+        )
+        return answer
+    finally:  # refusals and errors too: the history shows what people could not get
+        question_record(
+            request_id=request_id, member=member, channel=channel, question=question, answer=answer
         )
     logger.info(
         "question answered",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from decimal import Decimal
+
 import factory
 
 from ragengine.models import (
@@ -10,6 +13,8 @@ from ragengine.models import (
     DocumentStatus,
     KnowledgeSet,
     Member,
+    UsageRecord,
+    UsageStatus,
     Workspace,
 )
 
@@ -65,3 +70,12 @@ class ChannelBindingFactory(factory.django.DjangoModelFactory):
     def sets(self, create, extracted, **kwargs):
         if create and extracted:
             self.knowledge_sets.set(extracted)
+
+
+def ledger_row(member, cost: str, at: datetime, **fields) -> UsageRecord:
+    """A settled ledger row of `cost` dated `at` (created_at is set after the insert)."""
+    row = UsageRecord.objects.create(
+        member=member, status=UsageStatus.SETTLED, cost=Decimal(cost), request_id="r", **fields
+    )
+    UsageRecord.objects.filter(pk=row.pk).update(created_at=at)
+    return row

@@ -1,4 +1,6 @@
-"""Reads over the usage ledger: cost reports by member, tier or model."""
+"""Reads over the usage ledger: what counts as spend, a member's spend and question
+counts in the budget windows (one query, under the member lock), cost reports by
+member, tier or model."""
 
 from __future__ import annotations
 
@@ -6,12 +8,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Count, F, Q, QuerySet, Sum, Value
+from django.db import connection
+from django.db.models import Count, F, Max, Min, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, Concat
 
 from ragengine.models import Member, UsageRecord, UsageStatus
+
+ZERO = Decimal("0")
 
 # Room around a question's model calls: settling after them takes far less (retrieval
 # before them already counts against their deadline).
@@ -52,6 +58,129 @@ def member_spend(*, member: Member, since: datetime, now: datetime) -> Decimal:
         live_spend_filter(now), member=member, created_at__gte=since
     ).aggregate(cost=Sum("cost"), reserved=Sum("reserved"))
     return (totals["cost"] or Decimal("0")) + (totals["reserved"] or Decimal("0"))
+
+
+@dataclass(frozen=True, slots=True)
+class Periods:
+    day_start: datetime
+    day_end: datetime
+    month_start: datetime
+    month_end: datetime
+    hour_start: datetime
+
+
+def periods_at(now: datetime) -> Periods:
+    """Calendar day and month containing `now`, in ARANDU_TIME_ZONE; the last rolling hour."""
+    zone = ZoneInfo(settings.TIME_ZONE)
+    local = now.astimezone(zone)
+    day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    month_start = day_start.replace(day=1)
+    next_month = (month_start + timedelta(days=32)).replace(day=1)
+    return Periods(
+        day_start=day_start,
+        day_end=(day_start + timedelta(days=1)),
+        month_start=month_start,
+        month_end=next_month,
+        hour_start=now - timedelta(hours=1),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SpendTotals:
+    day_spent: Decimal  # settled cost plus live reservations
+    month_spent: Decimal
+    hour_questions: int
+    day_questions: int
+    oldest_in_hour: datetime | None
+    day_reserved: Decimal = ZERO  # the live reservations within the spend
+    month_reserved: Decimal = ZERO
+    in_flight: int = 0  # live reservations holding money
+    newest_in_flight: datetime | None = None
+
+
+_PG_TOTALS = """
+SELECT
+  SUM(cost + reserved) FILTER (WHERE live AND created_at >= %(day)s),
+  SUM(cost + reserved) FILTER (WHERE live AND created_at >= %(month)s),
+  COUNT(*) FILTER (WHERE counts_toward_quota AND created_at >= %(hour)s),
+  COUNT(*) FILTER (WHERE counts_toward_quota AND created_at >= %(day)s),
+  MIN(created_at) FILTER (WHERE counts_toward_quota AND created_at >= %(hour)s),
+  SUM(reserved) FILTER (WHERE live AND created_at >= %(day)s),
+  SUM(reserved) FILTER (WHERE live AND created_at >= %(month)s),
+  COUNT(*) FILTER (WHERE live AND reserved > 0 AND created_at >= %(month)s),
+  MAX(created_at) FILTER (WHERE live AND reserved > 0 AND created_at >= %(month)s)
+FROM (
+  SELECT cost, reserved, created_at, counts_toward_quota,
+         (status = 'settled' OR (status = 'reserved' AND created_at >= %(stale)s)) AS live
+  FROM {table} WHERE member_id = %(member)s AND created_at >= %(since)s
+) AS rows
+"""
+
+
+def member_totals(*, member: Member, periods: Periods, now: datetime) -> SpendTotals:
+    """Everything the budget and rate checks need in ONE query (they run it under the
+    member lock).
+
+    On PostgreSQL the same aggregate is sent as plain SQL: it runs on every question and
+    building it through the ORM cost more than executing it (docs/PERFORMANCE.md §6)."""
+    if connection.vendor == "postgresql":
+        return _pg_totals(member, periods, now)
+    spend = live_spend_filter(now)
+    quota = Q(counts_toward_quota=True)
+    amount = F("cost") + F("reserved")
+    day, month = Q(created_at__gte=periods.day_start), Q(created_at__gte=periods.month_start)
+    holding = spend & month & Q(reserved__gt=0)
+    row = UsageRecord.objects.filter(
+        member=member, created_at__gte=min(periods.month_start, periods.hour_start)
+    ).aggregate(
+        day=Sum(amount, filter=spend & day),
+        month=Sum(amount, filter=spend & month),
+        hour_n=Count("pk", filter=quota & Q(created_at__gte=periods.hour_start)),
+        day_n=Count("pk", filter=quota & day),
+        oldest=Min("created_at", filter=quota & Q(created_at__gte=periods.hour_start)),
+        day_reserved=Sum("reserved", filter=spend & day),
+        month_reserved=Sum("reserved", filter=spend & month),
+        in_flight=Count("pk", filter=holding),
+        newest=Max("created_at", filter=holding),
+    )
+    return SpendTotals(
+        day_spent=row["day"] or ZERO,
+        month_spent=row["month"] or ZERO,
+        hour_questions=row["hour_n"],
+        day_questions=row["day_n"],
+        oldest_in_hour=row["oldest"],
+        day_reserved=row["day_reserved"] or ZERO,
+        month_reserved=row["month_reserved"] or ZERO,
+        in_flight=row["in_flight"],
+        newest_in_flight=row["newest"],
+    )
+
+
+def _pg_totals(member: Member, periods: Periods, now: datetime) -> SpendTotals:
+    params = {
+        "day": periods.day_start,
+        "month": periods.month_start,
+        "hour": periods.hour_start,
+        "stale": now - reservation_life(),
+        "member": member.pk,
+        "since": min(periods.month_start, periods.hour_start),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_PG_TOTALS.format(table=UsageRecord._meta.db_table), params)
+        (day, month, hour_n, day_n, oldest, day_res, month_res, in_flight, newest) = (
+            cursor.fetchone()
+        )
+    return SpendTotals(
+        day_spent=day or ZERO,
+        month_spent=month or ZERO,
+        hour_questions=hour_n,
+        day_questions=day_n,
+        oldest_in_hour=oldest,
+        day_reserved=day_res or ZERO,
+        month_reserved=month_res or ZERO,
+        in_flight=in_flight,
+        newest_in_flight=newest,
+    )
 
 
 @dataclass(frozen=True, slots=True)

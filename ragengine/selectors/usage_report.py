@@ -9,8 +9,7 @@ from typing import Literal
 
 from django.utils import timezone
 
-from ragengine.selectors.usage import GroupBy, UsageRow, usage_totals
-from ragengine.services.budgets import periods_at
+from ragengine.selectors.usage import GroupBy, UsageRow, periods_at, usage_totals
 
 Period = Literal["day", "month"]
 PERIODS: tuple[Period, ...] = ("day", "month")

@@ -20,41 +20,21 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, F, Max, Min, Q, Sum
 from django.utils import timezone
 
 from ragengine.models import Member, Tier, UsageRecord, UsageStatus
-from ragengine.selectors.usage import live_spend_filter, reservation_life
+from ragengine.selectors.usage import (
+    Periods,
+    SpendTotals,
+    member_totals,
+    periods_at,
+    reservation_life,
+)
 from ragengine.transactions import relax_commit_durability
 
 logger = logging.getLogger(__name__)
 
 ZERO = Decimal("0")
-
-
-@dataclass(frozen=True, slots=True)
-class Periods:
-    day_start: datetime
-    day_end: datetime
-    month_start: datetime
-    month_end: datetime
-    hour_start: datetime
-
-
-def periods_at(now: datetime) -> Periods:
-    """Calendar day and month containing `now`, in ARANDU_TIME_ZONE; the last rolling hour."""
-    zone = ZoneInfo(settings.TIME_ZONE)
-    local = now.astimezone(zone)
-    day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    month_start = day_start.replace(day=1)
-    next_month = (month_start + timedelta(days=32)).replace(day=1)
-    return Periods(
-        day_start=day_start,
-        day_end=(day_start + timedelta(days=1)),
-        month_start=month_start,
-        month_end=next_month,
-        hour_start=now - timedelta(hours=1),
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,104 +115,7 @@ def _when(moment: datetime) -> str:
     return f"on {local:%Y-%m-%d %H:%M} ({settings.TIME_ZONE})"
 
 
-@dataclass(frozen=True, slots=True)
-class _Totals:
-    day_spent: Decimal  # settled cost plus live reservations
-    month_spent: Decimal
-    hour_questions: int
-    day_questions: int
-    oldest_in_hour: datetime | None
-    day_reserved: Decimal = ZERO  # the live reservations within the spend
-    month_reserved: Decimal = ZERO
-    in_flight: int = 0  # live reservations holding money
-    newest_in_flight: datetime | None = None
-
-
-_PG_TOTALS = """
-SELECT
-  SUM(cost + reserved) FILTER (WHERE live AND created_at >= %(day)s),
-  SUM(cost + reserved) FILTER (WHERE live AND created_at >= %(month)s),
-  COUNT(*) FILTER (WHERE counts_toward_quota AND created_at >= %(hour)s),
-  COUNT(*) FILTER (WHERE counts_toward_quota AND created_at >= %(day)s),
-  MIN(created_at) FILTER (WHERE counts_toward_quota AND created_at >= %(hour)s),
-  SUM(reserved) FILTER (WHERE live AND created_at >= %(day)s),
-  SUM(reserved) FILTER (WHERE live AND created_at >= %(month)s),
-  COUNT(*) FILTER (WHERE live AND reserved > 0 AND created_at >= %(month)s),
-  MAX(created_at) FILTER (WHERE live AND reserved > 0 AND created_at >= %(month)s)
-FROM (
-  SELECT cost, reserved, created_at, counts_toward_quota,
-         (status = 'settled' OR (status = 'reserved' AND created_at >= %(stale)s)) AS live
-  FROM {table} WHERE member_id = %(member)s AND created_at >= %(since)s
-) AS rows
-"""
-
-
-def _totals(member: Member, periods: Periods, now: datetime) -> _Totals:
-    """Everything the checks need in ONE query (this runs under the member lock).
-
-    On PostgreSQL the same aggregate is sent as plain SQL: it runs on every question and
-    building it through the ORM cost more than executing it (docs/PERFORMANCE.md §6)."""
-    if connection.vendor == "postgresql":
-        return _pg_totals(member, periods, now)
-    spend = live_spend_filter(now)
-    quota = Q(counts_toward_quota=True)
-    amount = F("cost") + F("reserved")
-    day, month = Q(created_at__gte=periods.day_start), Q(created_at__gte=periods.month_start)
-    holding = spend & month & Q(reserved__gt=0)
-    row = UsageRecord.objects.filter(
-        member=member, created_at__gte=min(periods.month_start, periods.hour_start)
-    ).aggregate(
-        day=Sum(amount, filter=spend & day),
-        month=Sum(amount, filter=spend & month),
-        hour_n=Count("pk", filter=quota & Q(created_at__gte=periods.hour_start)),
-        day_n=Count("pk", filter=quota & day),
-        oldest=Min("created_at", filter=quota & Q(created_at__gte=periods.hour_start)),
-        day_reserved=Sum("reserved", filter=spend & day),
-        month_reserved=Sum("reserved", filter=spend & month),
-        in_flight=Count("pk", filter=holding),
-        newest=Max("created_at", filter=holding),
-    )
-    return _Totals(
-        day_spent=row["day"] or ZERO,
-        month_spent=row["month"] or ZERO,
-        hour_questions=row["hour_n"],
-        day_questions=row["day_n"],
-        oldest_in_hour=row["oldest"],
-        day_reserved=row["day_reserved"] or ZERO,
-        month_reserved=row["month_reserved"] or ZERO,
-        in_flight=row["in_flight"],
-        newest_in_flight=row["newest"],
-    )
-
-
-def _pg_totals(member: Member, periods: Periods, now: datetime) -> _Totals:
-    params = {
-        "day": periods.day_start,
-        "month": periods.month_start,
-        "hour": periods.hour_start,
-        "stale": now - reservation_life(),
-        "member": member.pk,
-        "since": min(periods.month_start, periods.hour_start),
-    }
-    with connection.cursor() as cursor:
-        cursor.execute(_PG_TOTALS.format(table=UsageRecord._meta.db_table), params)
-        (day, month, hour_n, day_n, oldest, day_res, month_res, in_flight, newest) = (
-            cursor.fetchone()
-        )
-    return _Totals(
-        day_spent=day or ZERO,
-        month_spent=month or ZERO,
-        hour_questions=hour_n,
-        day_questions=day_n,
-        oldest_in_hour=oldest,
-        day_reserved=day_res or ZERO,
-        month_reserved=month_res or ZERO,
-        in_flight=in_flight,
-        newest_in_flight=newest,
-    )
-
-
-def _rate_denial(tier: Tier, totals: _Totals, periods: Periods) -> Denied | None:
+def _rate_denial(tier: Tier, totals: SpendTotals, periods: Periods) -> Denied | None:
     per_hour = tier.questions_per_hour
     if per_hour is not None and totals.hour_questions >= per_hour:
         # The oldest question in the window leaves it first.
@@ -259,7 +142,7 @@ def _rate_denial(tier: Tier, totals: _Totals, periods: Periods) -> Denied | None
 
 
 def _budget_grant(
-    tier: Tier, totals: _Totals, worst_case: Decimal, minimum: Decimal | None, periods: Periods
+    tier: Tier, totals: SpendTotals, worst_case: Decimal, minimum: Decimal | None, periods: Periods
 ) -> Decimal | Denied:
     """What to reserve: `worst_case` when every budget has room for it, else (when the
     caller accepts `minimum`) what the tightest budget has left, if at least `minimum`.
@@ -300,7 +183,7 @@ def _budget_grant(
 
 
 def _busy_denial(
-    label: str, budget: Decimal, settled: Decimal, reserved: Decimal, totals: _Totals
+    label: str, budget: Decimal, settled: Decimal, reserved: Decimal, totals: SpendTotals
 ) -> Denied:
     """What is missing is held by reservations in flight: not "used up". They are
     released when their questions end (settled at their real cost) or, for a question
@@ -345,7 +228,7 @@ def usage_open(
     with transaction.atomic():
         relax_commit_durability()
         _lock_member(member)
-        totals = _totals(member, periods, now)
+        totals = member_totals(member=member, periods=periods, now=now)
         if check_rate:
             denial = _rate_denial(tier, totals, periods)
             if denial:
@@ -448,7 +331,9 @@ def usage_record_cached(
         relax_commit_durability()  # a free row: losing it in a crash loses no money
         if counts:
             _lock_member(member)
-            denial = _rate_denial(tier, _totals(member, periods, now), periods)
+            denial = _rate_denial(
+                tier, member_totals(member=member, periods=periods, now=now), periods
+            )
             if denial:
                 return denial
         UsageRecord.objects.create(

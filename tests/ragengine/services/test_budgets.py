@@ -7,60 +7,20 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
-from ragengine.models import Member, Tier, UsageRecord, UsageStatus
-from ragengine.selectors.usage import member_spend
+from ragengine.models import Member, Tier, UsageRecord
+from ragengine.selectors.usage import member_spend, periods_at
 from ragengine.services.budgets import (
     Denied,
     Reservation,
     UsageDetails,
-    periods_at,
     usage_open,
     usage_settle,
 )
 from ragengine.services.members import member_resolve
 from ragengine.services.routing import ab_arm, tier_for_member
-from tests.factories import MemberFactory
+from tests.factories import MemberFactory, ledger_row
 
 pytestmark = pytest.mark.django_db
-
-
-def record(member, cost: str, at: datetime, **fields) -> UsageRecord:
-    row = UsageRecord.objects.create(
-        member=member, status=UsageStatus.SETTLED, cost=Decimal(cost), request_id="r", **fields
-    )
-    UsageRecord.objects.filter(pk=row.pk).update(created_at=at)
-    return row
-
-
-def test_periods_follow_the_configured_time_zone(settings):
-    settings.TIME_ZONE = "America/Sao_Paulo"
-    now = datetime(2026, 3, 1, 2, 30, tzinfo=UTC)  # still 28 Feb, 23:30 in São Paulo
-    periods = periods_at(now)
-    assert periods.day_start.isoformat() == "2026-02-28T00:00:00-03:00"
-    assert periods.month_start.isoformat() == "2026-02-01T00:00:00-03:00"
-    assert periods.month_end.isoformat() == "2026-03-01T00:00:00-03:00"
-
-
-def test_spend_is_the_ledger_sum_over_the_window():
-    member = MemberFactory()
-    now = datetime.now(UTC)
-    record(member, "0.50", now - timedelta(minutes=5))
-    record(member, "0.25", now - timedelta(days=40))
-    record(MemberFactory(), "9.00", now)  # someone else
-
-    assert member_spend(member=member, since=now - timedelta(days=1), now=now) == Decimal("0.50")
-    assert member_spend(member=member, since=now - timedelta(days=60), now=now) == Decimal("0.75")
-
-
-def test_live_reservations_count_and_stale_ones_do_not():
-    member = MemberFactory()
-    now = datetime.now(UTC)
-    live = UsageRecord.objects.create(member=member, reserved=Decimal("0.2"), request_id="a")
-    stale = UsageRecord.objects.create(member=member, reserved=Decimal("5"), request_id="b")
-    UsageRecord.objects.filter(pk=stale.pk).update(created_at=now - timedelta(hours=1))
-
-    assert live.status == UsageStatus.RESERVED
-    assert member_spend(member=member, since=now - timedelta(days=1), now=now) == Decimal("0.2")
 
 
 def test_reserve_then_settle_replaces_the_worst_case_by_the_real_cost():
@@ -87,7 +47,7 @@ def test_monthly_budget_is_enforced_across_days():
     member = MemberFactory(tier=tier)
     now = datetime.now(UTC)
     start = periods_at(now).month_start
-    record(member, "0.9", max(start, now - timedelta(days=3)) + timedelta(minutes=1))
+    ledger_row(member, "0.9", max(start, now - timedelta(days=3)) + timedelta(minutes=1))
 
     denied = usage_open(member=member, tier=tier, worst_case=Decimal("0.2"), request_id="x")
 
@@ -167,28 +127,6 @@ def test_settling_a_lost_reservation_still_records_the_usage():
     assert (row.member, row.tier, row.cost, row.status) == (member, tier, Decimal("0.2"), "settled")
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="the plain-SQL path is PostgreSQL's")
-def test_postgres_totals_match_the_orm_aggregate(monkeypatch):
-    from ragengine.services import budgets
-
-    member = MemberFactory()
-    now = datetime.now(UTC)
-    record(member, "0.40", now - timedelta(minutes=10))
-    record(member, "0.30", now - timedelta(hours=3), counts_toward_quota=False)
-    record(member, "9.00", now - timedelta(days=45))
-    UsageRecord.objects.create(member=member, reserved=Decimal("0.25"), request_id="live")
-    stale = UsageRecord.objects.create(member=member, reserved=Decimal("7"), request_id="old")
-    UsageRecord.objects.filter(pk=stale.pk).update(created_at=now - timedelta(minutes=30))
-    periods = periods_at(now)
-
-    plain = budgets._totals(member, periods, now)
-    monkeypatch.setattr(budgets.connection, "vendor", "other")
-    orm = budgets._totals(member, periods, now)
-
-    assert plain == orm
-    assert plain.hour_questions == 3  # the two recent reservations count as questions
-
-
 # --- reservations: their life, what a member is told, the sweep ------------------------------
 
 
@@ -205,7 +143,7 @@ def test_a_reservation_lives_longer_than_any_model_call_it_pays_for(settings):
 def test_a_budget_held_by_a_call_in_flight_is_not_called_used_up():
     tier = Tier.objects.create(name="t", daily_budget=Decimal("1"))
     member = MemberFactory(tier=tier)
-    record(member, "0.10", datetime.now(UTC))
+    ledger_row(member, "0.10", datetime.now(UTC))
     usage_open(member=member, tier=tier, worst_case=Decimal("0.8"), request_id="in-flight")
 
     denied = usage_open(member=member, tier=tier, worst_case=Decimal("0.5"), request_id="next")

@@ -1,0 +1,67 @@
+"""The ledger's spend windows and totals: what the budget and rate checks read."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+
+from ragengine.models import UsageRecord, UsageStatus
+from ragengine.selectors import usage
+from ragengine.selectors.usage import member_spend, member_totals, periods_at
+from tests.factories import MemberFactory, ledger_row
+
+pytestmark = pytest.mark.django_db
+
+
+def test_periods_follow_the_configured_time_zone(settings):
+    settings.TIME_ZONE = "America/Sao_Paulo"
+    now = datetime(2026, 3, 1, 2, 30, tzinfo=UTC)  # still 28 Feb, 23:30 in São Paulo
+    periods = periods_at(now)
+    assert periods.day_start.isoformat() == "2026-02-28T00:00:00-03:00"
+    assert periods.month_start.isoformat() == "2026-02-01T00:00:00-03:00"
+    assert periods.month_end.isoformat() == "2026-03-01T00:00:00-03:00"
+
+
+def test_spend_is_the_ledger_sum_over_the_window():
+    member = MemberFactory()
+    now = datetime.now(UTC)
+    ledger_row(member, "0.50", now - timedelta(minutes=5))
+    ledger_row(member, "0.25", now - timedelta(days=40))
+    ledger_row(MemberFactory(), "9.00", now)  # someone else
+
+    assert member_spend(member=member, since=now - timedelta(days=1), now=now) == Decimal("0.50")
+    assert member_spend(member=member, since=now - timedelta(days=60), now=now) == Decimal("0.75")
+
+
+def test_live_reservations_count_and_stale_ones_do_not():
+    member = MemberFactory()
+    now = datetime.now(UTC)
+    live = UsageRecord.objects.create(member=member, reserved=Decimal("0.2"), request_id="a")
+    stale = UsageRecord.objects.create(member=member, reserved=Decimal("5"), request_id="b")
+    UsageRecord.objects.filter(pk=stale.pk).update(created_at=now - timedelta(hours=1))
+
+    assert live.status == UsageStatus.RESERVED
+    assert member_spend(member=member, since=now - timedelta(days=1), now=now) == Decimal("0.2")
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the plain-SQL path is PostgreSQL's")
+def test_postgres_totals_match_the_orm_aggregate(monkeypatch):
+    member = MemberFactory()
+    now = datetime.now(UTC)
+    ledger_row(member, "0.40", now - timedelta(minutes=10))
+    ledger_row(member, "0.30", now - timedelta(hours=3), counts_toward_quota=False)
+    ledger_row(member, "9.00", now - timedelta(days=45))
+    UsageRecord.objects.create(member=member, reserved=Decimal("0.25"), request_id="live")
+    stale = UsageRecord.objects.create(member=member, reserved=Decimal("7"), request_id="old")
+    UsageRecord.objects.filter(pk=stale.pk).update(created_at=now - timedelta(minutes=30))
+    periods = periods_at(now)
+
+    plain = member_totals(member=member, periods=periods, now=now)
+    monkeypatch.setattr(usage.connection, "vendor", "other")
+    orm = member_totals(member=member, periods=periods, now=now)
+
+    assert plain == orm
+    assert plain.hour_questions == 3  # the two recent reservations count as questions

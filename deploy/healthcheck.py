@@ -46,9 +46,7 @@ def probe(url: str, *, allowed_hosts: str, timeout_s: float = 4.0) -> tuple[bool
 
 def main(argv: list[str]) -> int:
     url = argv[0] if argv else DEFAULT_URL
-    healthy, detail = probe(
-        url, allowed_hosts=os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost")
-    )
+    healthy, detail = probe(url, allowed_hosts=os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost"))
     print(f"{url}: {detail}", file=sys.stdout if healthy else sys.stderr)
     return 0 if healthy else 1
 

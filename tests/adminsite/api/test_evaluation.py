@@ -17,6 +17,13 @@ from tests.ragengine.evaluation.conftest import example_cases
 RUNS = "/api/v1/evaluation/runs"
 
 
+@pytest.fixture(autouse=True)
+def _one_question_at_a_time(settings):
+    """Tasks run inline here: the runner's other threads could not see this test's
+    uncommitted rows."""
+    settings.ARANDU_EVAL_CONCURRENCY = 1
+
+
 @pytest.fixture
 def service(issue, handbook):
     return issue(kind=ApiTokenKind.SERVICE, sets=[handbook], scopes=["evaluation"])
@@ -26,8 +33,7 @@ def start(issued, **body):
     return client_for(issued).post(RUNS, body, format="json")
 
 
-def test_a_service_account_starts_a_run_and_reads_its_results(service, eval_set, settings):
-    settings.ARANDU_EVAL_CONCURRENCY = 1  # in-process: one question at a time
+def test_a_service_account_starts_a_run_and_reads_its_results(service, eval_set):
     response = start(service, eval_set="handbook", targets=["extractive"])
     assert response.status_code == 202, response.json()
     body = response.json()

@@ -65,6 +65,11 @@ def _env_bool(name: str) -> bool:
     return value in {"true", "1", "yes", "on"}
 
 
+def _env_bool_default_true(name: str) -> bool:
+    """A boolean variable, default true (unset or empty); bad values fail as in _env_bool."""
+    return env.str(name, default="").strip() == "" or _env_bool(name)
+
+
 # --- HTTPS. Off by default, so `make run` serves http://127.0.0.1:8000; docker-compose.yml
 # switches everything on for a deployment behind a TLS-terminating proxy.
 SECURE_SSL_REDIRECT = _env_bool("DJANGO_SECURE_SSL_REDIRECT")
@@ -243,7 +248,10 @@ Q_CLUSTER = {
     "sync": env.bool("ARANDU_Q_SYNC", default=False),
     "catch_up": False,
 }
-if _REDIS_URL and env.bool("ARANDU_Q_REDIS", default=False):
+# With REDIS_URL, Redis is the broker too: any number of `qcluster` processes, on any hosts,
+# share one queue and each task goes to one of them. ARANDU_Q_REDIS=false keeps the
+# tasks in the database (the ORM broker) while Redis stays the cache.
+if _REDIS_URL and _env_bool_default_true("ARANDU_Q_REDIS"):
     Q_CLUSTER.pop("orm")
     Q_CLUSTER["redis"] = _REDIS_URL
 

@@ -4,6 +4,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from adminsite.api.views.ask import AskView
+from adminsite.api.views.evaluation import EvalRunResultsView, EvalRunStartView, EvalRunView
 from adminsite.api.views.knowledge import DocumentUploadView, DocumentView, KnowledgeSetListView
 from adminsite.api.views.usage import UsageView
 
@@ -15,6 +16,13 @@ urlpatterns = [
     path("documents", DocumentUploadView.as_view(), name="documents"),
     path("documents/<int:document_id>", DocumentView.as_view(), name="document"),
     path("usage", UsageView.as_view(), name="usage"),
+    path("evaluation/runs", EvalRunStartView.as_view(), name="evaluation-runs"),
+    path("evaluation/runs/<int:run_id>", EvalRunView.as_view(), name="evaluation-run"),
+    path(
+        "evaluation/runs/<int:run_id>/results",
+        EvalRunResultsView.as_view(),
+        name="evaluation-run-results",
+    ),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
 ]

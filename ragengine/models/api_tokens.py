@@ -21,6 +21,11 @@ class ApiScope(models.TextChoices):
     ASK = "ask", "Ask questions"
     DOCUMENTS = "documents", "Read, upload and delete documents"
     REPORTS = "reports", "Usage and cost reports (the whole ledger)"
+    EVALUATION = (
+        "evaluation",
+        "Start evaluation runs of sets within the token's knowledge sets and read their "
+        "results (service accounts only)",
+    )
 
 
 class ApiTokenKind(models.TextChoices):

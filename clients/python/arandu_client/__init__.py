@@ -26,6 +26,9 @@ __all__ = [
     "AranduClient",
     "AranduError",
     "Document",
+    "EvaluationResult",
+    "EvaluationResults",
+    "EvaluationRun",
     "KnowledgeSet",
     "KnowledgeSets",
     "Source",
@@ -167,6 +170,76 @@ class UsageReport:
     start: str
     end: str
     rows: list[UsageRow] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationRun:
+    """A run of an evaluation set; `summary` (per target and per tag) once it finished."""
+
+    id: int
+    url: str
+    results_url: str
+    eval_set: str
+    status: Literal["queued", "running", "done", "failed", "cancelled"]
+    targets: list[str]
+    target_errors: dict[str, str]
+    cases_total: int
+    cases_done: int
+    use_cache: bool
+    budget_cap: Decimal
+    concurrency: int
+    flagged: bool
+    error: str
+    summary: dict[str, Any]
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("done", "failed", "cancelled")
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> EvaluationRun:
+        targets = data["targets"]
+        return cls(
+            **{k: v for k, v in data.items() if k not in ("targets", "budget_cap")},
+            targets=[t["spec"] for t in targets],
+            target_errors={t["spec"]: t["error"] for t in targets if t["error"]},
+            budget_cap=Decimal(data["budget_cap"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationResult:
+    """One case asked of one target."""
+
+    position: int
+    target: str
+    question: str
+    tags: list[str]
+    must_refuse: bool
+    status: str
+    error: str
+    mode: str
+    answer: str
+    sources: list[dict[str, Any]]
+    facts_found: list[Any]
+    facts_missed: list[Any]
+    metrics: dict[str, Any]
+    judge: dict[str, Any]
+    tokens_in: int
+    tokens_out: int
+    cost: Decimal
+    timings_ms: dict[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationResults:
+    count: int
+    offset: int
+    limit: int
+    results: list[EvaluationResult] = field(default_factory=list)
 
 
 class AranduClient:
@@ -313,6 +386,48 @@ class AranduClient:
                     cost_saved=Decimal(r["cost_saved"]),
                 )
                 for r in data["rows"]
+            ],
+        )
+
+    # --- evaluation (service-account tokens with the `evaluation` scope) ---------------
+    def start_evaluation_run(
+        self,
+        *,
+        eval_set: str,
+        targets: Sequence[str],
+        use_cache: bool = False,
+        budget_cap: Decimal | str | None = None,
+        concurrency: int | None = None,
+    ) -> EvaluationRun:
+        """Queue a run of `eval_set` against `targets` (`extractive`, `tier:NAME`,
+        `model:ENDPOINT:MODEL`); follow it with `evaluation_run(run.id)`."""
+        body: dict[str, Any] = {
+            "eval_set": eval_set,
+            "targets": list(targets),
+            "use_cache": use_cache,
+        }
+        if budget_cap is not None:
+            body["budget_cap"] = str(budget_cap)
+        if concurrency is not None:
+            body["concurrency"] = concurrency
+        return EvaluationRun.from_json(self._json(self._http.post("/evaluation/runs", json=body)))
+
+    def evaluation_run(self, run_id: int) -> EvaluationRun:
+        data = self._json(self._http.get(f"/evaluation/runs/{int(run_id)}"))
+        return EvaluationRun.from_json(data)
+
+    def evaluation_results(
+        self, run_id: int, *, offset: int = 0, limit: int = 50, failures: bool = False
+    ) -> EvaluationResults:
+        """One page of a run's results (case × target), in case order."""
+        params = {"offset": offset, "limit": limit, "failures": str(failures).lower()}
+        data = self._json(self._http.get(f"/evaluation/runs/{int(run_id)}/results", params=params))
+        return EvaluationResults(
+            count=data["count"],
+            offset=data["offset"],
+            limit=data["limit"],
+            results=[
+                EvaluationResult(**(r | {"cost": Decimal(r["cost"])})) for r in data["results"]
             ],
         )
 

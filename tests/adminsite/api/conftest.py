@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 from ragengine.models import ApiTokenKind, KnowledgeSet, Member
 from ragengine.services.api_tokens import IssuedToken, api_token_create
 from tests.factories import KnowledgeSetFactory, MemberFactory
+from tests.ragengine.evaluation.conftest import eval_set  # noqa: F401 - the handbook's eval set
 
 QUESTION = "How many vacation days do I get per year?"
 

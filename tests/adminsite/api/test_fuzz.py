@@ -1,5 +1,5 @@
 """Schemathesis fuzzes the live API on loopback with a valid token: valid and invalid
-input for every operation, bounded (48 examples in all, a deadline each). No answer may
+input for every operation, bounded (72 examples in all, a deadline each). No answer may
 be a 5xx, and every answer must match the OpenAPI schema (status, content type, body)."""
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from ragengine.models import ApiTokenKind
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-EXAMPLES_PER_OPERATION_AND_MODE = 4  # 6 operations × 2 modes × 4 = 48 requests
+OPERATIONS = 9
+EXAMPLES_PER_OPERATION_AND_MODE = 4  # 9 operations × 2 modes × 4 = 72 requests
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -35,7 +36,7 @@ def test_fuzzing_the_live_api_finds_no_server_error_and_no_schema_mismatch(
     issued = issue(
         kind=ApiTokenKind.SERVICE,
         sets=[handbook],
-        scopes=["ask", "documents", "reports"],
+        scopes=["ask", "documents", "reports", "evaluation"],
         rate_limit="100000/min",
     )
     raw = httpx.get(
@@ -45,7 +46,7 @@ def test_fuzzing_the_live_api_finds_no_server_error_and_no_schema_mismatch(
     schema = schemathesis.openapi.from_dict(raw)
     headers = {"Authorization": f"Bearer {issued.plain}"}
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 6
+    assert len(operations) == OPERATIONS
     calls: list[tuple[str, int]] = []
 
     for operation in operations:
@@ -66,5 +67,5 @@ def test_fuzzing_the_live_api_finds_no_server_error_and_no_schema_mismatch(
 
             call()
 
-    assert len({label for label, _ in calls}) == 6
+    assert len({label for label, _ in calls}) == OPERATIONS
     assert all(status < 500 for _, status in calls)

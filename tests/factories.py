@@ -5,11 +5,14 @@ from __future__ import annotations
 import factory
 
 from ragengine.models import (
+    AlertDestination,
+    AlertRule,
     ChannelBinding,
     Document,
     DocumentStatus,
     KnowledgeSet,
     Member,
+    Webhook,
     Workspace,
 )
 
@@ -65,3 +68,30 @@ class ChannelBindingFactory(factory.django.DjangoModelFactory):
     def sets(self, create, extracted, **kwargs):
         if create and extracted:
             self.knowledge_sets.set(extracted)
+
+
+class AlertRuleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AlertRule
+
+    name = factory.Sequence(lambda n: f"alert-{n}")
+    kind = "circuit_open"
+    cooldown_minutes = 30
+
+
+class WebhookFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Webhook
+
+    name = factory.Sequence(lambda n: f"hook-{n}")
+    url = "http://127.0.0.1:9/hook"
+    secret_env = "ARANDU_TEST_WEBHOOK_SECRET"
+
+
+class AlertDestinationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AlertDestination
+
+    rule = factory.SubFactory(AlertRuleFactory)
+    channel = "slack"
+    target = "C0ALERTS"

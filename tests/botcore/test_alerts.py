@@ -28,8 +28,7 @@ from ragengine.models import (
     TierModel,
 )
 from ragengine.services.ask import ask
-from tests.botcore.discord.fake_api import FakeDiscordAPI
-from tests.botcore.slack.fake_slack import FakeSlack
+from tests.botcore import delivery_fixtures
 from tests.factories import (
     AlertDestinationFactory,
     AlertRuleFactory,
@@ -40,25 +39,10 @@ from tests.ragengine.alerts.webhook_receiver import WebhookReceiver
 from tests.ragengine.llm.replay_server import FakeClock, ReplayServer, Reply
 
 pytestmark = pytest.mark.django_db
+discord, slack = delivery_fixtures.discord, delivery_fixtures.slack  # fixtures
 DISCORD_CHANNEL = "112233445566"
 SECRET = "alert-webhook-secret-42"
 CHAT = "/v1/chat/completions"
-
-
-@pytest.fixture
-def slack(settings):
-    fake = FakeSlack().start()
-    settings.SLACK_API_URL, settings.SLACK_BOT_TOKEN = fake.api_url, "xoxb-test-token"
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def discord(settings):
-    fake = FakeDiscordAPI().start()
-    settings.DISCORD_API_URL, settings.DISCORD_BOT_TOKEN = fake.base_url, "discord-test-token"
-    yield fake
-    fake.stop()
 
 
 @pytest.fixture

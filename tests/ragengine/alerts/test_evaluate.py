@@ -9,11 +9,13 @@ from datetime import timedelta
 import pytest
 from django.core import mail
 from django.db import IntegrityError, transaction
+from django_q.models import Schedule
 
 from ragengine.alerts import evaluate
 from ragengine.alerts.evaluate import alerts_evaluate
 from ragengine.alerts.rules import Measurement
 from ragengine.models import AlertDelivery, AlertEvent, ProviderCircuit
+from ragengine.tasks import alerts_evaluate_task
 from tests.factories import AlertDestinationFactory, AlertRuleFactory
 from tests.ragengine.alerts.helpers import NOW
 
@@ -164,3 +166,13 @@ class RefusingBackend:
 
     def send_messages(self, messages):
         raise ConnectionRefusedError("connection refused")
+
+
+def test_the_worker_runs_the_evaluation_every_minute(rule):
+    schedule = Schedule.objects.get(name="arandu: evaluate alerts")
+    assert (schedule.func, schedule.schedule_type, schedule.minutes, schedule.repeats) == (
+        "ragengine.tasks.alerts_evaluate_task", "I", 1, -1,
+    )  # fmt: skip
+    ProviderCircuit.objects.create(name="stub", state="open", changed_at=NOW)
+    assert alerts_evaluate_task() == "fired 1, resolved 0, suppressed 0, failed 0"
+    assert len(mail.outbox) == 2

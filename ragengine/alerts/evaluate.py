@@ -6,11 +6,15 @@ sent; when it stops the incident is resolved and a "resolved" notice follows. So
 outage is one alert and one "resolved", not a storm. An incident opened within the rule's
 cool-down of the last announcement (a flapping condition) is recorded but not sent — and
 is announced after all if it is still firing once the cool-down is over.
+
+The worker runs the evaluation, so it cannot report its own absence: `manage.py alerts
+evaluate --kind worker_down` from outside it (cron, a container health check) can.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -36,12 +40,17 @@ class EvaluationSummary:
     failed: list[str] = field(default_factory=list)  # rules whose measurement raised
 
 
-def alerts_evaluate(*, now: datetime | None = None) -> EvaluationSummary:
-    """Measure every enabled rule and open or resolve incidents; a rule that cannot be
-    measured is logged and skipped, never stopping the others."""
+def alerts_evaluate(
+    *, now: datetime | None = None, kinds: Collection[str] | None = None
+) -> EvaluationSummary:
+    """Measure every enabled rule (of `kinds`, if given) and open or resolve incidents; a
+    rule that cannot be measured is logged and skipped, never stopping the others."""
     now = now or timezone.now()
     summary = EvaluationSummary()
-    for rule in AlertRule.objects.filter(enabled=True).select_related("tier"):
+    rules = AlertRule.objects.filter(enabled=True).select_related("tier")
+    if kinds is not None:
+        rules = rules.filter(kind__in=list(kinds))
+    for rule in rules:
         try:
             measurement = rule_measure(rule=rule, now=now)
         except Exception:

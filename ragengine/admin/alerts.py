@@ -124,6 +124,7 @@ class AlertRuleAdmin(ModelAdmin):
 class AlertDeliveryInline(_ReadOnly, TabularInline):
     model = AlertDelivery
     extra = 0
+    hide_title = True
     can_delete = False
     fields = ("notice", "channel", "destination", "status", "attempts", "error", "sent_at")
     readonly_fields = fields
@@ -136,6 +137,7 @@ class AlertEventAdmin(_ReadOnly, ModelAdmin):
         "state",
         "started_at",
         "resolved_at",
+        "what",
         "last_value",
         "announced",
         "is_test",
@@ -158,11 +160,16 @@ class AlertEventAdmin(_ReadOnly, ModelAdmin):
         "is_test",
     )
 
+    @admin.display(description="what")
+    def what(self, obj: AlertEvent) -> str:
+        return obj.message.splitlines()[0][:140] if obj.message else ""
+
 
 class WebhookAttemptInline(_ReadOnly, TabularInline):
     model = WebhookAttempt
     fk_name = "alert_delivery"
     extra = 0
+    hide_title = True
     can_delete = False
     fields = ("attempt", "status_code", "error", "duration_ms", "created_at")
     readonly_fields = fields
@@ -219,6 +226,7 @@ class WebhookAttemptsOfWebhook(_ReadOnly, TabularInline):
     model = WebhookAttempt
     fk_name = "webhook"
     extra = 0
+    hide_title = True
     can_delete = False
     max_num = 0
     fields = ("created_at", "attempt", "status_code", "error", "duration_ms")

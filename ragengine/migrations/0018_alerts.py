@@ -46,7 +46,7 @@ class Migration(migrations.Migration):
                 ('first_value', models.FloatField(blank=True, null=True)),
                 ('last_value', models.FloatField(blank=True, null=True)),
                 ('message', models.TextField(blank=True)),
-                ('announced', models.BooleanField(default=True, help_text="False: opened within the rule's cool-down, so not sent.")),
+                ('announced', models.BooleanField(default=True, help_text="Sent to the destinations (not when it began within the rule's cool-down).")),
                 ('is_test', models.BooleanField(default=False, help_text="Sent by the admin's test action.")),
             ],
             options={

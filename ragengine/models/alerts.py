@@ -222,7 +222,8 @@ class AlertEvent(models.Model):
     last_value = models.FloatField(null=True, blank=True)
     message = models.TextField(blank=True)
     announced = models.BooleanField(
-        default=True, help_text="False: opened within the rule's cool-down, so not sent."
+        default=True,
+        help_text="Sent to the destinations (not when it began within the rule's cool-down).",
     )
     is_test = models.BooleanField(default=False, help_text="Sent by the admin's test action.")
 
@@ -237,7 +238,9 @@ class AlertEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.rule} {self.state} since {self.started_at:%Y-%m-%d %H:%M}"
+        if self.resolved_at is None:
+            return f"{self.rule}: firing since {self.started_at:%Y-%m-%d %H:%M}"
+        return f"{self.rule}: {self.started_at:%Y-%m-%d %H:%M} – {self.resolved_at:%H:%M}"
 
 
 class AlertNotice(models.TextChoices):

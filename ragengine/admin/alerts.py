@@ -5,6 +5,7 @@ Incidents, deliveries, attempts and circuits are records: read-only."""
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
@@ -246,6 +247,7 @@ class WebhookAdmin(ModelAdmin):
     list_filter = ("enabled",)
     search_fields = ("name", "url")
     filter_horizontal = ("eval_schedules",)
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     inlines = [WebhookAttemptsOfWebhook]
     fieldsets = (
         (None, {"fields": ("name", "url", "secret_env", "enabled")}),

@@ -75,7 +75,7 @@ def _spend(rule: AlertRule, now: datetime) -> Measurement:
     top = spenders[0]
     percent = float(top["spent"] / budget * 100)
     message = (
-        f"{len(over)} of the people on tier {tier} have used at least "
+        f"{len(over)} of {len(spenders)} people on tier {tier} have used at least "
         f"{_percent(rule.threshold)}% of the {label} budget (${budget:.2f} each); the most: "
         f"{top['member__display_name']} {_percent(percent)}% (${top['spent']:.2f})."
         if over

@@ -50,7 +50,7 @@ def test_spend_fires_when_anyone_on_the_tier_reaches_the_percent(
     ledger_row(ana, tier=tier, cost=str(budget * Decimal("0.0001")))
     at = rule_measure(rule=rule, now=NOW)
     assert at.firing and at.value == pytest.approx(80.0)
-    assert "1 of the people on tier Pro" in at.message and "Ana 80%" in at.message
+    assert "1 of 2 people on tier Pro" in at.message and "Ana 80%" in at.message
 
 
 def test_daily_spend_counts_today_only_and_live_reservations(tier):

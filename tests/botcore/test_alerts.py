@@ -12,8 +12,10 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
+from botcore.alerts import alert_deliveries_send
 from ragengine.alerts.deliver import alert_test_send
-from ragengine.alerts.evaluate import alerts_evaluate
+from ragengine.alerts.evaluate import alerts_evaluate, rule_apply
+from ragengine.alerts.rules import rule_measure
 from ragengine.ask_types import AnswerMode, Channel
 from ragengine.llm import registry
 from ragengine.llm.circuit_record import circuit_change_record
@@ -26,6 +28,7 @@ from ragengine.models import (
     ProviderEndpoint,
     Tier,
     TierModel,
+    Webhook,
 )
 from ragengine.services.ask import ask
 from tests.botcore import delivery_fixtures
@@ -224,3 +227,26 @@ def test_the_stub_model_down_then_back_is_one_alert_and_one_resolved(
     assert "resolved after" in resolved.body["blocks"][1]["elements"][0]["text"]
     (event,) = AlertEvent.objects.filter(rule=rule)
     assert event.state == "resolved"
+
+
+def test_a_webhook_deleted_before_delivery_is_a_failure_with_the_reason(receiver, caplog):
+    rule = rule_everywhere(receiver)
+    rule.destinations.exclude(channel="webhook").delete()
+    open_circuit()
+    # The notice is recorded, then the webhook goes before the doors deliver it.
+    with pytest.MonkeyPatch.context() as patch:  # the doors are not told yet
+        patch.setattr("ragengine.alerts.evaluate.alerts_announce", lambda **kwargs: None)
+        event = rule_apply(rule=rule, measurement=rule_measure(rule=rule), now=timezone.now())
+    Webhook.objects.filter(name="pager").delete()  # its destination goes with it
+    assert alert_deliveries_send(event_id=event.pk) == 0
+    delivery = AlertDelivery.objects.get()
+    assert (delivery.status, delivery.error) == (
+        "failed",
+        "The webhook 'pager' no longer exists.",
+    )
+    assert receiver.received == []
+    assert SECRET not in caplog.text
+
+
+def test_an_unknown_incident_delivers_nothing():
+    assert alert_deliveries_send(event_id=987654) == 0

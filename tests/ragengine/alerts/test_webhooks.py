@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -84,7 +85,8 @@ def test_a_wrong_secret_or_a_stale_timestamp_is_refused_by_the_receiver(monkeypa
     assert not result.ok and "HTTP 401" in result.error
 
 
-def test_failures_are_retried_with_exponential_backoff_and_every_attempt_recorded():
+def test_failures_are_retried_with_exponential_backoff_and_every_attempt_recorded(caplog):
+    caplog.set_level(logging.DEBUG)
     waits = FakeSleep()
     with WebhookReceiver(SECRET, fail_first=3) as receiver:
         webhook = WebhookFactory(url=receiver.url, max_attempts=5)
@@ -95,6 +97,8 @@ def test_failures_are_retried_with_exponential_backoff_and_every_attempt_recorde
     assert all(r.verified for r in receiver.received)
     # each attempt is signed afresh (its own timestamp header), same body
     assert len({r.body for r in receiver.received}) == 1
+    assert "webhook attempt" in caplog.text and SECRET not in caplog.text
+    assert all(SECRET not in repr(r.__dict__) for r in caplog.records)
 
 
 def test_attempts_run_out_and_the_backoff_is_capped():

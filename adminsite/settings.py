@@ -469,6 +469,9 @@ _require(
 if env.str("EMAIL_URL", default=""):  # e.g. smtp+tls://user:password@smtp.example.com:587
     vars().update(env.email_url("EMAIL_URL"))
 DEFAULT_FROM_EMAIL = env.str("ARANDU_EMAIL_FROM", default="arandu@localhost")
+# Alert and report webhooks: the first wait between attempts (then doubling, up to 60 s).
+ARANDU_WEBHOOK_BACKOFF_S = env.float("ARANDU_WEBHOOK_BACKOFF_S", default=1.0)
+_require(ARANDU_WEBHOOK_BACKOFF_S >= 0, "ARANDU_WEBHOOK_BACKOFF_S must be 0 or more seconds.")
 
 # Each finished evaluation run is also logged to MLflow when this is set (needs
 # `pip install mlflow-skinny`), e.g. http://mlflow:5000 or sqlite:///…/mlflow.db.

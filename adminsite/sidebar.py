@@ -63,6 +63,17 @@ GROUPS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         ),
     ),
     (
+        "Alerts",
+        (
+            ("ragengine.AlertRule", "notifications_active"),
+            ("ragengine.AlertEvent", "crisis_alert"),
+            ("ragengine.AlertDelivery", "send"),
+            ("ragengine.Webhook", "webhook"),
+            ("ragengine.WebhookAttempt", "sync_alt"),
+            ("ragengine.ProviderCircuit", "electrical_services"),
+        ),
+    ),
+    (
         "Chat doors",
         (
             ("ragengine.ChannelBinding", "forum"),

@@ -4,36 +4,40 @@ short and native to where it goes, and records how it went.
 
 - Slack: chat.postMessage with Block Kit (settings.SLACK_API_URL, SLACK_BOT_TOKEN);
 - Discord: POST /channels/{id}/messages with an embed (DISCORD_API_URL, DISCORD_BOT_TOKEN);
-- e-mail: django.core.mail (EMAIL_URL, ARANDU_EMAIL_FROM).
+- e-mail: django.core.mail (EMAIL_URL, ARANDU_EMAIL_FROM);
+- webhooks the schedule is listed on: the report as signed JSON (`ragengine.alerts.webhooks`).
+
+The transport and the claim-send-record loop are shared with alerts (`botcore.delivery`).
 """
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import logging
-import urllib.error
-import urllib.request
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
 from django.utils.html import escape as html_escape
 
+from botcore.delivery import (
+    DeliveryError,
+    deliveries_send,
+    post_discord,
+    post_slack,
+    send_email,
+    webhook_outcome,
+)
 from botcore.slack.blocks import escape
-from ragengine.evaluation.deliveries import deliveries_due, delivery_claim, delivery_done
+from ragengine.alerts.webhooks import webhook_post
+from ragengine.evaluation.deliveries import deliveries_due
 from ragengine.evaluation.report import RunReport, run_report
-from ragengine.models import DeliveryChannel, EvalRun, ReportDelivery
+from ragengine.models import DeliveryChannel, EvalRun, ReportDelivery, Webhook
 
 logger = logging.getLogger(__name__)
 
 DELIVERY_TASK = "botcore.tasks.report_deliveries_task"
-HTTP_TIMEOUT_S = 10
 GREEN, RED = 0x2E7D32, 0xC62828
 _MARK = {"improved": "▲", "regressed": "▼"}
-
-
-class DeliveryError(RuntimeError):
-    """Posting failed; the message says why (kept on the delivery row)."""
 
 
 def on_reports_pending(sender: Any, run: EvalRun, **kwargs: Any) -> None:
@@ -55,21 +59,9 @@ def report_deliveries_send(*, run_id: int) -> int:
     if run is None:
         return 0
     report = run_report(run=run)
-    sent = 0
-    for delivery in deliveries_due(run=run):
-        if not delivery_claim(delivery=delivery):
-            continue
-        try:
-            SENDERS[delivery.channel](report, delivery)
-        except DeliveryError as exc:
-            delivery_done(delivery=delivery, error=str(exc))
-        except Exception as exc:  # a bug must not stop the other destinations
-            logger.exception("report delivery failed", extra={"run_id": run.pk})
-            delivery_done(delivery=delivery, error=f"{type(exc).__name__}: {exc}")
-        else:
-            delivery_done(delivery=delivery)
-            sent += 1
-    return sent
+    return deliveries_send(
+        deliveries_due(run=run), lambda delivery: SENDERS[delivery.channel](report, delivery)
+    )
 
 
 # --- what each destination gets -----------------------------------------------------------
@@ -196,61 +188,44 @@ def email_message(report: RunReport) -> tuple[str, str, str]:
 
 
 def send_slack(report: RunReport, delivery: ReportDelivery) -> None:
-    if not settings.SLACK_BOT_TOKEN:
-        raise DeliveryError("SLACK_BOT_TOKEN is not set.")
-    from slack_sdk import WebClient
-    from slack_sdk.errors import SlackApiError
-
-    client = WebClient(
-        token=settings.SLACK_BOT_TOKEN, base_url=settings.SLACK_API_URL, timeout=HTTP_TIMEOUT_S
-    )
-    try:
-        client.chat_postMessage(channel=delivery.destination, **slack_message(report))
-    except SlackApiError as exc:
-        raise DeliveryError(f"Slack refused the message: {exc.response.get('error')}") from exc
-    except OSError as exc:
-        raise DeliveryError(f"Slack could not be reached: {exc}") from exc
+    post_slack(channel=delivery.destination, message=slack_message(report))
 
 
 def send_discord(report: RunReport, delivery: ReportDelivery) -> None:
-    if not settings.DISCORD_BOT_TOKEN:
-        raise DeliveryError("DISCORD_BOT_TOKEN is not set.")
-    if not delivery.destination.isdigit():
-        raise DeliveryError(f"{delivery.destination!r} is not a Discord channel id.")
-    request = urllib.request.Request(
-        f"{settings.DISCORD_API_URL}/channels/{delivery.destination}/messages",
-        data=json.dumps(discord_message(report)).encode(),
-        method="POST",
-        headers={
-            "Authorization": f"Bot {settings.DISCORD_BOT_TOKEN}",
-            "Content-Type": "application/json",
-            "User-Agent": "DiscordBot (https://github.com/arandu, 1.0)",
-        },
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S) as response:
-            response.read()
-    except urllib.error.HTTPError as exc:
-        detail = exc.read().decode("utf-8", "replace")[:300]
-        raise DeliveryError(f"Discord answered {exc.code}: {detail}") from exc
-    except OSError as exc:
-        raise DeliveryError(f"Discord could not be reached: {exc}") from exc
+    post_discord(channel_id=delivery.destination, message=discord_message(report))
 
 
-def send_email(report: RunReport, delivery: ReportDelivery) -> None:
+def send_email_report(report: RunReport, delivery: ReportDelivery) -> None:
     subject, text, html = email_message(report)
-    message = EmailMultiAlternatives(
-        subject, text, settings.DEFAULT_FROM_EMAIL, [delivery.destination]
+    send_email(to=delivery.destination, subject=subject, text=text, html=html)
+
+
+def webhook_payload(report: RunReport, delivery: ReportDelivery) -> dict[str, Any]:
+    return {
+        "type": "evaluation.report",
+        "delivery_id": delivery.pk,
+        "report": dataclasses.asdict(report) | {"flagged": report.flagged},
+    }
+
+
+def send_webhook(report: RunReport, delivery: ReportDelivery) -> None:
+    webhook = Webhook.objects.filter(name=delivery.destination).first()
+    if webhook is None:
+        raise DeliveryError(f"The webhook {delivery.destination!r} no longer exists.")
+    webhook_outcome(
+        webhook_post(
+            webhook=webhook,
+            payload=webhook_payload(report, delivery),
+            event="evaluation.report",
+            delivery_id=f"report-{delivery.pk}",
+            report_delivery=delivery,
+        )
     )
-    message.attach_alternative(html, "text/html")
-    try:
-        message.send()
-    except OSError as exc:
-        raise DeliveryError(f"The mail server refused or could not be reached: {exc}") from exc
 
 
 SENDERS = {
     DeliveryChannel.SLACK: send_slack,
     DeliveryChannel.DISCORD: send_discord,
-    DeliveryChannel.EMAIL: send_email,
+    DeliveryChannel.EMAIL: send_email_report,
+    DeliveryChannel.WEBHOOK: send_webhook,
 }

@@ -15,3 +15,10 @@ def report_deliveries_task(run_id: int) -> int:
     from botcore.reports import report_deliveries_send
 
     return report_deliveries_send(run_id=run_id)
+
+
+def alert_deliveries_task(event_id: int) -> int:
+    """Post the alert notices an incident left (see botcore/alerts.py)."""
+    from botcore.alerts import alert_deliveries_send
+
+    return alert_deliveries_send(event_id=event_id)

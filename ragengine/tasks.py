@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ragengine.alerts.evaluate import alerts_evaluate
 from ragengine.cache import cache_prune
 from ragengine.evaluation.deliveries import deliveries_retry
 from ragengine.evaluation.runner import run_execute
@@ -42,3 +43,12 @@ def evaluation_sweep_task() -> int:
     """Every 5 minutes: mark failed the runs whose worker died (keeping their partial
     results) and offer again the reports still waiting to be delivered."""
     return run_sweep_stale() + deliveries_retry()
+
+
+def alerts_evaluate_task() -> str:
+    """Evaluate every enabled alert rule (every minute); says what changed."""
+    summary = alerts_evaluate()
+    return (
+        f"fired {len(summary.fired)}, resolved {len(summary.resolved)}, "
+        f"suppressed {len(summary.suppressed)}, failed {len(summary.failed)}"
+    )

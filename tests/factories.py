@@ -8,6 +8,8 @@ from decimal import Decimal
 import factory
 
 from ragengine.models import (
+    AlertDestination,
+    AlertRule,
     ChannelBinding,
     Document,
     DocumentStatus,
@@ -15,6 +17,7 @@ from ragengine.models import (
     Member,
     UsageRecord,
     UsageStatus,
+    Webhook,
     Workspace,
 )
 
@@ -79,3 +82,28 @@ def ledger_row(member, cost: str, at: datetime, **fields) -> UsageRecord:
     )
     UsageRecord.objects.filter(pk=row.pk).update(created_at=at)
     return row
+class AlertRuleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AlertRule
+
+    name = factory.Sequence(lambda n: f"alert-{n}")
+    kind = "circuit_open"
+    cooldown_minutes = 30
+
+
+class WebhookFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Webhook
+
+    name = factory.Sequence(lambda n: f"hook-{n}")
+    url = "http://127.0.0.1:9/hook"
+    secret_env = "ARANDU_TEST_WEBHOOK_SECRET"
+
+
+class AlertDestinationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AlertDestination
+
+    rule = factory.SubFactory(AlertRuleFactory)
+    channel = "slack"
+    target = "C0ALERTS"

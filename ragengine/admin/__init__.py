@@ -2,6 +2,7 @@
 same way: adminsite/sidebar.py). Importing this package registers every ModelAdmin."""
 
 from ragengine.admin import (
+    alerts,
     api_tokens,
     cache,
     doors,
@@ -15,6 +16,7 @@ from ragengine.admin import (
 )
 
 __all__ = [
+    "alerts",
     "api_tokens",
     "cache",
     "doors",

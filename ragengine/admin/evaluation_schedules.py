@@ -55,6 +55,7 @@ class EvalScheduleAdmin(ModelAdmin):
         if obj.discord_channel:
             parts.append(f"Discord {obj.discord_channel}")
         parts += obj.emails
+        parts += [f"webhook {hook.name}" for hook in obj.webhooks.all()]  # admin → Webhooks
         return ", ".join(parts) or "nobody (runs only)"
 
     @admin.display(description="next run")

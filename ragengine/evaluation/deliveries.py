@@ -12,15 +12,19 @@ import logging
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from ragengine.evaluation.signals import reports_pending
-from ragengine.models import DeliveryChannel, DeliveryStatus, EvalRun, ReportDelivery
+from ragengine.models import DeliveryChannel, EvalRun, ReportDelivery
+from ragengine.services.deliveries import (  # noqa: F401 - the doors' API for reports
+    MAX_ATTEMPTS,
+    delivery_claim,
+    delivery_done,
+    due_filter,
+)
 
 logger = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 3
 RETRY_AFTER = timedelta(minutes=10)
 
 
@@ -32,6 +36,9 @@ def deliveries_create(*, run: EvalRun) -> list[ReportDelivery]:
     wanted = [(DeliveryChannel.SLACK, schedule.slack_channel.strip())]
     wanted.append((DeliveryChannel.DISCORD, schedule.discord_channel.strip()))
     wanted += [(DeliveryChannel.EMAIL, address) for address in schedule.emails]
+    wanted += [
+        (DeliveryChannel.WEBHOOK, hook.name) for hook in schedule.webhooks.filter(enabled=True)
+    ]
     created = []
     for channel, destination in wanted:
         if not destination:
@@ -48,40 +55,7 @@ def deliveries_create(*, run: EvalRun) -> list[ReportDelivery]:
 
 def deliveries_due(*, run: EvalRun) -> list[ReportDelivery]:
     """The run's deliveries still to send (pending, or failed with attempts left)."""
-    return list(
-        run.deliveries.filter(
-            Q(status=DeliveryStatus.PENDING)
-            | Q(status=DeliveryStatus.FAILED, attempts__lt=MAX_ATTEMPTS)
-        ).order_by("pk")
-    )
-
-
-def delivery_claim(*, delivery: ReportDelivery) -> bool:
-    """Count an attempt; False when another worker sent it meanwhile or none are left."""
-    return bool(
-        ReportDelivery.objects.filter(
-            pk=delivery.pk, attempts=delivery.attempts, attempts__lt=MAX_ATTEMPTS
-        )
-        .exclude(status=DeliveryStatus.SENT)
-        .update(attempts=delivery.attempts + 1)
-    )
-
-
-def delivery_done(*, delivery: ReportDelivery, error: str = "") -> None:
-    """Record how an attempt went (the doors call this; an error is kept as written)."""
-    fields = {"status": DeliveryStatus.FAILED if error else DeliveryStatus.SENT, "error": error}
-    if not error:
-        fields["sent_at"] = timezone.now()
-    ReportDelivery.objects.filter(pk=delivery.pk).update(**fields)
-    logger.info(
-        "report delivery",
-        extra={
-            "run_id": delivery.run_id,
-            "channel": delivery.channel,
-            "ok": not error,
-            "error": error[:200],
-        },
-    )
+    return list(run.deliveries.filter(due_filter()).order_by("pk"))
 
 
 def reports_announce(*, run: EvalRun) -> None:
@@ -93,11 +67,7 @@ def deliveries_retry(*, now: datetime | None = None) -> int:
     """Announce again the runs whose deliveries are still due after RETRY_AFTER."""
     now = now or timezone.now()
     run_ids = (
-        ReportDelivery.objects.filter(created_at__lt=now - RETRY_AFTER)
-        .filter(
-            Q(status=DeliveryStatus.PENDING)
-            | Q(status=DeliveryStatus.FAILED, attempts__lt=MAX_ATTEMPTS)
-        )
+        ReportDelivery.objects.filter(due_filter(), created_at__lt=now - RETRY_AFTER)
         .values_list("run_id", flat=True)
         .distinct()
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from ragengine.llm.circuit_record import circuit_change_record
 from ragengine.llm.key_policy import configured_key_policy
 from ragengine.llm.providers import build_chat_provider
 from ragengine.llm.resilience import CircuitBreakers
@@ -18,7 +19,7 @@ from ragengine.models import ProviderEndpoint
 
 @lru_cache(maxsize=1)
 def circuit_breakers() -> CircuitBreakers:
-    return CircuitBreakers()
+    return CircuitBreakers(on_change=circuit_change_record)
 
 
 @lru_cache(maxsize=64)

@@ -94,12 +94,14 @@ class CircuitBreaker:
         clock: Callable[[], float] = time.monotonic,
         *,
         name: str = "provider",
+        on_change: Callable[[str, BreakerState, int], None] | None = None,
     ) -> None:
         if failure_threshold < 1:
             raise ValueError(f"failure_threshold must be >= 1, got {failure_threshold}")
         if reset_after_s < 0:
             raise ValueError(f"reset_after_s must be >= 0, got {reset_after_s}")
         self.name = name
+        self._on_change = on_change  # told (name, "open"|"closed", failures) on changes
         self.failure_threshold = failure_threshold
         self.reset_after_s = reset_after_s
         self._clock = clock
@@ -108,6 +110,7 @@ class CircuitBreaker:
         self._failures = 0
         self._opened_at = 0.0
         self._trial_in_flight = False
+        self._seen_success = False
 
     @property
     def state(self) -> BreakerState:
@@ -158,7 +161,12 @@ class CircuitBreaker:
 
     def record_success(self) -> None:
         with self._lock:
-            if self._state != "closed":
+            recovered = self._state != "closed"
+            # also the first success of this process: an "open" another process (or a
+            # process that has since died) left behind is then put right
+            first = not self._seen_success
+            self._seen_success = True
+            if recovered:
                 logger.info(
                     "circuit closed: provider recovered",
                     extra={"provider": self.name, "circuit_state": "closed"},
@@ -166,14 +174,30 @@ class CircuitBreaker:
             self._state = "closed"
             self._failures = 0
             self._trial_in_flight = False
+        if recovered or first:
+            self._tell("closed", 0)
 
     def record_failure(self) -> None:
         with self._lock:
             self._failures += 1
+            failures, was = self._failures, self._state
             if self._state == "half_open":
                 self._open_locked("trial call failed")
             elif self._state == "closed" and self._failures >= self.failure_threshold:
                 self._open_locked(f"{self._failures} consecutive failures")
+            opened = was == "closed" and self._state == "open"
+        if opened:
+            self._tell("open", failures)
+
+    def _tell(self, state: BreakerState, failures: int) -> None:
+        """Pass a change on (outside the lock: the listener may write to a database);
+        a listener that fails never fails the call."""
+        if self._on_change is None:
+            return
+        try:
+            self._on_change(self.name, state, failures)
+        except Exception:
+            logger.warning("circuit listener failed", exc_info=True, extra={"provider": self.name})
 
     def _open_locked(self, reason: str) -> None:
         self._state = "open"
@@ -226,10 +250,12 @@ class CircuitBreakers:
         failure_threshold: int = 5,
         reset_after_s: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        on_change: Callable[[str, BreakerState, int], None] | None = None,
     ) -> None:
         self._failure_threshold = failure_threshold
         self._reset_after_s = reset_after_s
         self._clock = clock
+        self._on_change = on_change
         self._lock = threading.Lock()
         self._breakers: dict[str, CircuitBreaker] = {}
 
@@ -238,7 +264,11 @@ class CircuitBreakers:
             breaker = self._breakers.get(name)
             if breaker is None:
                 breaker = CircuitBreaker(
-                    self._failure_threshold, self._reset_after_s, self._clock, name=name
+                    self._failure_threshold,
+                    self._reset_after_s,
+                    self._clock,
+                    name=name,
+                    on_change=self._on_change,
                 )
                 self._breakers[name] = breaker
             return breaker

@@ -1,5 +1,18 @@
 """Engine models, one module per topic."""
 
+from ragengine.models.alerts import (
+    AlertDelivery,
+    AlertDestination,
+    AlertEvent,
+    AlertKind,
+    AlertNotice,
+    AlertRule,
+    AlertState,
+    CircuitState,
+    ProviderCircuit,
+    Webhook,
+    WebhookAttempt,
+)
 from ragengine.models.api_tokens import ApiScope, ApiToken, ApiTokenKind
 from ragengine.models.blocked_patterns import BlockedPattern
 from ragengine.models.cache import (
@@ -37,6 +50,17 @@ from ragengine.models.tiers import HardLimitPolicy, Tier, TierModel, Workspace
 from ragengine.models.usage import UsageRecord, UsageStatus
 
 __all__ = [
+    "AlertDelivery",
+    "AlertDestination",
+    "AlertEvent",
+    "AlertKind",
+    "AlertNotice",
+    "AlertRule",
+    "AlertState",
+    "CircuitState",
+    "ProviderCircuit",
+    "Webhook",
+    "WebhookAttempt",
     "ApiScope",
     "ApiToken",
     "ApiTokenKind",

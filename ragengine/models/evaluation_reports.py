@@ -95,6 +95,7 @@ class DeliveryChannel(models.TextChoices):
     SLACK = "slack", "Slack"
     DISCORD = "discord", "Discord"
     EMAIL = "email", "E-mail"
+    WEBHOOK = "webhook", "Webhook"
 
 
 class DeliveryStatus(models.TextChoices):

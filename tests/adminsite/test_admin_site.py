@@ -19,6 +19,7 @@ GROUPS = [
     "Models & prices",
     "Cache",
     "Evaluation",
+    "Alerts",
     "Chat doors",
     "System",
 ]

@@ -13,32 +13,18 @@ from django.utils import timezone
 from ragengine.evaluation.deliveries import MAX_ATTEMPTS, deliveries_retry
 from ragengine.evaluation.runs import run_start
 from ragengine.evaluation.schedules import scheduled_run
-from ragengine.models import EvalResult, EvalSchedule, ReportDelivery
-from tests.botcore.discord.fake_api import FakeDiscordAPI
-from tests.botcore.slack.fake_slack import FakeSlack
+from ragengine.models import EvalResult, EvalSchedule, ReportDelivery, WebhookAttempt
+from tests.botcore import delivery_fixtures
+from tests.factories import WebhookFactory
+from tests.ragengine.alerts.webhook_receiver import WebhookReceiver
 from tests.ragengine.evaluation.conftest import (  # noqa: F401 - fixtures
     _one_question_at_a_time,
     eval_set,
 )
 
 pytestmark = pytest.mark.django_db
+discord, slack = delivery_fixtures.discord, delivery_fixtures.slack  # fixtures
 DISCORD_CHANNEL = "112233445566"
-
-
-@pytest.fixture
-def slack(settings):
-    fake = FakeSlack().start()
-    settings.SLACK_API_URL, settings.SLACK_BOT_TOKEN = fake.api_url, "xoxb-test-token"
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def discord(settings):
-    fake = FakeDiscordAPI().start()
-    settings.DISCORD_API_URL, settings.DISCORD_BOT_TOKEN = fake.base_url, "discord-test-token"
-    yield fake
-    fake.stop()
 
 
 @pytest.fixture
@@ -165,3 +151,25 @@ def test_report_text_cannot_mention_everyone_or_form_links(schedule, slack, disc
     assert post.body["blocks"][0]["text"]["type"] == "plain_text"  # never parsed
     (message,) = discord.posted_messages(int(DISCORD_CHANNEL))
     assert message.body["allowed_mentions"] == {"parse": []}
+
+
+def test_a_report_goes_to_the_webhooks_that_list_its_schedule(
+    schedule, slack, discord, monkeypatch
+):
+    monkeypatch.setenv("ARANDU_TEST_WEBHOOK_SECRET", "report-secret")
+    with WebhookReceiver("report-secret") as receiver:
+        listed = WebhookFactory(name="reports", url=receiver.url)
+        listed.eval_schedules.add(schedule)
+        WebhookFactory(name="unrelated", url=receiver.url)  # lists no schedule
+        run = scheduled_run(schedule_id=schedule.pk)
+
+    assert statuses()["webhook"] == ("sent", 1, "")
+    assert ReportDelivery.objects.get(channel="webhook").destination == "reports"
+    (received,) = receiver.received
+    assert received.verified and received.headers["X-Arandu-Event"] == "evaluation.report"
+    body = received.json
+    assert body["type"] == "evaluation.report"
+    assert body["report"]["run_id"] == run.pk and body["report"]["flagged"] is False
+    assert body["report"]["targets"][0]["label"] == "extractive"
+    attempt = WebhookAttempt.objects.get()
+    assert (attempt.webhook, attempt.status_code, attempt.report_delivery.run) == (listed, 200, run)

@@ -23,6 +23,7 @@ GROUPS = [
     "Models & prices",
     "Cache",
     "Evaluation",
+    "Alerts",
     "Chat doors",
     "System",
 ]

@@ -82,6 +82,8 @@ def ledger_row(member, cost: str, at: datetime, **fields) -> UsageRecord:
     )
     UsageRecord.objects.filter(pk=row.pk).update(created_at=at)
     return row
+
+
 class AlertRuleFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = AlertRule

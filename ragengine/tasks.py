@@ -42,3 +42,11 @@ def evaluation_sweep_task() -> int:
     """Every 5 minutes: mark failed the runs whose worker died (keeping their partial
     results) and offer again the reports still waiting to be delivered."""
     return run_sweep_stale() + deliveries_retry()
+
+
+def source_sync_task(source_id: int, trigger: str = "scheduled") -> str:
+    """Scan a folder source into its knowledge set (its django-q2 Schedule, or the admin's
+    "Sync now"); returns the run's status, or why there was none."""
+    from ragengine.services.source_sync import source_sync_by_id
+
+    return source_sync_by_id(source_id=source_id, trigger=trigger)

@@ -11,6 +11,7 @@ from ragengine.admin import (
     knowledge,
     people,
     pricing,
+    sources,
     system,
 )
 
@@ -24,5 +25,6 @@ __all__ = [
     "knowledge",
     "people",
     "pricing",
+    "sources",
     "system",
 ]

@@ -72,6 +72,9 @@ class SyncRunInline(_RunDisplay, TabularInline):
     def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
 
 @admin.register(Source)
 class SourceAdmin(ModelAdmin):

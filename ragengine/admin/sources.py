@@ -8,16 +8,18 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from unfold.admin import ModelAdmin, TabularInline
 
-from ragengine.models import Source, SyncRun
+from ragengine.models import Source, SyncRun, SyncRunStatus
 from ragengine.services.source_sync import (
     SourcePathError,
     source_delete,
     source_folder,
     source_schedule_sync,
     source_sync_queue,
+    source_with_folder,
 )
 
 RUN_FIELDS = (
@@ -46,6 +48,21 @@ class SourceForm(forms.ModelForm):
         except SourcePathError as exc:
             raise forms.ValidationError(str(exc)) from exc
         return path
+
+    def clean(self) -> dict:
+        data = super().clean()
+        knowledge_set, path = data.get("knowledge_set"), data.get("path")
+        if knowledge_set and path:
+            other = source_with_folder(
+                knowledge_set_id=knowledge_set.pk,
+                folder=source_folder(path=path),
+                exclude_pk=self.instance.pk,
+            )
+            if other is not None:
+                self.add_error(
+                    "path", f"The source {other.name!r} scans this folder into this set already."
+                )
+        return data
 
 
 class _RunDisplay:
@@ -106,11 +123,25 @@ class SourceAdmin(ModelAdmin):
         run = obj.runs.first()
         if run is None:
             return "never"
-        return f"{run.started_at:%Y-%m-%d %H:%M} — {run.summary}"[:200]
+        when = timezone.localtime(run.started_at)
+        if run.status in (SyncRunStatus.RUNNING, SyncRunStatus.FAILED):
+            return f"{when:%Y-%m-%d %H:%M}: {run.summary}"[:200]
+        counts = [
+            f"{getattr(run, name)} {name}"
+            for name in ("added", "changed", "unchanged", "removed", "failed")
+            if getattr(run, name)
+        ]
+        return f"{when:%Y-%m-%d %H:%M}: {', '.join(counts) or 'empty folder'}"
 
     @admin.display(description="next sync")
     def next_sync(self, obj: Source):
         return obj.q_schedule.next_run if obj.q_schedule else "—"
+
+    def get_fieldsets(self, request: HttpRequest, obj=None):
+        return self.fieldsets if obj else self.fieldsets[:2]  # no state before it exists
+
+    def get_inlines(self, request: HttpRequest, obj=None):
+        return self.inlines if obj else []
 
     def save_model(self, request: HttpRequest, obj: Source, form, change: bool) -> None:
         super().save_model(request, obj, form, change)
@@ -145,7 +176,21 @@ class SyncRunAdmin(_RunDisplay, ModelAdmin):
     search_fields = ("source__name", "error")
     list_select_related = ("source",)
     date_hierarchy = "started_at"
-    fields = ("source", *RUN_FIELDS[:-1], "finished_at", "error", "failed_files")
+    fields = (
+        "source",
+        "status",
+        "trigger",
+        "started_at",
+        "finished_at",
+        "duration",
+        "added",
+        "changed",
+        "unchanged",
+        "removed",
+        "failed",
+        "failed_files",
+        "error",
+    )
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -153,6 +198,9 @@ class SyncRunAdmin(_RunDisplay, ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False  # the record of what happened; old runs go as new ones finish
 
     @admin.display(description="failed files")
     def failed_files(self, obj: SyncRun) -> str:

@@ -107,6 +107,19 @@ def source_folder(*, path: str) -> Path:
     return real
 
 
+def source_with_folder(
+    *, knowledge_set_id: int, folder: Path, exclude_pk: int | None
+) -> Source | None:
+    """Another source scanning `folder` into the same set (two would race on its files)."""
+    for other in Source.objects.filter(knowledge_set_id=knowledge_set_id).exclude(pk=exclude_pk):
+        try:
+            if source_folder(path=other.path) == folder:
+                return other
+        except SourcePathError:
+            continue
+    return None
+
+
 # --- syncing ----------------------------------------------------------------------------
 
 
@@ -238,7 +251,7 @@ def source_sync_by_id(*, source_id: int, trigger: str = SyncTrigger.SCHEDULED) -
 
 def source_sync_queue(*, source: Source) -> str:
     """Queue a sync now (admin "Sync now"); the django-q2 task id."""
-    return async_task(Q_FUNC, source.pk, SyncTrigger.MANUAL, group="source-sync")
+    return async_task(Q_FUNC, source.pk, SyncTrigger.MANUAL.value, group="source-sync")
 
 
 # --- schedule ---------------------------------------------------------------------------

@@ -165,7 +165,7 @@ def test_runs_are_visible_per_source_with_their_failed_files(
     run = source_sync(source=source)
 
     listing = admin_client.get(reverse("admin:ragengine_source_changelist")).content.decode()
-    assert "1 added, 0 changed, 0 unchanged, 0 removed, 1 failed" in listing
+    assert "1 added, 1 failed" in listing
 
     page = admin_client.get(reverse("admin:ragengine_source_change", args=[source.pk]))
     assert page.status_code == 200
@@ -176,3 +176,20 @@ def test_runs_are_visible_per_source_with_their_failed_files(
     assert detail.status_code == 200
     assert "scan.pdf" in body and "PDF" in body
     assert admin_client.get(reverse("admin:ragengine_syncrun_add")).status_code == 403
+
+
+def test_a_second_source_for_the_same_folder_and_set_is_refused(
+    admin_client, folder, knowledge_set
+):
+    Source.objects.create(name="first", knowledge_set=knowledge_set, path=str(folder))
+    (folder.parent / "alias").symlink_to(folder)
+
+    response = admin_client.post(
+        reverse("admin:ragengine_source_add"), form(knowledge_set, "alias", name="second")
+    )
+
+    assert response.status_code == 200
+    assert "The source &#x27;first&#x27; scans this folder into this set already." in (
+        response.content.decode()
+    )
+    assert Source.objects.count() == 1

@@ -406,3 +406,19 @@ def test_the_folder_check_does_not_follow_a_relative_path_out(root, folder):
     os.symlink("../..", root / "up")
     with pytest.raises(SourcePathError, match="a link leading to"):
         source_folder(path="up")
+
+
+def test_an_unchanged_folder_is_read_with_a_constant_number_of_queries(
+    embedder, root, django_assert_max_num_queries
+):
+    folder = root / "many"
+    folder.mkdir()
+    for i in range(40):
+        (folder / f"note-{i:02d}.md").write_text(f"# Note {i}\n\nRoom {i} opens at nine.\n")
+    source = make_source(folder)
+    assert source_sync(source=source).added == 40
+
+    with django_assert_max_num_queries(20):  # not one query per file
+        run = source_sync(source=source)
+
+    assert run.unchanged == 40 and run.added + run.changed == 0

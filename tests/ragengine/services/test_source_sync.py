@@ -422,3 +422,20 @@ def test_an_unchanged_folder_is_read_with_a_constant_number_of_queries(
         run = source_sync(source=source)
 
     assert run.unchanged == 40 and run.added + run.changed == 0
+
+
+def test_the_django_q_scheduler_runs_a_due_source(embedder, folder, monkeypatch):
+    from django_q.conf import Conf
+    from django_q.scheduler import scheduler
+
+    monkeypatch.setattr(Conf, "SYNC", True)  # read once at import: run the task here
+    source = make_source(folder, interval_minutes=10)
+    q = source_schedule_sync(source=source)
+    Schedule.objects.filter(pk=q.pk).update(next_run=timezone.now() - timedelta(seconds=1))
+
+    scheduler()
+
+    run = SyncRun.objects.get(source=source)
+    assert (run.trigger, run.added, run.failed) == ("scheduled", 2, 1)
+    q.refresh_from_db()
+    assert q.next_run > timezone.now() + timedelta(minutes=9)  # the next one in 10 minutes

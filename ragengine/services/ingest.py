@@ -142,7 +142,9 @@ def chunk_record(
 class _Ingestor:
     """One ingestion run into one knowledge set."""
 
-    def __init__(self, *, knowledge_set: KnowledgeSet, embedder: Embedder) -> None:
+    def __init__(
+        self, *, knowledge_set: KnowledgeSet, embedder: Embedder, known_under: Sequence[str] = ()
+    ) -> None:
         self.knowledge_set = knowledge_set
         self.embedder = embedder
         self.store = registry.get_vector_store()
@@ -155,7 +157,7 @@ class _Ingestor:
         self.timeout_s = settings.ARANDU_PARSE_TIMEOUT_S
         self.parser = registry.get_parse_worker()
         # Ready documents under the paths being ingested, read in one query on first use.
-        self.known_under: list[str] = []
+        self.known_under = list(known_under)
         self._ready: dict[str, tuple[int, str, int, str, str]] | None = None
 
     def _unchanged(self, *, source: str, content_hash: str) -> IngestOutcome | None:
@@ -495,11 +497,14 @@ def documents_ingest_paths(
         raise FileNotFoundError(f"No such file or folder: {', '.join(str(p) for p in missing)}")
     embedder = registry.get_embedder()
     _check_embedder(knowledge_set, embedder)
-    ingestor = _Ingestor(knowledge_set=knowledge_set, embedder=embedder)
-    ingestor.known_under = [  # as `find_files` names what it finds under each path
-        os.path.realpath(p) if p.is_dir() else os.path.join(os.path.realpath(p.parent), p.name)
-        for p in paths
-    ]
+    ingestor = _Ingestor(
+        knowledge_set=knowledge_set,
+        embedder=embedder,
+        known_under=[  # as `find_files` names what it finds under each path
+            os.path.realpath(p) if p.is_dir() else os.path.join(os.path.realpath(p.parent), p.name)
+            for p in paths
+        ],
+    )
     report = IngestReport()
     files = find_files(paths)
     try:

@@ -320,6 +320,20 @@ except InvalidOperation:
     raise ImproperlyConfigured("ARANDU_EVAL_BUDGET_CAP must be a number, e.g. 1.50.") from None
 ARANDU_EVAL_STALE_MINUTES = env.int("ARANDU_EVAL_STALE_MINUTES", default=10)
 
+# Folder sources (admin → Folder sources) scan only folders under these: absolute paths
+# separated by ":" or ","; by default the data directory's `sources/`. Empty: none.
+ARANDU_SOURCE_ROOTS = [
+    Path(root.strip())
+    for root in re.split(
+        r"[:,]", env.str("ARANDU_SOURCE_ROOTS", default=str(ARANDU_DATA_DIR / "sources"))
+    )
+    if root.strip()
+]
+_require(
+    all(root.is_absolute() for root in ARANDU_SOURCE_ROOTS),
+    "ARANDU_SOURCE_ROOTS must list absolute folders, separated by ':' or ','.",
+)
+
 _require(ARANDU_CHUNK_TOKENS >= 32, "ARANDU_CHUNK_TOKENS must be at least 32.")
 _require(
     0 <= ARANDU_CHUNK_OVERLAP < ARANDU_CHUNK_TOKENS,
@@ -486,7 +500,14 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"kv": {"()": "adminsite.logging.KeyValueFormatter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "kv"}},
+    "handlers": {
+        # stderr: command output (answers, progress) on stdout never mixes with log lines
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "kv",
+            "stream": "ext://sys.stderr",
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django": {"level": "WARNING"}, "bm25s": {"level": "WARNING"}},
 }

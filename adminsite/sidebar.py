@@ -23,6 +23,8 @@ GROUPS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("ragengine.KnowledgeSet", "library_books"),
             ("ragengine.Document", "description"),
             ("ragengine.Chunk", "notes"),
+            ("ragengine.Source", "folder_open"),
+            ("ragengine.SyncRun", "sync"),
         ),
     ),
     (

@@ -52,3 +52,11 @@ def alerts_evaluate_task() -> str:
         f"fired {len(summary.fired)}, resolved {len(summary.resolved)}, "
         f"suppressed {len(summary.suppressed)}, failed {len(summary.failed)}"
     )
+
+
+def source_sync_task(source_id: int, trigger: str = "scheduled") -> str:
+    """Scan a folder source into its knowledge set (its django-q2 Schedule, or the admin's
+    "Sync now"); returns the run's status, or why there was none."""
+    from ragengine.services.source_sync import source_sync_by_id
+
+    return source_sync_by_id(source_id=source_id, trigger=trigger)

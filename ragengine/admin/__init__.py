@@ -12,6 +12,7 @@ from ragengine.admin import (
     knowledge,
     people,
     pricing,
+    sources,
     system,
 )
 
@@ -26,5 +27,6 @@ __all__ = [
     "knowledge",
     "people",
     "pricing",
+    "sources",
     "system",
 ]

@@ -46,6 +46,7 @@ from ragengine.models.history import QuestionOutcome, QuestionRecord
 from ragengine.models.knowledge import Chunk, Document, DocumentStatus, KnowledgeSet
 from ragengine.models.people import Identity, Member, Platform
 from ragengine.models.providers import ModelPrice, ProviderEndpoint, ProviderKind
+from ragengine.models.sources import Source, SyncRun, SyncRunStatus, SyncTrigger
 from ragengine.models.tiers import HardLimitPolicy, Tier, TierModel, Workspace
 from ragengine.models.usage import UsageRecord, UsageStatus
 
@@ -102,6 +103,10 @@ __all__ = [
     "ProviderKind",
     "ReportDelivery",
     "ResultStatus",
+    "Source",
+    "SyncRun",
+    "SyncRunStatus",
+    "SyncTrigger",
     "TargetKind",
     "Tier",
     "TierModel",

@@ -22,6 +22,7 @@ import hashlib
 import json
 import logging
 import mimetypes
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ from typing import Literal
 import numpy as np
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from ragengine.models import Chunk, Document, DocumentStatus, KnowledgeSet
@@ -140,7 +142,9 @@ def chunk_record(
 class _Ingestor:
     """One ingestion run into one knowledge set."""
 
-    def __init__(self, *, knowledge_set: KnowledgeSet, embedder: Embedder) -> None:
+    def __init__(
+        self, *, knowledge_set: KnowledgeSet, embedder: Embedder, known_under: Sequence[str] = ()
+    ) -> None:
         self.knowledge_set = knowledge_set
         self.embedder = embedder
         self.store = registry.get_vector_store()
@@ -152,6 +156,33 @@ class _Ingestor:
         )
         self.timeout_s = settings.ARANDU_PARSE_TIMEOUT_S
         self.parser = registry.get_parse_worker()
+        # Ready documents under the paths being ingested, read in one query on first use.
+        self.known_under = list(known_under)
+        self._ready: dict[str, tuple[int, str, int, str, str]] | None = None
+
+    def _unchanged(self, *, source: str, content_hash: str) -> IngestOutcome | None:
+        """`source`'s outcome when its ready, indexed version hashes to `content_hash`:
+        re-reading an unchanged folder costs one query, not one per file. Anything else is
+        decided on the document's current row (`ingest_document`)."""
+        if self._ready is None:
+            under = Q(pk__in=[])
+            for prefix in self.known_under:
+                under |= Q(source__startswith=prefix)
+            rows = Document.objects.filter(
+                under, knowledge_set=self.knowledge_set, status=DocumentStatus.READY
+            ).order_by()
+            self._ready = {
+                row[0]: row[1:]
+                for row in rows.values_list(
+                    "source", "pk", "title", "chunk_count", "content_hash", "indexed_hash"
+                )
+            }
+        pk, title, chunks, seen_hash, indexed_hash = self._ready.get(source, (0, "", 0, "", ""))
+        if pk and seen_hash == content_hash == indexed_hash:
+            return IngestOutcome(
+                source=source, status="unchanged", title=title, chunks=chunks, document_id=pk
+            )
+        return None
 
     # --- per logical document -------------------------------------------------------
     def _document(self, *, source: str, title: str) -> Document:
@@ -172,6 +203,8 @@ class _Ingestor:
         """Parse, chunk, embed and save one logical document; any failure before its
         database commit fails it alone, with that commit rolled back."""
         try:
+            if (known := self._unchanged(source=source, content_hash=content_hash)) is not None:
+                return known
             document = self._document(source=source, title=title_hint)
             if (
                 document.pk
@@ -464,7 +497,14 @@ def documents_ingest_paths(
         raise FileNotFoundError(f"No such file or folder: {', '.join(str(p) for p in missing)}")
     embedder = registry.get_embedder()
     _check_embedder(knowledge_set, embedder)
-    ingestor = _Ingestor(knowledge_set=knowledge_set, embedder=embedder)
+    ingestor = _Ingestor(
+        knowledge_set=knowledge_set,
+        embedder=embedder,
+        known_under=[  # as `find_files` names what it finds under each path
+            os.path.realpath(p) if p.is_dir() else os.path.join(os.path.realpath(p.parent), p.name)
+            for p in paths
+        ],
+    )
     report = IngestReport()
     files = find_files(paths)
     try:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 
 from ragengine.ask_types import Answer, AnswerMode, Channel
+from ragengine.management.verbosity import LoggedCommand
 from ragengine.services.ask import ask
 from ragengine.services.members import member_for_cli
 
@@ -25,7 +26,7 @@ def format_answer(answer: Answer) -> str:
     return "\n".join(lines)
 
 
-class Command(BaseCommand):
+class Command(LoggedCommand):
     help = "Ask a question and print the answer with its sources."
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 
 from ragengine.ask_types import Channel, Turn
 from ragengine.management.commands.ask import format_answer
+from ragengine.management.verbosity import LoggedCommand
 from ragengine.services.ask import ask
 from ragengine.services.members import member_for_cli
 
 HISTORY_TURNS = 10
 
 
-class Command(BaseCommand):
+class Command(LoggedCommand):
     help = "Chat with Arandu in the terminal (Ctrl-D or 'exit' to leave)."
 
     def add_arguments(self, parser: CommandParser) -> None:

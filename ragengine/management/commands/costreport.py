@@ -5,12 +5,13 @@ from __future__ import annotations
 import csv
 from datetime import datetime
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
+from ragengine.management.verbosity import LoggedCommand
 from ragengine.selectors.usage_report import GROUPS, PERIODS, usage_report
 
 
-class Command(BaseCommand):
+class Command(LoggedCommand):
     help = "Questions, tokens and cost from the usage ledger for a day or a month."
 
     def add_arguments(self, parser: CommandParser) -> None:

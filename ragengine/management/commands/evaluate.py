@@ -11,12 +11,14 @@ import json
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from ragengine.evaluation.run_page import fmt
 from ragengine.evaluation.runner import run_execute
 from ragengine.evaluation.runs import RunError, run_start
 from ragengine.evaluation.scoring import ANSWER_METRICS, JUDGE_METRICS, RETRIEVAL_METRICS
+from ragengine.management.verbosity import LoggedCommand
+from ragengine.management.wording import plural
 from ragengine.models import EvalSet
 
 BAR_METRICS = (*ANSWER_METRICS, *RETRIEVAL_METRICS, *JUDGE_METRICS)
@@ -46,7 +48,7 @@ def parse_bar(text: str) -> tuple[str, float]:
     return metric, number
 
 
-class Command(BaseCommand):
+class Command(LoggedCommand):
     help = "Run an evaluation set now and print the summary per target (for CI pipelines)."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -129,7 +131,7 @@ class Command(BaseCommand):
 
     def _print(self, run) -> None:
         self.stdout.write(
-            f"Run {run.pk} of {run.eval_set.name}: {run.status}, {run.cases_done} answers"
+            f"Run {run.pk} of {run.eval_set.name}: {run.status}, {plural(run.cases_done, 'answer')}"
         )
         header = f"{'target':<36} " + " ".join(f"{m[:14]:>14}" for m in SHOWN)
         self.stdout.write(header + f" {'failed':>7} {'p95':>10} {'cost':>12}")

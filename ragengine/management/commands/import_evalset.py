@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db import transaction
 
 from ragengine.evaluation.cases_io import CaseImportError, eval_cases_import, parse_cases
+from ragengine.management.verbosity import LoggedCommand
+from ragengine.management.wording import plural
 from ragengine.models import EvalSet, KnowledgeSet
 
 
-class Command(BaseCommand):
+class Command(LoggedCommand):
     help = "Import evaluation cases (JSONL, CSV or a JSON list) into a set, creating it."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -53,7 +55,7 @@ class Command(BaseCommand):
             report = eval_cases_import(eval_set=eval_set, cases=cases, replace=options["replace"])
         self.stdout.write(
             f"{'Created' if created else 'Updated'} evaluation set {set_name!r}: "
-            f"{report.created} case(s) added, {report.skipped} already there"
+            f"{plural(report.created, 'case')} added, {report.skipped} already there"
             + (f", {report.removed} replaced" if report.removed else "")
             + "."
         )

@@ -1,22 +1,31 @@
-"""`manage.py ingest PATH... --knowledge-set NAME`: add or refresh documents."""
+"""`manage.py ingest PATH... --knowledge-set NAME`: add or refresh documents.
+
+Progress and the summary go to stdout, each failed file's reason to stderr, log records
+to stderr (INFO with `-v 2`). The exit status is 1 when any file failed, so a script or a
+CI job can tell; 0 when every file was ingested, unchanged or removed.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
+from ragengine.management.verbosity import LoggedCommand
+from ragengine.management.wording import plural
 from ragengine.retrieval.types import VectorStoreError
 from ragengine.services.ingest import IngestOutcome, documents_ingest_paths
 from ragengine.services.knowledge import KnowledgeSetError, knowledge_set_get_or_create
 
 _MARK = {"ingested": "+", "unchanged": "=", "failed": "!", "removed": "-"}
+FAILED_EXIT_STATUS = 1
 
 
-class Command(BaseCommand):
+class Command(LoggedCommand):
     help = (
         "Ingest files or folders (recursively) into a knowledge set. Links that point "
-        "outside the folder being ingested are refused."
+        "outside the folder being ingested are refused. Exits with status 1 when any "
+        "file failed (each reason is printed to stderr)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -39,7 +48,7 @@ class Command(BaseCommand):
             if verbosity < 1:
                 return
             detail = {
-                "ingested": f"{outcome.chunks} chunks",
+                "ingested": plural(outcome.chunks, "chunk"),
                 "unchanged": "unchanged",
                 "failed": outcome.error,
                 "removed": "removed",
@@ -63,4 +72,10 @@ class Command(BaseCommand):
             summary += f", {report.count('removed')} removed"
         self.stdout.write(self.style.SUCCESS(summary + "."))
         for failure in report.failures:
-            self.stdout.write(self.style.WARNING(f"  failed: {failure.source}: {failure.error}"))
+            self.stderr.write(f"  failed: {failure.source}: {failure.error}")
+        if report.failures:
+            raise CommandError(
+                f"{plural(len(report.failures), 'document')} could not be ingested "
+                "(reasons above).",
+                returncode=FAILED_EXIT_STATUS,
+            )

@@ -13,8 +13,10 @@ from __future__ import annotations
 import time
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
+from ragengine.management.verbosity import LoggedCommand
+from ragengine.management.wording import plural
 from ragengine.models import KnowledgeSet
 from ragengine.retrieval.stores.local import LocalStore
 from ragengine.retrieval.stores.weaviate_store import WeaviateStore, WeaviateStoreError
@@ -41,7 +43,7 @@ def describe(store: VectorStore) -> str:
     return type(store).__name__
 
 
-class Command(BaseCommand):
+class Command(LoggedCommand):
     help = (
         "Copy chunks and vectors from the database into Weaviate (resumable); --verify "
         "compares with the local store. --to local rebuilds the local store (rollback)."
@@ -87,7 +89,9 @@ class Command(BaseCommand):
         try:
             sets = migration_knowledge_sets(name=options.get("knowledge_set"))
             with migration_target_open(kind=kind, batch_size=options["batch_size"]) as target:
-                self.stdout.write(f"Target: {describe(target)}; {len(sets)} knowledge set(s).")
+                self.stdout.write(
+                    f"Target: {describe(target)}; {plural(len(sets), 'knowledge set')}."
+                )
                 for knowledge_set in sets:
                     self._copy(knowledge_set, target, options)
                 if options["verify"]:
@@ -107,8 +111,8 @@ class Command(BaseCommand):
         def progress(state: SetCopy, done: int, total: int) -> None:
             if verbosity >= 1 and total:
                 self.stdout.write(
-                    f"  [{knowledge_set.name}] {done}/{total} chunks "
-                    f"({state.copied_documents} documents written)"
+                    f"  [{knowledge_set.name}] {done}/{plural(total, 'chunk')} "
+                    f"({plural(state.copied_documents, 'document')} written)"
                 )
 
         result = knowledge_set_migrate(
@@ -120,8 +124,8 @@ class Command(BaseCommand):
         )
         self.stdout.write(
             self.style.SUCCESS(
-                f"Knowledge set {result.name!r}: {result.copied_documents} documents "
-                f"({result.copied_chunks} chunks) copied, {result.skipped_documents} "
+                f"Knowledge set {result.name!r}: {plural(result.copied_documents, 'document')} "
+                f"({plural(result.copied_chunks, 'chunk')}) copied, {result.skipped_documents} "
                 f"already up to date, {result.removed_documents} removed "
                 f"[{time.monotonic() - started:.1f}s]."
             )

@@ -19,18 +19,27 @@ def run(*args, **kwargs) -> str:
     return out.getvalue()
 
 
+def run_failing(*args) -> tuple[str, str]:
+    """Run a command that must end with status 1; its stdout and stderr."""
+    out, err = StringIO(), StringIO()
+    with pytest.raises(CommandError) as raised:
+        call_command(*args, stdout=out, stderr=err)
+    assert raised.value.returncode == 1
+    return out.getvalue(), err.getvalue()
+
+
 def test_ingest_reports_progress_and_a_summary_with_reasons(embedder, tmp_path):
     broken = tmp_path / "broken"
     shutil.copytree(EXAMPLES / "broken", broken)
 
-    output = run("ingest", str(broken), "--knowledge-set", "scratch")
+    output, errors = run_failing("ingest", str(broken), "--knowledge-set", "scratch")
 
     assert "[1/3]" in output and "[3/3]" in output
     assert "Knowledge set 'scratch': 1 ingested, 0 unchanged, 2 failed." in output
-    assert "failed: " in output and "scanned-contract.pdf" in output
-    assert "empty" in output.lower()
+    assert "failed: " in errors and "scanned-contract.pdf" in errors
+    assert "empty" in errors.lower()
 
-    again = run("ingest", str(broken), "--knowledge-set", "scratch")
+    again, _ = run_failing("ingest", str(broken), "--knowledge-set", "scratch")
     assert "0 ingested, 1 unchanged, 2 failed" in again
 
 
@@ -41,11 +50,11 @@ def test_ingest_names_each_refused_link_and_why(embedder, tmp_path):
     (shared / "notes.md").write_text("# Notes\n\nThe office opens at nine.\n")
     (shared / "key.txt").symlink_to(tmp_path / "secret_key")
 
-    output = run("ingest", str(shared), "--knowledge-set", "scratch")
+    output, errors = run_failing("ingest", str(shared), "--knowledge-set", "scratch")
 
     assert "1 ingested, 0 unchanged, 1 failed." in output
     refused = str(shared.resolve() / "key.txt")
-    assert f"failed: {refused}: This is a link that points outside the folder being " in output
+    assert f"failed: {refused}: This is a link that points outside the folder being " in errors
     assert "TOPSECRET" not in run("ask", "What is the secret key?", "--knowledge-set", "scratch")
 
 

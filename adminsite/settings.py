@@ -318,9 +318,7 @@ _require(
     "ARANDU_CHUNK_OVERLAP must be >= 0 and smaller than ARANDU_CHUNK_TOKENS.",
 )
 _require(ARANDU_MAX_FILE_MB > 0, "ARANDU_MAX_FILE_MB must be positive.")
-_require(
-    ARANDU_QUESTION_RETENTION_DAYS >= 0, "ARANDU_QUESTION_RETENTION_DAYS must be 0 or more."
-)
+_require(ARANDU_QUESTION_RETENTION_DAYS >= 0, "ARANDU_QUESTION_RETENTION_DAYS must be 0 or more.")
 _require(ARANDU_MAX_DOC_PARAGRAPHS >= 1, "ARANDU_MAX_DOC_PARAGRAPHS must be at least 1.")
 _require(ARANDU_MAX_DOC_CHARS >= 1, "ARANDU_MAX_DOC_CHARS must be at least 1.")
 _require(ARANDU_PARSE_TIMEOUT_S > 0, "ARANDU_PARSE_TIMEOUT_S must be positive (seconds).")

@@ -10,6 +10,7 @@ from ragengine.models import (
     DocumentStatus,
     KnowledgeSet,
     Member,
+    QuestionRecord,
     Workspace,
 )
 
@@ -65,3 +66,20 @@ class ChannelBindingFactory(factory.django.DjangoModelFactory):
     def sets(self, create, extracted, **kwargs):
         if create and extracted:
             self.knowledge_sets.set(extracted)
+
+
+class QuestionRecordFactory(factory.django.DjangoModelFactory):
+    """A question history row (what `ask()` records), answered extractively by default."""
+
+    class Meta:
+        model = QuestionRecord
+
+    request_id = factory.Sequence(lambda n: f"req{n:06d}")
+    member = factory.SubFactory(MemberFactory)
+    door = "slack"
+    channel = "slack:C1"
+    knowledge_sets = factory.LazyFunction(lambda: ["handbook"])
+    question = factory.Sequence(lambda n: f"Question number {n}?")
+    answer = "An answer [1]."
+    outcome = "extractive"
+    sources = factory.LazyFunction(list)

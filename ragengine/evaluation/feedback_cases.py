@@ -82,7 +82,9 @@ def eval_cases_from_feedback(*, feedback: list[Feedback], eval_set: EvalSet) -> 
             if vote.comment:
                 notes.append(f"Comment: {vote.comment}")
             if record is None:
-                notes.append("The question was not recorded: type it in, then the facts.")
+                notes.append(
+                    "The question is not (or no longer) in the history: type it in, then the facts."
+                )
             case = EvalCase.objects.create(
                 eval_set=eval_set,
                 position=position,

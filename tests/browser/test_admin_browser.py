@@ -21,6 +21,7 @@ GROUPS = [
     "Knowledge",
     "People & tiers",
     "Models & prices",
+    "Questions",
     "Cache",
     "Evaluation",
     "Chat doors",

@@ -7,6 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from ragengine.models import KnowledgeSet
 from ragengine.services.playground import PlaygroundResult
 
 STAGE_ORDER = ("validate", "cache", "budget", "embed", "retrieve", "generate", "total")
@@ -110,6 +111,11 @@ def _against(spent: Decimal, budget: Decimal | None) -> str:
 def _retrieval(record: dict | None) -> dict[str, Any] | None:
     if record is None:
         return None
+    ids = {hit.knowledge_set for hit in record["hits"] if str(hit.knowledge_set).isdigit()}
+    names = {
+        str(pk): name
+        for pk, name in KnowledgeSet.objects.filter(pk__in=ids).values_list("pk", "name")
+    }
     hits = []
     for rank, hit in enumerate(record["hits"], start=1):
         text = " ".join(hit.text.split())
@@ -118,7 +124,7 @@ def _retrieval(record: dict | None) -> dict[str, Any] | None:
                 "rank": rank,
                 "title": hit.metadata.get("title", "") or hit.document_id,
                 "location": hit.metadata.get("location", ""),
-                "set": hit.knowledge_set,
+                "set": names.get(str(hit.knowledge_set), hit.knowledge_set),
                 "lexical": hit.lexical_score,
                 "dense": hit.similarity,
                 "fused": hit.score,
@@ -183,10 +189,8 @@ def _timings(timings_ms: dict[str, float]) -> list[dict[str, Any]]:
 
 
 def _duration(seconds: int) -> str:
-    if seconds % 86400 == 0:
-        return f"{seconds // 86400} day(s)"
-    if seconds % 3600 == 0:
-        return f"{seconds // 3600} hour(s)"
-    if seconds % 60 == 0:
-        return f"{seconds // 60} minute(s)"
+    for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute")):
+        if seconds and seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
     return f"{seconds} s"

@@ -145,6 +145,7 @@ class QuestionRecordAdmin(ModelAdmin):
         "feedback_display",
         "ledger_link",
     )
+    list_display_links = ("short_question",)
     list_filter = (
         "door",
         MemberFilter,

@@ -28,6 +28,14 @@ class Migration(migrations.Migration):
         ("django_q", "0018_task_success_index"),
     ]
     operations = [
+        migrations.AlterModelOptions(
+            name="questionrecord",
+            options={
+                "ordering": ["-created_at"],
+                "verbose_name": "question",
+                "verbose_name_plural": "question history",
+            },
+        ),
         migrations.AlterField(
             model_name="evalcase",
             name="origin",

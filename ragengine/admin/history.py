@@ -133,16 +133,15 @@ class MemberFilter(admin.SimpleListFilter):
 class QuestionRecordAdmin(ModelAdmin):
     list_before_template = "admin/ragengine/questionrecord/export.html"
     list_display = (
-        "created_at",
+        "short_question",
         "member",
         "door",
-        "short_question",
-        "outcome",
-        "not_found",
+        "outcome_display",
         "model",
-        "cost",
+        "cost_display",
         "total_ms_display",
         "feedback_display",
+        "created_at",
         "ledger_link",
     )
     list_display_links = ("short_question",)
@@ -168,7 +167,7 @@ class QuestionRecordAdmin(ModelAdmin):
                     "member",
                     "door",
                     "channel",
-                    "knowledge_sets",
+                    "sets_display",
                     "request_id",
                 )
             },
@@ -197,7 +196,7 @@ class QuestionRecordAdmin(ModelAdmin):
         "member",
         "door",
         "channel",
-        "knowledge_sets",
+        "sets_display",
         "request_id",
         "outcome",
         "not_found",
@@ -246,6 +245,19 @@ class QuestionRecordAdmin(ModelAdmin):
         if not obj.question:
             return "(text not kept)"
         return obj.question if len(obj.question) <= 90 else obj.question[:89] + "…"
+
+    @admin.display(description="knowledge sets")
+    def sets_display(self, obj: QuestionRecord) -> str:
+        return ", ".join(obj.knowledge_sets) or "every set (or none: see the outcome)"
+
+    @admin.display(description="outcome", ordering="outcome")
+    def outcome_display(self, obj: QuestionRecord) -> str:
+        label = obj.get_outcome_display()
+        return f"{label} · nothing found" if obj.not_found else label
+
+    @admin.display(description="cost", ordering="cost")
+    def cost_display(self, obj: QuestionRecord) -> str:
+        return f"{obj.cost:.6f}" if obj.cost else "—"
 
     @admin.display(description="time", ordering="total_ms")
     def total_ms_display(self, obj: QuestionRecord) -> str:

@@ -109,7 +109,7 @@ def test_playground_answers_with_a_trace_and_history_finds_and_exports(
     page.fill("#searchbar", "vacation")
     page.keyboard.press("Enter")
     page.wait_for_url("**q=vacation**")
-    shown = page.locator("#result_list td.field-short_question").all_inner_texts()
+    shown = page.locator("#result_list .field-short_question").all_inner_texts()
     assert sorted(set(shown)) == ["Can I carry vacation days over?", QUESTION]
     page.screenshot(path=screenshots / "history-1-search.png", full_page=True)
     with page.expect_download() as download:
@@ -119,7 +119,8 @@ def test_playground_answers_with_a_trace_and_history_finds_and_exports(
     assert len(rows) == len(shown) and {r["question"] for r in rows} == set(shown)
     assert {r["door"] for r in rows} == {"slack", "playground"}
 
-    page.locator("#result_list td.field-short_question a").first.click()
-    page.wait_for_url("**/change/")
+    page.locator("#result_list .field-short_question a").first.click()
+    page.wait_for_url("**/change/**")
+    assert "Acme Lda. Employee Handbook" in page.locator("#content-main").inner_text()
     page.screenshot(path=screenshots / "history-2-detail.png", full_page=True)
     assert errors == [] and failed == []

@@ -28,7 +28,7 @@ EXPORT = reverse("admin:ragengine_questionrecord_export")
 
 def questions_on(response) -> list[str]:
     html = BeautifulSoup(response.content, "html.parser")
-    return [td.get_text(strip=True) for td in html.select("#result_list td.field-short_question")]
+    return [td.get_text(strip=True) for td in html.select("#result_list .field-short_question")]
 
 
 @pytest.fixture

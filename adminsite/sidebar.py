@@ -15,7 +15,10 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.text import capfirst
 
-# (group title, ((model label, Material Symbols icon), ...)), in sidebar order.
+from adminsite.playground.access import playground_allowed
+
+# (group title, ((model label, Material Symbols icon), ...)), in sidebar order; an entry
+# "page:<url name>" is a custom admin page (staff only), listed under PAGES' title.
 GROUPS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     (
         "Knowledge",
@@ -44,6 +47,13 @@ GROUPS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("ragengine.ProviderEndpoint", "hub"),
             ("ragengine.ModelPrice", "sell"),
             ("ragengine.UsageRecord", "receipt_long"),
+        ),
+    ),
+    (
+        "Questions",
+        (
+            ("ragengine.QuestionRecord", "question_answer"),
+            ("page:playground", "science"),
         ),
     ),
     (
@@ -97,12 +107,34 @@ GROUPS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
 )
 
 
+def _page(request: HttpRequest, label: str) -> dict[str, Any] | None:
+    """A custom page's entry, for those allowed to open it."""
+    name = label.removeprefix("page:")
+    pages = {"playground": ("Playground", playground_allowed)}
+    title, allowed = pages[name]
+    if not allowed(request.user):
+        return None
+    url = reverse(name)
+    return {
+        "name": title,
+        "object_name": name,
+        "admin_url": url,
+        "add_url": None,
+        "view_only": True,
+    }
+
+
 def navigation(request: HttpRequest) -> list[dict[str, Any]]:
     """Unfold's SIDEBAR["navigation"]: the groups, with the models `request.user` may view."""
     groups = []
     for title, entries in GROUPS:
         items = []
         for label, icon in entries:
+            if label.startswith("page:"):
+                page = _page(request, label)
+                if page:
+                    items.append({"title": page["name"], "icon": icon, "link": page["admin_url"]})
+                continue
             model = apps.get_model(label)
             if not admin.site.is_registered(model):
                 continue
@@ -131,7 +163,11 @@ def home(request: HttpRequest, context: dict[str, Any]) -> dict[str, Any]:
     }
     groups = []
     for title, entries in GROUPS:
-        models = [by_label[label.lower()] for label, _ in entries if label.lower() in by_label]
+        models = [
+            _page(request, label) if label.startswith("page:") else by_label.get(label.lower())
+            for label, _ in entries
+        ]
+        models = [m for m in models if m]
         if models:
             groups.append(
                 {

@@ -7,6 +7,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from adminsite.api.errors import api_not_found, api_server_error
+from adminsite.playground.views import playground
 from botcore.slack.views import slack_events
 
 
@@ -18,6 +19,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 urlpatterns = [
     # The admin is the only site: the root and the admin's "View site" lead to it.
     path("", RedirectView.as_view(pattern_name="admin:index"), name="home"),
+    path("admin/playground/", admin.site.admin_view(playground), name="playground"),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("slack/events", slack_events, name="slack-events"),

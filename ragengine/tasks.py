@@ -10,11 +10,17 @@ from ragengine.evaluation.runs import run_sweep_stale
 from ragengine.evaluation.schedules import scheduled_run
 from ragengine.services.budgets import usage_sweep
 from ragengine.services.document_upload import document_ingest
+from ragengine.services.question_history import question_history_prune
 
 
 def cache_prune_task() -> int:
     """Delete expired cached answers and those built on old index versions (hourly)."""
     return cache_prune()
+
+
+def question_history_prune_task() -> int:
+    """Empty question and answer text past ARANDU_QUESTION_RETENTION_DAYS (daily)."""
+    return question_history_prune()
 
 
 def usage_sweep_task() -> int:

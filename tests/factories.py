@@ -15,6 +15,7 @@ from ragengine.models import (
     DocumentStatus,
     KnowledgeSet,
     Member,
+    QuestionRecord,
     UsageRecord,
     UsageStatus,
     Webhook,
@@ -109,3 +110,20 @@ class AlertDestinationFactory(factory.django.DjangoModelFactory):
     rule = factory.SubFactory(AlertRuleFactory)
     channel = "slack"
     target = "C0ALERTS"
+
+
+class QuestionRecordFactory(factory.django.DjangoModelFactory):
+    """A question history row (what `ask()` records), answered extractively by default."""
+
+    class Meta:
+        model = QuestionRecord
+
+    request_id = factory.Sequence(lambda n: f"req{n:06d}")
+    member = factory.SubFactory(MemberFactory)
+    door = "slack"
+    channel = "slack:C1"
+    knowledge_sets = factory.LazyFunction(lambda: ["handbook"])
+    question = factory.Sequence(lambda n: f"Question number {n}?")
+    answer = "An answer [1]."
+    outcome = "extractive"
+    sources = factory.LazyFunction(list)

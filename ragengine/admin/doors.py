@@ -10,6 +10,7 @@ from unfold.admin import ModelAdmin
 
 from ragengine.admin.evaluation import page
 from ragengine.admin.evaluation_forms import PickEvalSetForm
+from ragengine.admin.history import history_link
 from ragengine.evaluation.feedback_cases import eval_cases_from_feedback
 from ragengine.models import ChannelBinding, Feedback
 
@@ -35,7 +36,15 @@ class ChannelBindingAdmin(ModelAdmin):
 
 @admin.register(Feedback)
 class FeedbackAdmin(ModelAdmin):
-    list_display = ("created_at", "member", "value", "short_comment", "platform", "request_id")
+    list_display = (
+        "created_at",
+        "member",
+        "value",
+        "short_comment",
+        "platform",
+        "request_id",
+        "question_link",
+    )
     list_filter = ("value", "platform")
     search_fields = ("request_id", "comment", "member__display_name")
     date_hierarchy = "created_at"
@@ -43,6 +52,7 @@ class FeedbackAdmin(ModelAdmin):
     readonly_fields = (
         "member",
         "request_id",
+        "question_link",
         "usage",
         "value",
         "comment",
@@ -55,6 +65,10 @@ class FeedbackAdmin(ModelAdmin):
     @admin.display(description="comment")
     def short_comment(self, obj: Feedback) -> str:
         return obj.comment if len(obj.comment) <= 80 else obj.comment[:79] + "…"
+
+    @admin.display(description="question")
+    def question_link(self, obj: Feedback) -> str:
+        return history_link(obj.request_id)
 
     actions = ["add_to_evaluation_set"]
 

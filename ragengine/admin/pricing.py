@@ -7,23 +7,31 @@ from django.contrib import admin
 from django.http import HttpRequest
 from unfold.admin import ModelAdmin
 
+from ragengine.admin.history import history_link, stage_timings
 from ragengine.llm.key_policy import configured_key_policy
 from ragengine.models import ModelPrice, ProviderEndpoint, UsageRecord
 from ragengine.selectors.usage import exclude_evaluation, only_evaluation, usage_summary
 
 
 class SpendFilter(admin.SimpleListFilter):
-    """People's questions or evaluation runs (whose ledger channel is eval:run:<id>)."""
+    """People's questions, evaluation runs (whose ledger channel is eval:run:<id>) or the
+    admin's playground (playground:<scope>)."""
 
     title = "asked by"
     parameter_name = "asked_by"
 
     def lookups(self, request, model_admin):
-        return [("people", "People"), ("evaluation", "Evaluation runs")]
+        return [
+            ("people", "People"),
+            ("evaluation", "Evaluation runs"),
+            ("playground", "Playground"),
+        ]
 
     def queryset(self, request, queryset):
         if self.value() == "people":
-            return exclude_evaluation(queryset)
+            return exclude_evaluation(queryset).exclude(channel__startswith="playground:")
+        if self.value() == "playground":
+            return queryset.filter(channel__startswith="playground:")
         if self.value() == "evaluation":
             return only_evaluation(queryset)
         return queryset
@@ -73,17 +81,29 @@ class UsageRecordAdmin(ModelAdmin):
         "cost",
         "cost_saved",
         "status",
+        "question_link",
     )
     list_filter = (SpendFilter, "mode", "status", "tier", "provider", "model", "arm")
     search_fields = ("member__display_name", "request_id", "model")
     date_hierarchy = "created_at"
     list_select_related = ("member", "tier")
 
+    exclude = ("latencies_ms",)  # shown as a table (latencies), not raw JSON
+    readonly_fields = ("question_link", "latencies")
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+    @admin.display(description="question")
+    def question_link(self, obj: UsageRecord) -> str:
+        return history_link(obj.request_id)
+
+    @admin.display(description="latency per stage")
+    def latencies(self, obj: UsageRecord) -> str:
+        return stage_timings(obj.latencies_ms)
 
     def changelist_view(self, request: HttpRequest, extra_context=None):
         response = super().changelist_view(request, extra_context)

@@ -22,6 +22,7 @@ from ragengine.cache.lookup import CacheHit, cache_lookup
 from ragengine.cache.replies import answer_payload
 from ragengine.cache.rules import RuleDecision, cache_rule_for
 from ragengine.cache.store import cache_store
+from ragengine.trace import trace_record
 
 EXTRACTIVE_FAMILY = "extractive"
 
@@ -57,6 +58,7 @@ class QuestionCache:
         """The cache for `question`, or None when its rule says never cache (real-time
         questions are never served stale)."""
         decision = cache_rule_for(question=question)
+        trace_record("cache_rule", decision=decision)
         if not decision.cacheable:
             return None
         scope = cache_scope(set_ids=set_ids, model_family=family.label)

@@ -1,10 +1,12 @@
 """The ranked documents retrieval finds for a case, for the retrieval metrics.
 
 An answer lists only the sources it cites; hit@k, MRR@k and the rest need the ranking
-itself. This searches the store with the settings `ask()` uses (see
-services/answering.py: same top-k, similarity floor, hybrid weight and fusion), over the
-top max(k, ARANDU_TOP_K) passages, and keeps each document at its best rank. It does not
-depend on the target: a run computes it once per case and shares it between targets.
+itself. The runner reads it from the trace of the `ask()` call (`ranking_from_trace`):
+the passages `ask()` retrieved, no second search. When `ask()` did not search (a cached
+answer, a refusal) or searched fewer passages than k, `retrieve_for_evaluation` searches
+the store with the settings `ask()` uses (same top-k, similarity floor, hybrid weight and
+fusion) over the top max(k, ARANDU_TOP_K) passages. Either way each document keeps its
+best rank.
 """
 
 from __future__ import annotations
@@ -13,6 +15,16 @@ from django.conf import settings
 
 from ragengine.retrieval import registry
 from ragengine.retrieval.types import SearchQuery
+from ragengine.trace import Trace
+
+
+def ranking_from_trace(trace: Trace, *, k: int) -> list[int] | None:
+    """Distinct document ids in the order `ask()` ranked them; None when it did not
+    search, or searched fewer than k passages (the metrics at k need k)."""
+    record = trace.last("retrieval")
+    if record is None or record["top_k"] < k:
+        return None
+    return list(dict.fromkeys(int(hit.document_id) for hit in record["hits"]))
 
 
 def retrieve_for_evaluation(*, question: str, set_ids: tuple[str, ...], k: int) -> list[int]:

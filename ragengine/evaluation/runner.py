@@ -30,7 +30,7 @@ from ragengine.evaluation.deliveries import deliveries_create, reports_announce
 from ragengine.evaluation.documents import DocumentIndex
 from ragengine.evaluation.judge import Judge, judge_model_for
 from ragengine.evaluation.mlflow_log import run_log_to_mlflow
-from ragengine.evaluation.retrieval import retrieve_for_evaluation
+from ragengine.evaluation.retrieval import ranking_from_trace, retrieve_for_evaluation
 from ragengine.evaluation.scoring import Expectation, score_case
 from ragengine.evaluation.signals import run_finished
 from ragengine.evaluation.summary import run_summary
@@ -48,6 +48,7 @@ from ragengine.models import (
     UsageRecord,
 )
 from ragengine.services.ask import ALL_DOWN_NOTICE, ask
+from ragengine.trace import tracing
 
 logger = logging.getLogger(__name__)
 
@@ -252,8 +253,13 @@ class _Runner:
         return not still
 
     # --- one case ---------------------------------------------------------------------------
-    def retrieved(self, case: EvalCase) -> list[int]:
-        """The case's ranked documents, searched once for all targets."""
+    def retrieved(self, case: EvalCase, traced: list[int] | None = None) -> list[int]:
+        """The case's ranked documents: the ranking `ask()` itself retrieved (`traced`),
+        else (a cache hit, a refusal before the search) searched once for all targets."""
+        if traced is not None:
+            with self._retrieval_locks[case.pk]:
+                self._retrieved.setdefault(case.pk, traced)
+            return traced
         with self._retrieval_locks[case.pk]:
             if case.pk not in self._retrieved:
                 self._retrieved[case.pk] = retrieve_for_evaluation(
@@ -277,21 +283,29 @@ class _Runner:
             request_id=request_id,
         )
         try:
-            answer = ask(
-                member=job.member,
-                question=case.question,
-                channel=self.channel,
-                request_id=request_id,
-                use_cache=run.use_cache,
-            )
+            with tracing() as trace:  # the ranking ask() retrieves, for the metrics
+                answer = ask(
+                    member=job.member,
+                    question=case.question,
+                    channel=self.channel,
+                    request_id=request_id,
+                    use_cache=run.use_cache,
+                )
         except Exception as exc:
             logger.exception("evaluation question failed", extra={"request_id": request_id})
             row.status, row.mode, row.error = ResultStatus.FAILED, "error", f"{exc}"[:2000]
         else:
-            self._fill(row, answer, case, target)
+            self._fill(row, answer, case, target, traced=ranking_from_trace(trace, k=run.k))
         self.results.add(row)
 
-    def _fill(self, row: EvalResult, answer: Answer, case: EvalCase, target: EvalRunTarget):
+    def _fill(
+        self,
+        row: EvalResult,
+        answer: Answer,
+        case: EvalCase,
+        target: EvalRunTarget,
+        traced: list[int] | None = None,
+    ):
         row.answer = answer.text
         row.mode = str(answer.mode)
         row.sources = [
@@ -315,7 +329,7 @@ class _Runner:
         if failure:
             row.status, row.error = ResultStatus.FAILED, failure[:2000]
             return
-        row.retrieved = self.retrieved(case)
+        row.retrieved = self.retrieved(case, traced)
         score = score_case(
             answer=answer.text,
             mode=str(answer.mode),

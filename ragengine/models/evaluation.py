@@ -66,6 +66,7 @@ class CaseOrigin(models.TextChoices):
     MANUAL = "manual", "Written in the admin"
     IMPORT = "import", "Imported"
     FEEDBACK = "feedback", "From 👎 feedback"
+    HISTORY = "history", "From the question history"
 
 
 class EvalCase(models.Model):

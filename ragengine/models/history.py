@@ -51,6 +51,8 @@ class QuestionRecord(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
+        verbose_name = "question"
+        verbose_name_plural = "question history"
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["door", "created_at"])]
 

@@ -38,6 +38,7 @@ from ragengine.services.questions import INACTIVE_MESSAGE, question_intake
 from ragengine.services.routing import route_for
 from ragengine.services.spending import plan_answer, plan_finish, plan_release, serve_cached
 from ragengine.services.timing import Stopwatch
+from ragengine.trace import trace_record
 
 __all__ = ["ALL_DOWN_NOTICE", "INACTIVE_MESSAGE", "STORE_DOWN_MESSAGE", "ask"]
 
@@ -130,6 +131,7 @@ def _answer(
     with watch.stage("validate"):
         intake = question_intake(member=member, question=question, channel=channel, history=history)
     route = route_for(member=member)
+    trace_record("route", route=route, set_ids=intake.set_ids, search_text=intake.search_text)
     where = f"{channel.platform}:{channel.channel_id}"
     vector = QuestionVector(question=intake.question, watch=watch)
     cache = None
@@ -140,6 +142,7 @@ def _answer(
             family=route.family,
             semantic_allowed=route.tier.semantic_cache_enabled,
         )
+    trace_record("cache_open", cache=cache, use_cache=use_cache, follow_up=intake.follow_up)
     hit = None
     if cache is not None:
         with watch.stage("cache"):
@@ -148,6 +151,7 @@ def _answer(
     if hit is None:
         with watch.stage("budget"):
             plan = plan_answer(member=member, route=route, request_id=request_id, where=where)
+        trace_record("budget", plan=plan)
         may_serve_cached = plan.refusal is None or (
             plan.rate_limited and not route.tier.cache_hits_count_toward_quota
         )
@@ -165,6 +169,7 @@ def _answer(
             with watch.stage("cache"):
                 hit = cache.lookup(vector)  # the previous holder usually just stored it
         if hit is not None:
+            trace_record("cache_hit", hit=hit)
             with watch.stage("budget"):
                 answer = serve_cached(
                     hit=hit,
@@ -202,7 +207,8 @@ def _answer(
         plan_finish(plan=plan, answer=answer, details=details)
         if cache is not None:
             try:
-                cache.store(answer=answer, vector=vector, cost=details.cost)
+                stored = cache.store(answer=answer, vector=vector, cost=details.cost)
+                trace_record("cache_store", stored=stored, decision=cache.decision)
             except Exception:  # the cache is an optimisation: the answer still goes out
                 logger.exception("answer not cached", extra={"request_id": request_id})
     return answer

@@ -28,6 +28,7 @@ from ragengine.services.generation import (
 )
 from ragengine.services.spending import Plan, plan_settle
 from ragengine.services.timing import Stopwatch
+from ragengine.trace import trace_record
 
 logger = logging.getLogger(__name__)
 
@@ -87,8 +88,19 @@ def answer_from_documents(
                 fusion=settings.ARANDU_FUSION,
             )
         )
+    trace_record(
+        "retrieval",
+        search_text=search_text,
+        hits=hits,
+        set_ids=set_ids,
+        top_k=settings.ARANDU_TOP_K,
+        min_similarity=settings.ARANDU_MIN_SIMILARITY,
+        alpha=settings.ARANDU_HYBRID_ALPHA,
+        fusion=settings.ARANDU_FUSION,
+    )
     notices = list(plan.notices)
     prompt = _prompt(question=question, hits=hits, history=history, tier=tier, plan=plan)
+    trace_record("prompt", prompt=prompt)
     if prompt is not None:
         generated = _generated(
             prompt=prompt,
@@ -152,6 +164,7 @@ def _generated(
             on_text=on_text,
             charges=plan.charges,
         )
+    trace_record("generation", generation=generation)
     result, step = generation.result, generation.step
     mode = AnswerMode.GENERATED if result is not None else AnswerMode.EXTRACTIVE
     details = _charged(generation.charges, mode=mode, answered_by=generation)

@@ -1,14 +1,19 @@
 """Writing the question history (`QuestionRecord`), one row per `ask()`.
 
 Called by `ask()` once its answer is final. A failure here is logged and never reaches
-the asker: the history is for admins, the answer is for the person waiting.
+the asker: the history is for admins, the answer is for the person waiting. A daily
+clean-up (`question_history_prune`) empties the text of rows older than
+`ARANDU_QUESTION_RETENTION_DAYS`; the figures stay, like the ledger's.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
 
 from ragengine.ask_types import Answer, AnswerMode, Channel
 from ragengine.models import Member, QuestionOutcome, QuestionRecord
@@ -63,3 +68,19 @@ def _sources(answer: Answer | None) -> list[dict]:
         {"number": s.number, "title": s.title, "location": s.location, "document_id": s.document_id}
         for s in answer.sources
     ]
+
+
+def question_history_prune(*, now: datetime | None = None) -> int:
+    """Empty the question and answer text of rows past the retention (every row's when
+    it is 0, e.g. after it was lowered to 0); returns how many rows were emptied."""
+    days = settings.ARANDU_QUESTION_RETENTION_DAYS
+    rows = QuestionRecord.objects.filter(~Q(question="") | ~Q(answer=""))
+    if days > 0:
+        rows = rows.filter(created_at__lt=(now or timezone.now()) - timedelta(days=days))
+    emptied = rows.update(question="", answer="")
+    if emptied:
+        logger.info(
+            "question history text removed",
+            extra={"rows": emptied, "retention_days": days},
+        )
+    return emptied

@@ -6,6 +6,14 @@ same absence is a failure, so a CI machine can never pass them by skipping."""
 from __future__ import annotations
 
 import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -50,3 +58,65 @@ def screenshots() -> Path:
     """Where screenshots go (git-ignored), for a person to look at after a run."""
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@contextmanager
+def live_web(
+    tmp_path: Path, *, setup: list[str], env_extra: dict[str, str] | None = None
+) -> Iterator[tuple[str, str]]:
+    """`manage.py runweb` (gunicorn + WhiteNoise, DEBUG off) on a fresh data dir, after
+    migrate, ensure_admin, collectstatic and the `setup` statements (Python, run in one
+    `manage.py shell`, with `run` = call_command). Yields (base URL, admin password)."""
+    password = secrets.token_urlsafe(12)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("ARANDU_", "DATABASE_URL", "SLACK_", "DISCORD_", "DJANGO_"))
+    }
+    env.update(ARANDU_DATA_DIR=str(tmp_path / "data"), ARANDU_ADMIN_PASSWORD=password)
+    env.update(env_extra or {})
+    script = "; ".join(
+        [
+            "from django.core.management import call_command as run",
+            "run('migrate', interactive=False, verbosity=0)",
+            "run('ensure_admin')",
+            "run('collectstatic', interactive=False, verbosity=0)",
+            *setup,
+        ]
+    )
+    subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", script],
+        cwd=ROOT, env=env, check=True, timeout=300, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    port = free_port()
+    log = tmp_path / "web.log"
+    with log.open("w") as out:
+        web = subprocess.Popen(
+            [sys.executable, "manage.py", "runweb", "--address", f"127.0.0.1:{port}"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/healthz", timeout=2):
+                    break
+            except OSError:
+                assert web.poll() is None and time.monotonic() < deadline, log.read_text()
+                time.sleep(0.1)
+        yield base, password
+    finally:
+        web.send_signal(signal.SIGTERM)
+        web.wait(timeout=30)

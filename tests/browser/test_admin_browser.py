@@ -16,6 +16,7 @@ GROUPS = [
     "Knowledge",
     "People & tiers",
     "Models & prices",
+    "Questions",
     "Cache",
     "Evaluation",
     "Alerts",

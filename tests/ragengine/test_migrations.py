@@ -12,6 +12,15 @@ BEFORE = ("ragengine", "0010_channel_bindings_feedback")
 AFTER = ("ragengine", "0011_scope_trusted_ids_every_set_opt_in")
 
 
+@pytest.fixture(autouse=True)
+def _latest_schema_afterwards():
+    """Leave the database at the latest migrations: later tests need every table."""
+    yield
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
 def migrate(target: tuple[str, str]):
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()

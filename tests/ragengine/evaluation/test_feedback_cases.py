@@ -73,3 +73,29 @@ def test_only_people_who_may_add_cases_get_the_action(client, votes):
         url, {"action": "add_to_evaluation_set", "_selected_action": [votes[0].pk], "eval_set": 1}
     )
     assert not EvalCase.objects.exists() and response.status_code in (200, 302)
+
+
+def test_a_draft_carries_the_question_and_cited_documents_from_the_history(votes):
+    from ragengine.models import QuestionRecord
+    from tests.factories import DocumentFactory, QuestionRecordFactory
+
+    document = DocumentFactory(title="Leave policy", source="handbook/leave.md")
+    QuestionRecordFactory(
+        request_id="r-down",
+        question="How many vacation days?",
+        sources=[
+            {"number": 1, "title": "Leave policy", "location": "", "document_id": document.pk}
+        ],
+    )
+    eval_set = EvalSet.objects.create(name="handbook")
+
+    (case,) = eval_cases_from_feedback(feedback=votes, eval_set=eval_set).created
+
+    assert case.question == "How many vacation days?"
+    assert case.expected_documents == ["handbook/leave.md"]
+    assert "not recorded" not in case.notes
+    # past the retention the text is gone: the admin types the question in again
+    QuestionRecord.objects.update(question="", answer="")
+    other = EvalSet.objects.create(name="other")
+    (case,) = eval_cases_from_feedback(feedback=votes, eval_set=other).created
+    assert case.question == "" and "type it in" in case.notes

@@ -201,13 +201,13 @@ def test_an_error_in_the_runner_fails_the_run_with_its_partial_results(eval_set,
     run = run_start(eval_set=eval_set, specs=["extractive"], enqueue=False)
     calls = []
 
-    def broken_retrieval(**kwargs):
+    def broken_ranking(trace, *, k):
         calls.append(1)
         if len(calls) == 3:
             raise OSError("disk full")
         return []
 
-    monkeypatch.setattr(runner, "retrieve_for_evaluation", broken_retrieval)
+    monkeypatch.setattr(runner, "ranking_from_trace", broken_ranking)
     runner.run_execute(run_id=run.pk)
 
     run.refresh_from_db()
@@ -281,3 +281,30 @@ def test_the_sweep_is_scheduled_every_five_minutes():
 
     sweep = Schedule.objects.get(func="ragengine.tasks.evaluation_sweep_task")
     assert (sweep.schedule_type, sweep.minutes, sweep.repeats) == ("I", 5, -1)
+
+
+def test_the_ranking_metrics_use_what_ask_retrieved_without_searching_again(eval_set, monkeypatch):
+    searches = []
+    real = runner.retrieve_for_evaluation
+    monkeypatch.setattr(
+        runner, "retrieve_for_evaluation", lambda **kw: searches.append(kw) or real(**kw)
+    )
+    run = run_start(eval_set=eval_set, specs=["extractive"], use_cache=False, enqueue=False)
+    runner.run_execute(run_id=run.pk)
+
+    answered = EvalResult.objects.filter(run=run, status="ok").exclude(mode="refused")
+    assert answered.exists() and searches == []
+    found = answered.exclude(retrieved=[])
+    assert found.count() >= answered.count() // 2
+    for result in found:  # the cited documents come from that ranking
+        cited = {s["document_id"] for s in result.sources}
+        assert cited <= set(result.retrieved)
+    # the same cases answered from the cache search once each (ask() did not search)
+    cached = run_start(eval_set=eval_set, specs=["extractive"], use_cache=True, enqueue=False)
+    runner.run_execute(run_id=cached.pk)
+    again = run_start(eval_set=eval_set, specs=["extractive"], use_cache=True, enqueue=False)
+    runner.run_execute(run_id=again.pk)
+    hits = EvalResult.objects.filter(run=again, mode="cached")
+    assert hits.exists() and len(searches) >= hits.count()
+    first = {r.case_id: r.retrieved for r in EvalResult.objects.filter(run=run)}
+    assert all(r.retrieved == first[r.case_id] for r in hits)

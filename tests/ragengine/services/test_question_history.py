@@ -108,3 +108,72 @@ def test_a_history_failure_never_reaches_the_asker(handbook, monkeypatch, caplog
 
     assert "25 working days" in answer.text
     assert "question not recorded in the history" in caplog.text
+
+
+# --- retention: the daily clean-up empties text past ARANDU_QUESTION_RETENTION_DAYS
+
+
+def _aged(days: float, **fields):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.factories import QuestionRecordFactory
+
+    row = QuestionRecordFactory(**fields)
+    QuestionRecord.objects.filter(pk=row.pk).update(
+        created_at=timezone.now() - timedelta(days=days)
+    )
+    return row
+
+
+def test_retention_empties_text_older_than_the_setting_and_keeps_figures(settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from ragengine.services.question_history import question_history_prune
+
+    settings.ARANDU_QUESTION_RETENTION_DAYS = 30
+    old = _aged(31, question="old question", answer="old answer", cost=Decimal("0.5"))
+    young = _aged(29, question="young question", answer="young answer")
+
+    assert question_history_prune() == 1
+    old.refresh_from_db()
+    young.refresh_from_db()
+    assert (old.question, old.answer) == ("", "")
+    assert old.cost == Decimal("0.5") and old.outcome == "extractive"  # figures stay
+    assert young.question == "young question"
+
+    # with a clock two days on, the younger row passes the limit too; then nothing is left
+    later = timezone.now() + timedelta(days=2)
+    assert question_history_prune(now=later) == 1
+    assert question_history_prune(now=later) == 0
+    young.refresh_from_db()
+    assert young.question == "" and young.answer == ""
+
+
+def test_retention_zero_empties_every_row(settings):
+    from ragengine.services.question_history import question_history_prune
+
+    settings.ARANDU_QUESTION_RETENTION_DAYS = 0
+    _aged(0, question="just now")
+    _aged(5, question="", answer="an answer left from before")
+    assert question_history_prune() == 2
+    assert not QuestionRecord.objects.exclude(question="", answer="").exists()
+
+
+def test_the_clean_up_is_scheduled_daily_and_runs_as_a_task(settings):
+    from django_q.models import Schedule
+
+    from ragengine.tasks import question_history_prune_task
+
+    schedule = Schedule.objects.get(name="arandu: question history retention")
+    assert (schedule.func, schedule.schedule_type, schedule.repeats) == (
+        "ragengine.tasks.question_history_prune_task",
+        Schedule.DAILY,
+        -1,
+    )
+    settings.ARANDU_QUESTION_RETENTION_DAYS = 1
+    _aged(2, question="old")
+    assert question_history_prune_task() == 1

@@ -70,22 +70,17 @@ def answer_from_documents(
 
     The moment the model calls are over, what they cost is settled in the ledger, before
     the answer is rendered, cached or logged: nothing after a paid call decides its price."""
-    if search_text == question:
+    query_vector: np.ndarray | None = None
+    if settings.ARANDU_HYBRID_ALPHA == 0.0:
+        pass  # a keyword-only search needs no embedding
+    elif search_text == question:
         query_vector = vector()
     else:
         with watch.stage("embed"):
             query_vector = registry.get_embedder().embed_query(search_text)
     with watch.stage("retrieve"):
         hits = registry.get_vector_store().search(
-            SearchQuery(
-                text=search_text,
-                vector=query_vector,
-                top_k=settings.ARANDU_TOP_K,
-                knowledge_sets=set_ids,
-                min_similarity=settings.ARANDU_MIN_SIMILARITY,
-                alpha=settings.ARANDU_HYBRID_ALPHA,
-                fusion=settings.ARANDU_FUSION,
-            )
+            document_search_query(text=search_text, vector=query_vector, set_ids=set_ids)
         )
     notices = list(plan.notices)
     prompt = _prompt(question=question, hits=hits, history=history, tier=tier, plan=plan)
@@ -105,11 +100,27 @@ def answer_from_documents(
     return _extractive(
         question=question,
         hits=hits,
-        query_vector=query_vector,
+        query_vector=query_vector if query_vector is not None else vector(),
         watch=watch,
         request_id=request_id,
         notices=notices,
         charges=plan.charges,
+    )
+
+
+def document_search_query(
+    *, text: str, vector: np.ndarray | None, set_ids: tuple[str, ...] | None
+) -> SearchQuery:
+    """The search `ask()` runs, from settings (the benchmarks build theirs here too)."""
+    return SearchQuery(
+        text=text,
+        vector=vector,
+        top_k=settings.ARANDU_TOP_K,
+        knowledge_sets=set_ids,
+        min_similarity=settings.ARANDU_MIN_SIMILARITY,
+        alpha=settings.ARANDU_HYBRID_ALPHA,
+        fusion=settings.ARANDU_FUSION,
+        per_document=settings.ARANDU_MAX_CHUNKS_PER_DOCUMENT or None,
     )
 
 

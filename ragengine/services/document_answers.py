@@ -12,6 +12,7 @@ from django.conf import settings
 from ragengine.ask_types import Answer, AnswerMode, Turn
 from ragengine.composition.citations import cited_sources
 from ragengine.composition.extractive import Passage, answer_extractively
+from ragengine.composition.labels import answer_labels, question_language
 from ragengine.composition.prompts import BuiltPrompt, PromptBudgetError, build_prompt
 from ragengine.llm.tokens import tokenizer_for
 from ragengine.models import Tier
@@ -87,6 +88,7 @@ def answer_from_documents(
     if prompt is not None:
         generated = _generated(
             prompt=prompt,
+            question=question,
             tier=tier,
             plan=plan,
             watch=watch,
@@ -146,6 +148,7 @@ def _prompt(
 def _generated(
     *,
     prompt: BuiltPrompt,
+    question: str,
     tier: Tier,
     plan: Plan,
     watch: Stopwatch,
@@ -181,7 +184,10 @@ def _generated(
             f"{generation.max_tokens} tokens of it."
         )
     text, sources = cited_sources(result.text, prompt.used_hits)
+    language = question_language(question)
     answer = Answer(
+        language=language,
+        labels=answer_labels(language),
         text=text,
         mode=AnswerMode.GENERATED,
         sources=sources,
@@ -241,6 +247,8 @@ def _extractive(
         )
         text, sources = cited_sources(result.text, hits) if result.found else (result.text, [])
     answer = Answer(
+        language=result.language,
+        labels=answer_labels(result.language),
         text=text,
         mode=AnswerMode.EXTRACTIVE,
         sources=sources,

@@ -265,3 +265,12 @@ def test_an_unreachable_store_gives_a_clear_message_and_charges_nothing(embedder
     assert answer.mode == AnswerMode.REFUSED and answer.text == STORE_DOWN_MESSAGE
     row = UsageRecord.objects.get(member=member)
     assert (row.cost, row.reserved, row.mode) == (0, 0, "error")
+
+
+def test_labels_follow_the_questions_language(handbook):
+    portuguese = ask_cli("Quantos dias de férias eu tenho por ano?")
+    english = ask_cli("How many vacation days do I get per year?")
+
+    assert (portuguese.language, portuguese.labels["sources"]) == ("pt", "Fontes")
+    assert (english.language, english.labels["sources"]) == ("en", "Sources")
+    assert portuguese.to_dict()["labels"]["sources"] == "Fontes"

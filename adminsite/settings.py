@@ -285,6 +285,8 @@ ARANDU_QUESTION_MAX_CHARS = env.int("ARANDU_QUESTION_MAX_CHARS", default=1000)
 # figures (mode, cost, latency) stay, and the ledger is kept regardless.
 ARANDU_QUESTION_RETENTION_DAYS = env.int("ARANDU_QUESTION_RETENTION_DAYS", default=90)
 ARANDU_TOP_K = env.int("ARANDU_TOP_K", default=5)
+# Hits one document may hold in the top (0: no cap), so the answer sees more documents.
+ARANDU_MAX_CHUNKS_PER_DOCUMENT = env.int("ARANDU_MAX_CHUNKS_PER_DOCUMENT", default=2)
 ARANDU_MIN_SIMILARITY = env.float("ARANDU_MIN_SIMILARITY", default=0.2)
 ARANDU_HYBRID_ALPHA = env.float("ARANDU_HYBRID_ALPHA", default=0.5)
 ARANDU_FUSION = env.str("ARANDU_FUSION", default="relative")
@@ -349,6 +351,7 @@ _require(
     "ARANDU_QUESTION_MIN_CHARS must be >= 1 and <= ARANDU_QUESTION_MAX_CHARS.",
 )
 _require(ARANDU_TOP_K >= 1, "ARANDU_TOP_K must be at least 1.")
+_require(ARANDU_MAX_CHUNKS_PER_DOCUMENT >= 0, "ARANDU_MAX_CHUNKS_PER_DOCUMENT must be >= 0.")
 _require(-1.0 <= ARANDU_MIN_SIMILARITY <= 1.0, "ARANDU_MIN_SIMILARITY must be in [-1, 1].")
 _require(0.0 <= ARANDU_HYBRID_ALPHA <= 1.0, "ARANDU_HYBRID_ALPHA must be in [0, 1].")
 _require(ARANDU_FUSION in {"relative", "rrf"}, "ARANDU_FUSION must be 'relative' or 'rrf'.")

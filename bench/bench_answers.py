@@ -111,7 +111,7 @@ def answer_questions(
     from ragengine.composition.extractive import Passage
     from ragengine.retrieval import registry
     from ragengine.retrieval.embedders.memo import MemoizedEmbeddings
-    from ragengine.retrieval.types import SearchQuery
+    from ragengine.services.document_answers import document_search_query
 
     store = registry.get_vector_store()
     # One memo per answerer, so neither times the other's sentence embeddings.
@@ -123,14 +123,10 @@ def answer_questions(
         question = item["question"]
         vector = embedder.embed_query(question)
         hits = store.search(
-            SearchQuery(
+            document_search_query(
                 text=expand_query(question) if expand else question,
                 vector=vector,
-                top_k=settings.ARANDU_TOP_K,
-                knowledge_sets=(knowledge_set_id,),
-                min_similarity=settings.ARANDU_MIN_SIMILARITY,
-                alpha=settings.ARANDU_HYBRID_ALPHA,
-                fusion=settings.ARANDU_FUSION,
+                set_ids=(knowledge_set_id,),
             )
         )
         hit_files = [source_file(str(h.metadata.get("source", ""))) for h in hits]
@@ -212,8 +208,10 @@ def run_embedder(
         questions=questions,
         expand=expand,
     )
+    distinct = [len(set(row["hits"])) for row in rows]
     return {
         "embedder": embedder.name,
+        "distinct_files_in_top": round(sum(distinct) / max(len(distinct), 1), 3),
         "ingest": {"seconds": round(seconds, 2), "chunks": chunks},
         "answerer_ms": {label: percentiles(t) for label, t in timings.items()},
         "summary": {label: summarize(o) for label, o in outcomes.items()},
@@ -269,6 +267,7 @@ def print_summary(name: str, result: dict, labels: list[str]) -> None:
             "lines/answer",
         ],
     )
+    print(f"distinct files among the hits, mean: {result['distinct_files_in_top']}")
     ms = result["answerer_ms"]
     print(
         "answerer ms p50/p95: "

@@ -106,6 +106,7 @@ def main() -> None:
                         min_similarity=settings.ARANDU_MIN_SIMILARITY,
                         alpha=settings.ARANDU_HYBRID_ALPHA,
                         fusion=fusion,
+                        per_document=settings.ARANDU_MAX_CHUNKS_PER_DOCUMENT or None,
                     )
                 )
                 files = [source_file(str(h.metadata.get("source", ""))) for h in hits]

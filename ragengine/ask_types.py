@@ -67,6 +67,10 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
     request_id: str = ""
+    # The question's language and the labels doors print around the answer in it
+    # ("sources", "notes"); empty when the engine set none (doors then use English).
+    language: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (the `ask --json` output and, later, the REST API)."""
@@ -85,4 +89,6 @@ class Answer:
             "timings_ms": {k: round(v, 3) for k, v in self.timings_ms.items()},
             "notices": list(self.notices),
             "request_id": self.request_id,
+            "language": self.language,
+            "labels": dict(self.labels),
         }

@@ -97,6 +97,13 @@ class AnswerSerializer(serializers.Serializer):
     timings_ms = serializers.DictField(child=serializers.FloatField())
     notices = serializers.ListField(child=serializers.CharField())
     request_id = serializers.CharField()
+    language = serializers.CharField(
+        allow_blank=True, help_text='The question\'s language ("en", "pt"); may be empty.'
+    )
+    labels = serializers.DictField(
+        child=serializers.CharField(),
+        help_text='Labels in that language for a client to print ("sources", "notes").',
+    )
 
 
 class AskEventSerializer(serializers.Serializer):

@@ -69,7 +69,10 @@ def answer_embeds(answer: Answer) -> tuple[discord.Embed, ...]:
     has notices but no sources."""
     notices = "\n".join(n.strip() for n in answer.notices if n.strip())
     if answer.sources:
-        embed = discord.Embed(title=SOURCES_TITLE, description=sources_text(answer.sources))
+        embed = discord.Embed(
+            title=answer.labels.get("sources", SOURCES_TITLE),
+            description=sources_text(answer.sources),
+        )
         room = EMBED_TOTAL_LIMIT - len(embed)
         if notices and room > 0:
             embed.set_footer(text=_truncate(notices, min(EMBED_FOOTER_LIMIT, room)))
@@ -77,7 +80,8 @@ def answer_embeds(answer: Answer) -> tuple[discord.Embed, ...]:
     if notices:
         return (
             discord.Embed(
-                title=NOTES_TITLE, description=_truncate(notices, EMBED_DESCRIPTION_LIMIT)
+                title=answer.labels.get("notes", NOTES_TITLE),
+                description=_truncate(notices, EMBED_DESCRIPTION_LIMIT),
             ),
         )
     return ()

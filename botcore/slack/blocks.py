@@ -119,11 +119,13 @@ def source_line(source: Source) -> str:
     return f"[{source.number}] *{shown}*{where}"
 
 
-def sources_sections(sources: list[Source]) -> list[Block]:
+def sources_sections(sources: list[Source], *, title: str = "Sources") -> list[Block]:
+    """The numbered sources under `title` (the engine's label, in the question's
+    language)."""
     if not sources:
         return []
     lines = "\n".join(source_line(s) for s in sorted(sources, key=lambda s: s.number))
-    return text_sections(f"*Sources*\n{lines}", block_prefix="sources-")
+    return text_sections(f"*{escape(title)}*\n{lines}", block_prefix="sources-")
 
 
 def notices_block(notices: list[str]) -> Block | None:
@@ -173,7 +175,9 @@ def answer_message(answer: Answer) -> SlackMessage:
     """The answer with its [n] markers, its sources, notices and 👍/👎 buttons."""
     if answer.mode == AnswerMode.REFUSED:
         return plain_message(answer.text)
-    tail: list[Block] = sources_sections(answer.sources)
+    tail: list[Block] = sources_sections(
+        answer.sources, title=answer.labels.get("sources", "Sources")
+    )
     notices = notices_block(answer.notices)
     if notices is not None:
         tail.append(notices)

@@ -28,8 +28,14 @@ import numpy as np
 
 from ragengine.composition.bilingual import translations
 from ragengine.composition.evidence import Unit, split_sentences, units
-from ragengine.composition.question_types import evidence_types, question_focus, question_types
-from ragengine.text_analysis import analyze, detect_language, fold_accents, words
+from ragengine.composition.question_types import (
+    evidence_types,
+    question_action,
+    question_focus,
+    question_topics,
+    question_types,
+)
+from ragengine.text_analysis import analyze, detect_language, fold_accents, word_tokens, words
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +115,23 @@ _FOCUS_CONTEXT: Final = 0.75
 # Whether a passage mentions the focus at all is checked on stems that are prefixes of
 # each other (at least this long): Portuguese plurals stem differently ("nivel"/"niv").
 _FOCUS_PREFIX: Final = 3
+# A question word no passage mentions (nor its translation) is a topic the passages may
+# not cover. Then the answer must rest on more than this relevance, or on a unit close to
+# the question by embedding: measured on examples/questions.json, the unanswerable
+# questions that slipped through quoted units at 0.07-0.27, answerable ones rarely
+# below 0.2 (docs/PERFORMANCE.md).
+_UNSEEN_MIN_RELEVANCE: Final = 0.15
+# Names (acronyms, CamelCase, capitalised words inside the question) are not paraphrased:
+# passages that never say "Kubernetes" or "GraphQL" cannot say which version or whether.
+_NAME_WORD: Final = re.compile(r"^(?:[A-Z]{2,}[a-z]?|[A-Za-z][a-z]+[A-Z]\w*)$")
+# Capitalised in English without being names.
+_NOT_NAMES: Final = frozenset(
+    {
+        "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+        "january", "february", "march", "april", "may", "june", "july", "august",
+        "september", "october", "november", "december", "i", "i'm", "i've", "i'd", "i'll",
+    }
+)  # fmt: skip
 # Share of the question's IDF-weighted words a sentence must contain to count as lexical
 # evidence on its own. One generic word ("Acme", "company") is not an answer: measured on
 # examples/questions.json, 0.2 refuses an unanswerable question that 0.0 answered, with
@@ -140,7 +163,7 @@ _QUESTION_FILLER: Final = frozenset(
         "tenho", "fazer", "faco", "favor", "alguem", "explique", "quanto", "quanta",
         "which", "what", "use", "uses", "using", "set", "sets", "happens", "happen",
         "really", "show", "qual", "quais", "usar", "uso", "devo", "deve", "posso", "pode",
-        "acontece",
+        "acontece", "funciona", "funcionam", "work", "works",
     }
 )  # fmt: skip
 
@@ -296,6 +319,11 @@ def answer_extractively(
     if chosen and _focus_unseen(focus_words, sentences, candidates):
         logger.info("extractive: no passage mentions what the question asks about")
         chosen = []
+    if chosen and _topic_unseen(
+        question, sentences, candidates, best=chosen[0], embedded=cosines is not None
+    ):
+        logger.info("extractive: the passages never mention a topic of the question")
+        chosen = []
     if not chosen:
         logger.info("extractive: no relevant sentence among %d candidates", len(candidates))
         return _not_found(language)
@@ -339,6 +367,68 @@ def _sentences(ranked: Sequence[Passage]) -> list[_Sentence]:
             if unit.kind == "heading":
                 heading = terms
     return out
+
+
+def _mentions(sentences: Sequence[_Sentence]) -> Callable[[str], bool]:
+    """Whether any unit (its words, heading, header or keys) mentions a stem: equal, or
+    prefixes of each other at least `_FOCUS_PREFIX` long (Portuguese plurals stem
+    differently: "nivel"/"niv")."""
+    seen = {t for s in sentences for t in s.terms | s.key_terms | s.context}
+
+    def mentioned(stem: str) -> bool:
+        return stem in seen or any(
+            min(len(stem), len(term)) >= _FOCUS_PREFIX
+            and (stem.startswith(term) or term.startswith(stem))
+            for term in seen
+        )
+
+    return mentioned
+
+
+def _topic_unseen(
+    question: str,
+    sentences: Sequence[_Sentence],
+    candidates: Sequence[_Candidate],
+    *,
+    best: _Candidate,
+    embedded: bool,
+) -> bool:
+    """True when the passages never mention something the question hinges on, so what
+    was chosen answers a neighbouring question: a name ("Which *Kubernetes* version"),
+    what a yes/no question asks to exist ("Is there a *gym* discount") or the action of
+    a how-to ("How do I *rotate* the key"), or any content word when the best unit is
+    only weakly relevant and not close by embedding (`embedded`: the relevance floor was
+    measured with sentence embeddings; without them relevance has another scale)."""
+    mentioned = _mentions(sentences)
+
+    def unseen(group: frozenset[str]) -> bool:
+        return bool(group) and not any(mentioned(stem) for stem in group)
+
+    content = set(analyze(question))
+    for token in dict.fromkeys(word_tokens(question)[1:]):  # the first word is capitalised
+        if token.lower() in _NOT_NAMES:
+            continue
+        acronym = bool(_NAME_WORD.match(token))
+        if acronym or (token[:1].isupper() and token[1:].islower()):
+            group = frozenset(analyze(token)) & content
+            # A capitalised word may be a brand used as a common noun ("a corrida de
+            # Uber"): it decides alone only when the best unit is weak as well.
+            weak = acronym or (embedded and best.relevance < _UNSEEN_MIN_RELEVANCE)
+            if weak and unseen(group.union(*(analyze(o) for o in translations(token)))):
+                logger.info("extractive: the name %r is in no passage", token)
+                return True
+    if any(unseen(t) for t in question_topics(question, ignore=_QUESTION_FILLER)):
+        return True
+    # How-to verbs are often paraphrased ("check" a signature, "verify" it).
+    semantic = any(c.semantic_match for c in candidates)
+    if not semantic and any(unseen(a) for a in question_action(question, ignore=_QUESTION_FILLER)):
+        return True
+    return (
+        embedded
+        and not best.semantic_match
+        and best.relevance < _UNSEEN_MIN_RELEVANCE
+        and any(unseen(group) for group in _query_groups(question))
+    )
 
 
 def _focus_unseen(

@@ -144,3 +144,60 @@ def question_focus(question: str, *, ignore: Collection[str] = ()) -> list[froze
 def _may_focus(word: str, ignore: Collection[str]) -> bool:
     folded = fold_accents(word.lower())
     return folded not in _NOT_FOCUS and folded not in ignore and folded not in _VAGUE
+
+
+# "Is there a gym discount", "Does the API support GraphQL", "A empresa oferece auxílio
+# creche": what a yes/no question asks to exist, up to three words after the verb, until
+# a preposition. "How do I rotate the key": the action a how-to question asks about.
+_TOPIC: Final = re.compile(
+    r"\b(?:is there|are there|is an?|does(?: \w+){1,3} (?:have|has|offer|offers|provide|"
+    r"provides|support|supports|give|gives|pay for|cover|covers)|existe|existem|ha|"
+    r"(?:oferece|oferecem|tem|possui|suporta|fornece|paga|cobre))"
+    r"\s+(?:(?:a|an|any|some|um|uma|o|a|os|as|the)\s+)?"
+    r"(?P<words>[^\W\d_]+(?:[\s-]+[^\W\d_]+){0,2})",
+)
+_ACTION: Final = re.compile(
+    r"\b(?:how (?:do|can|should) (?:i|we|you)|how to|como(?: eu)?(?: posso| devo| faco para)?)"
+    r"\s+(?P<verb>[^\W\d_]+)"
+)
+_TOPIC_STOP: Final = re.compile(
+    r"\s(?:for|in|on|at|to|of|with|from|by|and|or|que|para|por|em|no|na|de|do|da|com|e)\b.*"
+)
+# Topic words that name no topic ("how do I get", "como funciona").
+_VAGUE_TOPIC: Final = frozenset(
+    {
+        "get", "do", "make", "use", "work", "works", "working", "find", "know", "see",
+        "there", "it", "this", "that", "fazer", "faco", "usar", "uso", "funciona",
+        "funcionam", "saber", "ver", "ter", "pedir", "peco", "isso", "isto",
+    }
+)  # fmt: skip
+
+
+def question_topics(question: str, *, ignore: Collection[str] = ()) -> list[frozenset[str]]:
+    """What a yes/no question asks to exist ("Is there a *gym discount*"): for each such
+    word, its stems and translations' stems. A document that never mentions it cannot
+    say yes."""
+    text = fold_accents(" ".join(question.lower().split()))
+    match = _TOPIC.search(text)
+    if not match:
+        return []
+    return _stems(question, _TOPIC_STOP.sub("", " " + match["words"]).split(), ignore)
+
+
+def question_action(question: str, *, ignore: Collection[str] = ()) -> list[frozenset[str]]:
+    """The action a how-to question asks about ("How do I *rotate* the key"), as stems
+    and translations' stems; [] when it is vague ("how do I get") or not a how-to."""
+    match = _ACTION.search(fold_accents(" ".join(question.lower().split())))
+    return _stems(question, [match["verb"]], ignore) if match else []
+
+
+def _stems(question: str, phrase: list[str], ignore: Collection[str]) -> list[frozenset[str]]:
+    content = frozenset(analyze(question))  # stopwords are dropped in context
+    out = []
+    for word in phrase:
+        if word in _VAGUE_TOPIC or not _may_focus(word, ignore):
+            continue
+        stems = frozenset(analyze(word)) & content
+        if stems:
+            out.append(stems.union(*(analyze(other) for other in translations(word))))
+    return out

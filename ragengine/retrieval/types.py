@@ -40,6 +40,19 @@ class StoreRecord:
     metadata: Mapping[str, Any] = field(default_factory=dict)
 
 
+def lexical_text(record: StoreRecord) -> str:
+    """What the keyword index holds for a record: its text, then its document's title and
+    the heading path or page it sits under, so "expense policy" finds the chunks of the
+    document titled so even when their sentences never say it. (Citations still show the
+    title and location from `metadata`; the chunk text is never changed.)"""
+    parts = [record.text]
+    for key in ("title", "location"):
+        value = record.metadata.get(key)
+        if isinstance(value, str) and value.strip():
+            parts.append(value)
+    return "\n".join(parts)
+
+
 def check_record(record: StoreRecord) -> StoreRecord:
     """Reject records that would corrupt a store, before anything is written (every
     backend applies this same check)."""
@@ -76,16 +89,24 @@ class SearchQuery:
     query is below it, whichever list it came from, so "nothing relevant" is detectable.
     `knowledge_sets` / `document_ids` of None mean "no filter"; an empty tuple matches
     nothing.
+
+    `vector` may be None only for a pure keyword search (alpha 0.0): nothing needs the
+    question embedded, and no dense floor applies (there is no cosine to compare; the
+    hits' `similarity` is 0.0). `per_document` caps the hits of one document, so one
+    long document cannot fill the whole top; its further hits come back only when no
+    other document has one left to give. The ranking's head does not depend on `top_k`:
+    fusion normalises over a candidate pool of fixed depth.
     """
 
     text: str
-    vector: np.ndarray
+    vector: np.ndarray | None
     top_k: int = 5
     knowledge_sets: tuple[str, ...] | None = None
     document_ids: tuple[str, ...] | None = None
     min_similarity: float = 0.0
     alpha: float = 0.5
     fusion: Fusion = "relative"
+    per_document: int | None = None
 
 
 class VectorStoreError(RuntimeError):

@@ -12,6 +12,7 @@ from django.conf import settings
 from ragengine.ask_types import Answer, AnswerMode, Turn
 from ragengine.composition.citations import cited_sources
 from ragengine.composition.extractive import Passage, answer_extractively
+from ragengine.composition.labels import answer_labels, question_language
 from ragengine.composition.prompts import BuiltPrompt, PromptBudgetError, build_prompt
 from ragengine.llm.tokens import tokenizer_for
 from ragengine.models import Tier
@@ -71,22 +72,17 @@ def answer_from_documents(
 
     The moment the model calls are over, what they cost is settled in the ledger, before
     the answer is rendered, cached or logged: nothing after a paid call decides its price."""
-    if search_text == question:
+    query_vector: np.ndarray | None = None
+    if settings.ARANDU_HYBRID_ALPHA == 0.0:
+        pass  # a keyword-only search needs no embedding
+    elif search_text == question:
         query_vector = vector()
     else:
         with watch.stage("embed"):
             query_vector = registry.get_embedder().embed_query(search_text)
     with watch.stage("retrieve"):
         hits = registry.get_vector_store().search(
-            SearchQuery(
-                text=search_text,
-                vector=query_vector,
-                top_k=settings.ARANDU_TOP_K,
-                knowledge_sets=set_ids,
-                min_similarity=settings.ARANDU_MIN_SIMILARITY,
-                alpha=settings.ARANDU_HYBRID_ALPHA,
-                fusion=settings.ARANDU_FUSION,
-            )
+            document_search_query(text=search_text, vector=query_vector, set_ids=set_ids)
         )
     trace_record(
         "retrieval",
@@ -104,6 +100,7 @@ def answer_from_documents(
     if prompt is not None:
         generated = _generated(
             prompt=prompt,
+            question=question,
             tier=tier,
             plan=plan,
             watch=watch,
@@ -117,11 +114,27 @@ def answer_from_documents(
     return _extractive(
         question=question,
         hits=hits,
-        query_vector=query_vector,
+        query_vector=query_vector if query_vector is not None else vector(),
         watch=watch,
         request_id=request_id,
         notices=notices,
         charges=plan.charges,
+    )
+
+
+def document_search_query(
+    *, text: str, vector: np.ndarray | None, set_ids: tuple[str, ...] | None
+) -> SearchQuery:
+    """The search `ask()` runs, from settings (the benchmarks build theirs here too)."""
+    return SearchQuery(
+        text=text,
+        vector=vector,
+        top_k=settings.ARANDU_TOP_K,
+        knowledge_sets=set_ids,
+        min_similarity=settings.ARANDU_MIN_SIMILARITY,
+        alpha=settings.ARANDU_HYBRID_ALPHA,
+        fusion=settings.ARANDU_FUSION,
+        per_document=settings.ARANDU_MAX_CHUNKS_PER_DOCUMENT or None,
     )
 
 
@@ -147,6 +160,7 @@ def _prompt(
 def _generated(
     *,
     prompt: BuiltPrompt,
+    question: str,
     tier: Tier,
     plan: Plan,
     watch: Stopwatch,
@@ -183,7 +197,10 @@ def _generated(
             f"{generation.max_tokens} tokens of it."
         )
     text, sources = cited_sources(result.text, prompt.used_hits)
+    language = question_language(question)
     answer = Answer(
+        language=language,
+        labels=answer_labels(language),
         text=text,
         mode=AnswerMode.GENERATED,
         sources=sources,
@@ -243,6 +260,8 @@ def _extractive(
         )
         text, sources = cited_sources(result.text, hits) if result.found else (result.text, [])
     answer = Answer(
+        language=result.language,
+        labels=answer_labels(result.language),
         text=text,
         mode=AnswerMode.EXTRACTIVE,
         sources=sources,

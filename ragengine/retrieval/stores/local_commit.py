@@ -21,7 +21,7 @@ import numpy as np
 
 from ragengine.retrieval.stores.local_search import BM25_B, BM25_K1, build_bm25
 from ragengine.retrieval.stores.local_snapshot import FORMAT_VERSION, Blob, Snapshot
-from ragengine.retrieval.types import StoreRecord
+from ragengine.retrieval.types import StoreRecord, lexical_text
 from ragengine.text_analysis import analyze
 
 OpKind = Literal["replace", "delete_documents", "delete_knowledge_set"]
@@ -138,7 +138,7 @@ def _merge(base: Snapshot, keep: np.ndarray, new: list[StoreRecord]) -> Columns:
         kept_tokens = _gather_ragged(*base.tokens(), keep)
     else:
         kept_tokens = (np.zeros(0, np.int32), np.zeros(1, np.int64))
-    analysed = [analyze(record.text) for record in new]
+    analysed = [analyze(lexical_text(record)) for record in new]
     flat = [term for terms in analysed for term in terms]
     for term in dict.fromkeys(flat):
         vocab.setdefault(term, len(vocab))

@@ -33,7 +33,13 @@ from weaviate.collections.classes.filters import FilterReturn
 from weaviate.util import generate_uuid5
 
 from ragengine.retrieval.stores.local_search import BM25_B, BM25_K1, candidate_depth
-from ragengine.retrieval.types import SearchQuery, StoreRecord, check_record, text_hash
+from ragengine.retrieval.types import (
+    SearchQuery,
+    StoreRecord,
+    check_record,
+    lexical_text,
+    text_hash,
+)
 from ragengine.text_analysis import analyze
 
 VECTOR_NAME = "default"
@@ -191,7 +197,7 @@ def record_properties(record: StoreRecord, *, write_version: int) -> dict[str, A
         DOCUMENT_ID: record.document_id,
         ORDINAL: int(record.ordinal),
         TEXT: record.text,
-        SEARCH_TEXT: " ".join(analyze(record.text)),
+        SEARCH_TEXT: " ".join(analyze(lexical_text(record))),
         TEXT_SHA: text_hash(record.text),
         TITLE: str(metadata.get("title", "")),
         LOCATION: str(metadata.get("location", "")),
@@ -292,12 +298,18 @@ def hybrid_plan(query: SearchQuery, *, filters: FilterReturn | None) -> HybridPl
         raise ValueError(f"alpha must be within [0, 1], got {query.alpha}")
     if query.top_k <= 0 or query.min_similarity > 1.0:
         return None
+    if query.vector is None and query.alpha > 0.0:
+        raise ValueError("A query vector is needed unless alpha is 0.0 (keyword only)")
     terms = tuple(analyze(query.text))
     keyword = bool(terms) and query.alpha < 1.0
     if not keyword and query.alpha == 0.0:
         return None  # pure keyword search without a single term
     alpha = query.alpha if keyword else 1.0
-    vector = np.asarray(query.vector, dtype=np.float32).reshape(-1).tolist()
+    vector = (
+        None
+        if query.vector is None or alpha == 0.0
+        else np.asarray(query.vector, dtype=np.float32).reshape(-1).tolist()
+    )
     arguments: dict[str, Any] = {
         "query": " ".join(terms) if keyword else None,
         "alpha": alpha,
@@ -311,6 +323,12 @@ def hybrid_plan(query: SearchQuery, *, filters: FilterReturn | None) -> HybridPl
         "return_metadata": MetadataQuery(score=True),
         "return_properties": list(HIT_PROPERTIES),
     }
+    if vector is None:  # keyword only: a BM25 query, no vector leg, no floor
+        arguments = {
+            key: arguments[key]
+            for key in ("query", "query_properties", "limit", "filters", "return_metadata")
+        } | {"return_properties": list(HIT_PROPERTIES)}
+        return HybridPlan(arguments=arguments, score_scale=1.0, keyword=True, terms=terms)
     if alpha > 0.0 and query.min_similarity > -1.0:
         arguments["max_vector_distance"] = 1.0 - query.min_similarity
     return HybridPlan(

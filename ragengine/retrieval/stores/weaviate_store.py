@@ -65,6 +65,7 @@ from weaviate.collections.classes.filters import FilterReturn
 from weaviate.exceptions import WeaviateInsertManyAllFailedError
 
 from ragengine.retrieval.stores import weaviate_query as wq
+from ragengine.retrieval.stores.local_search import cap_per_document
 from ragengine.retrieval.stores.weaviate_config import WeaviateConfig
 from ragengine.retrieval.stores.weaviate_connection import (
     WeaviateConnection,
@@ -159,16 +160,18 @@ class WeaviateStore:
         plan = wq.hybrid_plan(query, filters=where.filter)
         if where.empty or plan is None:
             return []
-        vector = np.asarray(query.vector, dtype=np.float32).reshape(-1)
-        response = self._connection.call(
-            lambda: self._collection.query.hybrid(**plan.arguments), what="run a hybrid search"
-        )
+        keyword_only = "vector" not in plan.arguments
+        vector = None if keyword_only else np.asarray(query.vector, np.float32).reshape(-1)
+        run = self._collection.query.bm25 if keyword_only else self._collection.query.hybrid
+        response = self._connection.call(lambda: run(**plan.arguments), what="run a search")
         kept: list[tuple[Any, float, float]] = []
         for obj in response.objects:
-            stored = np.asarray(obj.vector[wq.VECTOR_NAME], dtype=np.float32)
-            similarity = float(stored @ vector)
-            if similarity < query.min_similarity:
-                continue
+            similarity = 0.0
+            if vector is not None:
+                stored = np.asarray(obj.vector[wq.VECTOR_NAME], dtype=np.float32)
+                similarity = float(stored @ vector)
+                if similarity < query.min_similarity:
+                    continue
             score = float(obj.metadata.score or 0.0) * plan.score_scale
             kept.append((obj, score, similarity))
         lexical = self._lexical_scores(plan, [str(obj.uuid) for obj, _, _ in kept])
@@ -187,7 +190,13 @@ class WeaviateStore:
             for obj, score, similarity in kept
         ]
         hits.sort(key=lambda h: (-h.score, -h.similarity, -h.lexical_score, h.id))
-        return hits[: query.top_k]
+        order = cap_per_document(
+            np.arange(len(hits)),
+            documents=np.asarray([h.document_id for h in hits], dtype=object),
+            top_k=query.top_k,
+            cap=query.per_document,
+        )
+        return [hits[i] for i in order]
 
     def _lexical_scores(self, plan: wq.HybridPlan, uuids: list[str]) -> dict[str, float]:
         if not plan.keyword or not uuids:

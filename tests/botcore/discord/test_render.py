@@ -11,6 +11,7 @@ from botcore.discord.render import (
     EMBED_FOOTER_LIMIT,
     EMBED_TOTAL_LIMIT,
     MESSAGE_LIMIT,
+    answer_embeds,
     render_outcome,
     send_kwargs,
     source_line,
@@ -147,3 +148,16 @@ def test_ask_quotes_the_question_and_thread_names_stay_short():
     name = thread_name("why " * 60)
     assert len(name) <= 90 and name.endswith("…")
     assert thread_name("   ") == "Question"
+
+
+def test_embed_titles_are_the_engines_labels():
+    labels = {"sources": "Fontes", "notes": "Notas"}
+    with_sources = answer_embeds(
+        Answer(text="x [1]", mode=AnswerMode.EXTRACTIVE, sources=[source(1)], labels=labels)
+    )
+    notes_only = answer_embeds(
+        Answer(text="x", mode=AnswerMode.EXTRACTIVE, notices=["Budget low."], labels=labels)
+    )
+
+    assert with_sources[0].title == "Fontes"
+    assert notes_only[0].title == "Notas"

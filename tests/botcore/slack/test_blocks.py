@@ -194,3 +194,15 @@ def test_thread_turns_roles_exclusions_and_limit():
         Turn("assistant", "You get *25* days [1]."),
     )
     assert thread_turns(messages, bot_user_id="UBOT", limit=0) == ()
+
+
+def test_sources_heading_is_the_engines_label_in_the_questions_language():
+    portuguese = blocks.answer_message(answer(labels={"sources": "Fontes", "notes": "Notas"}))
+    unlabelled = blocks.answer_message(answer())
+
+    def sources_text(message) -> str:
+        (block,) = [b for b in message.blocks if b.get("block_id") == "sources-0"]
+        return block["text"]["text"]
+
+    assert sources_text(portuguese).startswith("*Fontes*\n[1]")
+    assert sources_text(unlabelled).startswith("*Sources*\n[1]")

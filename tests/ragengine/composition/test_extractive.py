@@ -740,3 +740,64 @@ def test_a_question_about_something_no_passage_mentions_is_not_answered() -> Non
         text=NOT_FOUND["en"], used_numbers=(), language="en", found=False
     )
     assert answered.found and answered.used_numbers == (1,)
+
+
+# --- refusing what the passages never mention ------------------------------------------
+
+
+def _orbita_passages() -> list[Passage]:
+    return [
+        Passage(
+            number=1,
+            text="The current version of the Orbita API is v2. Version v1 is deprecated.",
+            score=1.0,
+            similarity=0.6,
+        ),
+        Passage(
+            number=2,
+            text="The Orbita API lets internal services read customer and order data.",
+            score=0.8,
+            similarity=0.5,
+        ),
+    ]
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Which Kubernetes version does Orbita run on?",  # a name no passage says
+        "Does the Orbita API support GraphQL?",  # CamelCase name
+        "Is there a gym discount for the Orbita API?",  # what a yes/no asks to exist
+        "How do I rotate the Orbita API version?",  # the action of a how-to
+    ],
+)
+def test_unmentioned_topic_is_refused(question: str) -> None:
+    answer = answer_extractively(question=question, passages=_orbita_passages())
+
+    assert not answer.found
+    assert answer.text == NOT_FOUND["en"]
+
+
+def test_the_same_passages_still_answer_what_they_mention() -> None:
+    answer = answer_extractively(
+        question="Which version of the Orbita API is current?", passages=_orbita_passages()
+    )
+
+    assert answer.found
+    assert "v2" in bullets(answer)[0][0]
+
+
+def test_days_and_months_are_not_names_that_must_be_mentioned() -> None:
+    answer = answer_extractively(
+        question="I was ill on Monday. Do I need a doctor's note?",
+        passages=[
+            Passage(
+                number=1,
+                text="From the fourth day of illness you need a doctor's note.",
+                score=1.0,
+                similarity=0.6,
+            )
+        ],
+    )
+
+    assert answer.found

@@ -56,3 +56,21 @@ def test_the_focus_is_the_word_asked_about_with_its_translations() -> None:
     assert question_focus("What time does my first day start?") == []
     assert question_focus("Which DNS server does it use?", ignore={"dns"}) == []
     assert question_focus("Does Acme have a football team?") == []
+
+
+def test_topics_are_what_a_yes_no_question_asks_to_exist() -> None:
+    from ragengine.composition.question_types import question_topics
+
+    (gym, discount) = question_topics("Is there a gym discount for employees?")
+    assert "gym" in gym and "discount" in discount
+    assert any("crech" in stems for stems in question_topics("A empresa oferece auxílio creche?"))
+    assert question_topics("Does the Orbita API support GraphQL?") == [frozenset({"graphql"})]
+    assert question_topics("How many vacation days do I get?") == []
+
+
+def test_action_is_the_verb_of_a_how_to_question() -> None:
+    from ragengine.composition.question_types import question_action
+
+    assert question_action("How do I rotate the VPN key?") == [frozenset({"rotat"})]
+    assert question_action("How do I get the meeting room screen working?") == []  # vague
+    assert question_action("Which port does the VPN use?") == []

@@ -265,3 +265,32 @@ def test_an_unreachable_store_gives_a_clear_message_and_charges_nothing(embedder
     assert answer.mode == AnswerMode.REFUSED and answer.text == STORE_DOWN_MESSAGE
     row = UsageRecord.objects.get(member=member)
     assert (row.cost, row.reserved, row.mode) == (0, 0, "error")
+
+
+def test_labels_follow_the_questions_language(handbook):
+    portuguese = ask_cli("Quantos dias de férias eu tenho por ano?")
+    english = ask_cli("How many vacation days do I get per year?")
+
+    assert (portuguese.language, portuguese.labels["sources"]) == ("pt", "Fontes")
+    assert (english.language, english.labels["sources"]) == ("en", "Sources")
+    assert portuguese.to_dict()["labels"]["sources"] == "Fontes"
+
+
+def test_keyword_only_search_sends_no_query_vector(handbook, settings, monkeypatch):
+    store = get_vector_store()
+    seen = []
+    search = store.search
+
+    def spy(query):
+        seen.append(query)
+        return search(query)
+
+    monkeypatch.setattr(store, "search", spy)
+    settings.ARANDU_HYBRID_ALPHA = 0.0
+    settings.ARANDU_MIN_SIMILARITY = 0.99  # a floor no cosine reaches: keyword hits ignore it
+
+    answer = ask_cli("What is the minimum password length?")
+
+    assert [q.vector for q in seen] == [None]
+    assert answer.mode == "extractive" and answer.sources
+    assert seen[0].per_document == settings.ARANDU_MAX_CHUNKS_PER_DOCUMENT

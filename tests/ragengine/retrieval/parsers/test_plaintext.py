@@ -81,3 +81,34 @@ def test_undecodable_garbage(parse_as):
 def test_decode_text_rejects_broken_bom_text():
     with pytest.raises(ParseError, match="not valid UTF-8"):
         decode_text(b"\xff\xfe\x00")
+
+
+def test_a_text_file_in_markdown_gets_heading_paths(parse_as) -> None:
+    data = (
+        b"# Travel policy\n\nIntro line.\n\n## Hotels\n\nUp to EUR 120 a night.\n\n"
+        b"## Meals\n\nUp to EUR 40 a day.\n"
+    )
+
+    parsed = parse_as("travel.txt", data)
+
+    assert parsed.title == "Travel policy"
+    assert parsed.mime_type == "text/plain"
+    by_heading = {s.heading_path: s.text for s in parsed.sections}
+    assert "Up to EUR 120 a night." in by_heading[("Travel policy", "Hotels")]
+    assert "Up to EUR 40 a day." in by_heading[("Travel policy", "Meals")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Notes from Monday.\n\n# not really a heading, a comment\n\nMore notes.\n",
+        "#hashtag is not a heading\n\n#another\n",
+        "Plain text with no structure at all.\n",
+    ],
+)
+def test_plain_text_that_is_not_markdown_stays_one_section(parse_as, text: str) -> None:
+    parsed = parse_as("notes.txt", text.encode())
+
+    assert len(parsed.sections) == 1
+    assert parsed.sections[0].heading_path == ()
+    assert parsed.sections[0].text == text.strip()

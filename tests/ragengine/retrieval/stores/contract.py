@@ -370,3 +370,71 @@ class VectorStoreContract:
             found = {h.id for h in hits if h.lexical_score > 0}
             assert {"handbook#0", "handbook#1", "notice#0"} <= found, text
             assert all(h.document_id in {"handbook", "notice"} for h in hits if h.lexical_score)
+
+    # ------------------------------------------- titles, diversity, ranking head, keyword only
+
+    def test_titles_and_headings_are_searchable(self, store: VectorStore) -> None:
+        store.replace_documents(
+            document_ids=["policy", "other"],
+            records=[
+                record(
+                    "policy#0",
+                    "Keep every receipt.",
+                    unit(e1=1.0),
+                    metadata={"title": "Reimbursement policy", "location": "Hotels › Limits"},
+                ),
+                record("other#0", "Lunch is served at noon.", unit(e2=1.0)),
+            ],
+        )
+
+        by_title = store.search(query("reimbursement", unit(e3=1.0), alpha=0.0))
+        by_heading = store.search(query("hotels", unit(e3=1.0), alpha=0.0))
+
+        assert ids(by_title) == ["policy#0"]
+        assert ids(by_heading) == ["policy#0"]
+        assert by_title[0].text == "Keep every receipt."  # the shown text is unchanged
+
+    def test_per_document_cap_lets_other_documents_in(self, store: VectorStore) -> None:
+        long_doc = [
+            record(f"long#{i}", f"Parking rule {i} for the garage.", unit(e0=1.0, e1=0.1 * i))
+            for i in range(5)
+        ]
+        other = record("short#0", "Parking for visitors is at the front.", unit(e0=0.5, e2=1.0))
+        store.replace_documents(document_ids=["long", "short"], records=[*long_doc, other])
+
+        uncapped = store.search(query("parking", unit(e0=1.0), top_k=3))
+        capped = store.search(query("parking", unit(e0=1.0), top_k=3, per_document=2))
+        alone = store.search(query("garage", unit(e0=1.0), top_k=4, per_document=2, alpha=0.0))
+
+        assert {h.document_id for h in uncapped} == {"long"}
+        assert [h.document_id for h in capped].count("long") == 2
+        assert "short#0" in ids(capped)
+        # When only one document matches, hits over the cap still fill the top.
+        assert len(alone) == 4 and {h.document_id for h in alone} == {"long"}
+
+    def test_ranking_head_does_not_depend_on_top_k(self, store: VectorStore) -> None:
+        records = [
+            record(
+                f"doc{i}#0",
+                f"Vacation rule number {i} " + "vacation " * (i % 4),
+                unit(e0=1.0, e1=(i % 7) * 0.3, e2=(i % 5) * 0.2),
+            )
+            for i in range(60)
+        ]
+        store.replace_documents(document_ids=[f"doc{i}" for i in range(60)], records=records)
+
+        for fusion in ("relative", "rrf"):
+            small = store.search(query("vacation rule", unit(e0=1.0), top_k=5, fusion=fusion))
+            large = store.search(query("vacation rule", unit(e0=1.0), top_k=20, fusion=fusion))
+            assert ids(small)[:3] == ids(large)[:3], fusion
+            assert [h.score for h in small[:3]] == [h.score for h in large[:3]]
+
+    def test_keyword_only_needs_no_vector_and_no_floor(self, seeded: VectorStore) -> None:
+        hits = seeded.search(
+            SearchQuery(text="phishing", vector=None, alpha=0.0, min_similarity=0.99)
+        )
+
+        assert ids(hits) == ["security#1"]
+        assert hits[0].similarity == 0.0
+        with pytest.raises(ValueError, match="vector"):
+            seeded.search(SearchQuery(text="phishing", vector=None, alpha=0.5))

@@ -19,6 +19,7 @@ from ragengine.retrieval.types import SearchHit, StoreRecord, VectorStore
 from tests.ragengine.retrieval.stores.contract import (
     CORPUS,
     VectorStoreContract,
+    ids,
     query,
     record,
     unit,
@@ -408,3 +409,33 @@ def test_bm25_matrix_matches_bm25s_own_index() -> None:
             rtol=1e-5,
             atol=1e-6,
         )
+
+
+def test_strong_keyword_hits_are_exempt_from_the_dense_floor(store: LocalStore) -> None:
+    store.replace_documents(
+        document_ids=["vpn", "other"],
+        records=[
+            record("vpn#0", "WireGuard PersistentKeepalive is 25 seconds.", unit(e1=1.0)),
+            record("vpn#1", "WireGuard is the VPN.", unit(e2=1.0)),
+            record("other#0", "Lunch is at noon.", unit(e0=1.0)),
+        ],
+    )
+    question = unit(e7=1.0)  # far from every chunk in cosine
+
+    hits = store.search(query("wireguard persistentkeepalive", question, min_similarity=0.5))
+
+    # All of the question's terms: kept below the floor. One of two: held to it.
+    assert ids(hits) == ["vpn#0"]
+
+
+def test_cap_per_document_keeps_order_and_fills_from_the_spill() -> None:
+    order = np.array([10, 11, 12, 13, 14])
+    documents = np.array(["a", "a", "a", "b", "a"], dtype=object)
+
+    capped = local_search.cap_per_document(order, documents=documents, top_k=3, cap=2)
+    filled = local_search.cap_per_document(order, documents=documents, top_k=5, cap=1)
+    uncapped = local_search.cap_per_document(order, documents=documents, top_k=2, cap=None)
+
+    assert capped.tolist() == [10, 11, 13]
+    assert filled.tolist() == [10, 11, 12, 13, 14]  # the spill fills, in ranking order
+    assert uncapped.tolist() == [10, 11]

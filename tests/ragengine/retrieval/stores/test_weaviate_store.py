@@ -53,7 +53,13 @@ from ragengine.retrieval.stores.weaviate_store import (
     WeaviateUnavailableError,
     WeaviateWriteError,
 )
-from ragengine.retrieval.types import SearchQuery, StoreRecord, VectorStore, text_hash
+from ragengine.retrieval.types import (
+    SearchQuery,
+    StoreRecord,
+    VectorStore,
+    lexical_text,
+    text_hash,
+)
 from ragengine.text_analysis import analyze
 from tests.ragengine.retrieval.stores.contract import (
     VectorStoreContract,
@@ -420,7 +426,7 @@ def test_cross_set_hybrid_query_is_one_request(wire: Wire, store: WeaviateStore)
     assert hybrid.vector_bytes == np.asarray(vector, dtype="<f4").tobytes()
     assert list(hybrid.targets.target_vectors) == [wq.VECTOR_NAME]
     assert hybrid.vector_distance == pytest.approx(0.8)  # 1 - min_similarity
-    assert request.limit == 50  # max(4 * top_k, 50) candidates before threshold and top_k
+    assert request.limit == 100  # a fixed pool (max(top_k, 100)) before the cap and top_k
     assert request.filters.operator == Base.OPERATOR_CONTAINS_ANY
     assert request.filters.target.property == wq.KNOWLEDGE_SET
     assert list(request.filters.value_text_array.values) == ["1", "2"]
@@ -435,7 +441,7 @@ def test_rrf_with_set_and_document_filters(wire: Wire, store: WeaviateStore) -> 
             unit(e1=1.0),
             top_k=20,
             fusion="rrf",
-            alpha=0.0,
+            alpha=0.3,
             knowledge_sets=("finance",),
             document_ids=("expenses", "travel"),
         )
@@ -443,9 +449,8 @@ def test_rrf_with_set_and_document_filters(wire: Wire, store: WeaviateStore) -> 
 
     (request,) = wire.of("search")
     assert request.hybrid_search.fusion_type == base_search_pb2.Hybrid.FusionType.FUSION_TYPE_RANKED
-    assert request.hybrid_search.alpha == 0.0
-    assert not request.hybrid_search.HasField("vector_distance")  # no vector leg at alpha 0
-    assert request.limit == 80
+    assert request.hybrid_search.alpha == pytest.approx(0.3)
+    assert request.limit == 100
     assert request.filters.operator == Base.OPERATOR_AND
     ks, docs = request.filters.filters
     assert (ks.target.property, list(ks.value_text_array.values)) == (
@@ -456,6 +461,31 @@ def test_rrf_with_set_and_document_filters(wire: Wire, store: WeaviateStore) -> 
         wq.DOCUMENT_ID,
         ["expenses", "travel"],
     )
+
+
+def test_keyword_only_is_a_bm25_query_without_vector_or_floor(
+    wire: Wire, store: WeaviateStore
+) -> None:
+    store.search(
+        SearchQuery(
+            text="expense receipts",
+            vector=None,
+            alpha=0.0,
+            min_similarity=0.9,
+            knowledge_sets=("finance",),
+        )
+    )
+
+    (request,) = wire.of("search")
+    assert not request.HasField("hybrid_search")
+    assert request.bm25_search.query == " ".join(analyze("expense receipts"))
+    assert list(request.bm25_search.properties) == [wq.SEARCH_TEXT]
+    assert not list(request.metadata.vectors)
+
+
+def test_a_vector_is_needed_unless_keyword_only(store: WeaviateStore) -> None:
+    with pytest.raises(ValueError, match="vector"):
+        store.search(SearchQuery(text="x", vector=None, alpha=0.5))
 
 
 def test_no_query_terms_is_vector_only_weighted_by_alpha(wire: Wire, store: WeaviateStore) -> None:
@@ -570,7 +600,8 @@ def test_replace_writes_all_objects_before_deleting_older_versions(
     assert fields[wq.RECORD_ID].string_value == "policy#2"
     assert fields[wq.DOCUMENT_ID].string_value == "policy"
     assert fields[wq.TEXT].string_value == records[2].text
-    assert fields[wq.SEARCH_TEXT].string_value == " ".join(analyze(records[2].text))
+    assert fields[wq.SEARCH_TEXT].string_value == " ".join(analyze(lexical_text(records[2])))
+    assert "polici" in fields[wq.SEARCH_TEXT].string_value.split()  # the title is searchable
     assert fields[wq.TEXT_SHA].string_value == text_hash(records[2].text)
     assert json.loads(fields[wq.METADATA_JSON].string_value) == dict(records[2].metadata)
     assert fields[wq.PAGE].number_value == 3

@@ -137,6 +137,7 @@ def _retrieval(record: dict | None) -> dict[str, Any] | None:
         "alpha": record["alpha"],
         "fusion": record["fusion"],
         "top_k": record["top_k"],
+        "per_document": record.get("per_document"),
         "search_text": record["search_text"],
     }
 

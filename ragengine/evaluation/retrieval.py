@@ -4,17 +4,19 @@ An answer lists only the sources it cites; hit@k, MRR@k and the rest need the ra
 itself. The runner reads it from the trace of the `ask()` call (`ranking_from_trace`):
 the passages `ask()` retrieved, no second search. When `ask()` did not search (a cached
 answer, a refusal) or searched fewer passages than k, `retrieve_for_evaluation` searches
-the store with the settings `ask()` uses (same top-k, similarity floor, hybrid weight and
-fusion) over the top max(k, ARANDU_TOP_K) passages. Either way each document keeps its
-best rank.
+the store with the query `ask()` builds (`document_search_query`: the same similarity
+floor, hybrid weight, fusion and per-document cap) over the top max(k, ARANDU_TOP_K)
+passages. Either way each document keeps its best rank.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from django.conf import settings
 
 from ragengine.retrieval import registry
-from ragengine.retrieval.types import SearchQuery
+from ragengine.services.document_answers import document_search_query
 from ragengine.trace import Trace
 
 
@@ -31,16 +33,8 @@ def retrieve_for_evaluation(*, question: str, set_ids: tuple[str, ...], k: int) 
     """Distinct document ids in rank order (at most max(k, ARANDU_TOP_K) passages)."""
     if not set_ids:
         return []  # never "every set"
-    vector = registry.get_embedder().embed_query(question)
-    hits = registry.get_vector_store().search(
-        SearchQuery(
-            text=question,
-            vector=vector,
-            top_k=max(k, settings.ARANDU_TOP_K),
-            knowledge_sets=set_ids,
-            min_similarity=settings.ARANDU_MIN_SIMILARITY,
-            alpha=settings.ARANDU_HYBRID_ALPHA,
-            fusion=settings.ARANDU_FUSION,
-        )
-    )
+    keyword_only = settings.ARANDU_HYBRID_ALPHA == 0  # ask() embeds nothing then either
+    vector = None if keyword_only else registry.get_embedder().embed_query(question)
+    query = document_search_query(text=question, vector=vector, set_ids=set_ids)
+    hits = registry.get_vector_store().search(replace(query, top_k=max(k, settings.ARANDU_TOP_K)))
     return list(dict.fromkeys(int(hit.document_id) for hit in hits))

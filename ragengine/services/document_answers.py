@@ -80,19 +80,19 @@ def answer_from_documents(
     else:
         with watch.stage("embed"):
             query_vector = registry.get_embedder().embed_query(search_text)
+    query = document_search_query(text=search_text, vector=query_vector, set_ids=set_ids)
     with watch.stage("retrieve"):
-        hits = registry.get_vector_store().search(
-            document_search_query(text=search_text, vector=query_vector, set_ids=set_ids)
-        )
+        hits = registry.get_vector_store().search(query)
     trace_record(
         "retrieval",
         search_text=search_text,
         hits=hits,
         set_ids=set_ids,
-        top_k=settings.ARANDU_TOP_K,
-        min_similarity=settings.ARANDU_MIN_SIMILARITY,
-        alpha=settings.ARANDU_HYBRID_ALPHA,
-        fusion=settings.ARANDU_FUSION,
+        top_k=query.top_k,
+        min_similarity=query.min_similarity,
+        alpha=query.alpha,
+        fusion=query.fusion,
+        per_document=query.per_document,
     )
     notices = list(plan.notices)
     prompt = _prompt(question=question, hits=hits, history=history, tier=tier, plan=plan)

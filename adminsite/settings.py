@@ -309,6 +309,11 @@ except InvalidOperation:
     raise ImproperlyConfigured("ARANDU_EVAL_BUDGET_CAP must be a number, e.g. 1.50.") from None
 ARANDU_EVAL_STALE_MINUTES = env.int("ARANDU_EVAL_STALE_MINUTES", default=10)
 
+# Document ingestion in the background: an ingestion with no progress for this long is
+# queued again by the sweep, and failed with its reason after this many attempts.
+ARANDU_INGEST_STALE_MINUTES = env.int("ARANDU_INGEST_STALE_MINUTES", default=30)
+ARANDU_INGEST_MAX_ATTEMPTS = env.int("ARANDU_INGEST_MAX_ATTEMPTS", default=3)
+
 _require(ARANDU_CHUNK_TOKENS >= 32, "ARANDU_CHUNK_TOKENS must be at least 32.")
 _require(
     0 <= ARANDU_CHUNK_OVERLAP < ARANDU_CHUNK_TOKENS,
@@ -358,6 +363,8 @@ _require(
     "ARANDU_EVAL_BUDGET_CAP must be >= 0.",
 )
 _require(ARANDU_EVAL_STALE_MINUTES >= 1, "ARANDU_EVAL_STALE_MINUTES must be at least 1.")
+_require(ARANDU_INGEST_STALE_MINUTES >= 1, "ARANDU_INGEST_STALE_MINUTES must be at least 1.")
+_require(ARANDU_INGEST_MAX_ATTEMPTS >= 1, "ARANDU_INGEST_MAX_ATTEMPTS must be at least 1.")
 _require(ARANDU_INGEST_COMMIT_EVERY >= 1, "ARANDU_INGEST_COMMIT_EVERY must be at least 1.")
 _require(
     0 < ARANDU_MODEL_DEADLINE_S <= 3600, "ARANDU_MODEL_DEADLINE_S must be in (0, 3600] seconds."

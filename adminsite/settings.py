@@ -37,6 +37,8 @@ ARANDU_DATA_DIR = private_dir(
 )
 MEDIA_ROOT = ARANDU_DATA_DIR / "uploads"
 MEDIA_URL = "/media/"
+# Files one admin upload may carry (Django's default, 100, is below a folder's worth).
+DATA_UPLOAD_MAX_NUMBER_FILES = env.int("ARANDU_MAX_UPLOAD_FILES", default=1000)
 
 
 def _secret_key() -> str:

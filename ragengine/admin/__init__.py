@@ -4,6 +4,7 @@ same way: adminsite/sidebar.py). Importing this package registers every ModelAdm
 from ragengine.admin import (
     api_tokens,
     cache,
+    documents,
     doors,
     evaluation,
     evaluation_runs,
@@ -18,6 +19,7 @@ __all__ = [
     "api_tokens",
     "cache",
     "doors",
+    "documents",
     "evaluation",
     "evaluation_runs",
     "evaluation_schedules",

@@ -6,6 +6,14 @@ same absence is a failure, so a CI machine can never pass them by skipping."""
 from __future__ import annotations
 
 import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -50,3 +58,98 @@ def screenshots() -> Path:
     """Where screenshots go (git-ignored), for a person to look at after a run."""
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+ROOT = Path(__file__).resolve().parents[2]
+HANDBOOK = ROOT / "examples" / "handbook"
+
+
+@dataclass(frozen=True)
+class LiveArandu:
+    """A running Arandu web server on a fresh data dir (see `start_arandu`)."""
+
+    base: str
+    user: str
+    password: str
+    env: dict[str, str]
+    docs: Path
+
+    def manage(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        """Run `manage.py ARGS` against the same data dir, as an operator on the server."""
+        return subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=timeout,
+        )  # fmt: skip
+
+    def login(self, page) -> None:
+        page.goto(self.base + "/admin/login/?next=/admin/")
+        page.fill("#id_username", self.user)
+        page.fill("#id_password", self.password)
+        page.click("#login-form button[type=submit]")
+        page.wait_for_url(self.base + "/admin/")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def start_arandu(tmp_path):
+    """Start `manage.py COMMAND` (runweb: gunicorn only; serve: gunicorn + the django-q2
+    worker) on a fresh data dir, after one setup process (migrate, admin user, the given
+    handbook files ingested into "handbook", then `extra` lines of Python). Stopped after
+    the test."""
+    running: list[subprocess.Popen] = []
+
+    def start(
+        command: str, *, handbook: tuple[str, ...] = (), extra: tuple[str, ...] = ()
+    ) -> LiveArandu:
+        password = secrets.token_urlsafe(12)
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("ARANDU_", "DATABASE_URL", "SLACK_", "DISCORD_", "DJANGO_"))
+        }
+        env.update(ARANDU_DATA_DIR=str(tmp_path / "data"), ARANDU_ADMIN_PASSWORD=password)
+        docs = tmp_path / "docs"
+        docs.mkdir(exist_ok=True)
+        for name in handbook:
+            (docs / name).write_bytes((HANDBOOK / name).read_bytes())
+        # One process for the whole setup: each Django start costs seconds on a busy machine.
+        setup = [
+            "from django.core.management import call_command as run",
+            "run('migrate', interactive=False, verbosity=0)",
+            "run('ensure_admin')",
+            "run('collectstatic', interactive=False, verbosity=0)",
+        ]
+        if handbook:
+            setup.append(f"run('ingest', {str(docs)!r}, knowledge_set='handbook')")
+        subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", "; ".join([*setup, *extra])],
+            cwd=ROOT, env=env, check=True, timeout=300, stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        port = free_port()
+        log = tmp_path / f"{command}.log"
+        with log.open("w") as out:
+            process = subprocess.Popen(
+                [sys.executable, "manage.py", command, "--address", f"127.0.0.1:{port}"],
+                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        running.append(process)
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/healthz", timeout=2):
+                    break
+            except OSError:
+                assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+                time.sleep(0.2)
+        return LiveArandu(base=base, user="admin", password=password, env=env, docs=docs)
+
+    yield start
+    for process in running:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)

@@ -4,19 +4,8 @@ Screenshots land in tests/browser/artifacts/ for a person to look at."""
 
 from __future__ import annotations
 
-import os
-import secrets
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
 GROUPS = [
     "Knowledge",
     "People & tiers",
@@ -29,64 +18,17 @@ GROUPS = [
 pytestmark = pytest.mark.slow
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
-def live_admin(tmp_path):
+def live_admin(start_arandu):
     """`manage.py runweb` (what the Docker image runs) on a fresh data dir with the
     example handbook's Markdown ingested and one question asked.
     Yields (base URL, user, password)."""
-    password = secrets.token_urlsafe(12)
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("ARANDU_", "DATABASE_URL", "SLACK_", "DISCORD_", "DJANGO_"))
-    }
-    env.update(ARANDU_DATA_DIR=str(tmp_path / "data"), ARANDU_ADMIN_PASSWORD=password)
-    (tmp_path / "docs").mkdir()
-    for name in ("employee-handbook.md", "politica-de-reembolso.md"):
-        (tmp_path / "docs" / name).write_bytes((ROOT / "examples" / "handbook" / name).read_bytes())
-
-    # One process for the whole setup: each Django start costs seconds on a busy machine.
-    setup = "; ".join(
-        [
-            "from django.core.management import call_command as run",
-            "run('migrate', interactive=False, verbosity=0)",
-            "run('ensure_admin')",
-            "run('collectstatic', interactive=False, verbosity=0)",
-            f"run('ingest', {str(tmp_path / 'docs')!r}, knowledge_set='handbook')",
-            "run('ask', 'How many vacation days do I get?')",  # a row in the usage ledger
-        ]
+    live = start_arandu(
+        "runweb",
+        handbook=("employee-handbook.md", "politica-de-reembolso.md"),
+        extra=("run('ask', 'How many vacation days do I get?')",),  # a row in the usage ledger
     )
-    subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", setup],
-        cwd=ROOT, env=env, check=True, timeout=300, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    port = free_port()
-    log = tmp_path / "web.log"
-    with log.open("w") as out:
-        web = subprocess.Popen(
-            [sys.executable, "manage.py", "runweb", "--address", f"127.0.0.1:{port}"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=2):
-                    break
-            except OSError:
-                assert web.poll() is None and time.monotonic() < deadline, log.read_text()
-                time.sleep(0.1)
-        yield base, "admin", password
-    finally:
-        web.send_signal(signal.SIGTERM)
-        web.wait(timeout=30)
+    return live.base, live.user, live.password
 
 
 def test_admin_is_styled_grouped_and_loads_everything(live_admin, browser, screenshots):

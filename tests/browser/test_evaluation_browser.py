@@ -4,15 +4,7 @@ open the run page, run again and compare. Screenshots land in tests/browser/arti
 
 from __future__ import annotations
 
-import os
 import re
-import secrets
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -23,26 +15,10 @@ DOCS = ("employee-handbook.md", "politica-de-reembolso.md")
 pytestmark = pytest.mark.slow
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
-def live_arandu(tmp_path):
+def live_arandu(start_arandu, tmp_path):
     """`manage.py serve` on a fresh data dir with two handbook files ingested; a cases
     file made of the example set's cases about them. Yields (base URL, password, cases)."""
-    password = secrets.token_urlsafe(12)
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("ARANDU_", "DATABASE_URL", "SLACK_", "DISCORD_", "DJANGO_"))
-    }
-    env.update(ARANDU_DATA_DIR=str(tmp_path / "data"), ARANDU_ADMIN_PASSWORD=password)
-    (tmp_path / "docs").mkdir()
-    for name in DOCS:
-        (tmp_path / "docs" / name).write_bytes((ROOT / "examples" / "handbook" / name).read_bytes())
     cases = tmp_path / "handbook-cases.jsonl"
     cases.write_text(
         "".join(
@@ -51,39 +27,8 @@ def live_arandu(tmp_path):
             if any(f'"{name}"' in line for name in DOCS) or '"must_refuse": true' in line
         )
     )
-    setup = "; ".join(
-        [
-            "from django.core.management import call_command as run",
-            "run('migrate', interactive=False, verbosity=0)",
-            "run('ensure_admin')",
-            f"run('ingest', {str(tmp_path / 'docs')!r}, knowledge_set='handbook')",
-        ]
-    )
-    subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", setup],
-        cwd=ROOT, env=env, check=True, timeout=300, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    port = free_port()
-    log = tmp_path / "serve.log"
-    with log.open("w") as out:
-        serve = subprocess.Popen(
-            [sys.executable, "manage.py", "serve", "--address", f"127.0.0.1:{port}"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=2):
-                    break
-            except OSError:
-                assert serve.poll() is None and time.monotonic() < deadline, log.read_text()
-                time.sleep(0.2)
-        yield base, password, cases
-    finally:
-        serve.send_signal(signal.SIGTERM)
-        serve.wait(timeout=60)
+    live = start_arandu("serve", handbook=DOCS)
+    return live.base, live.password, cases
 
 
 def start_run(page, base: str) -> str:

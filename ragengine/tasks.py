@@ -11,6 +11,7 @@ from ragengine.services.budgets import usage_sweep
 from ragengine.services.document_ingestion import (
     document_ingest,
     document_move,
+    documents_ingest,
     documents_sweep_stale,
 )
 
@@ -25,8 +26,13 @@ def usage_sweep_task() -> int:
     return usage_sweep()
 
 
+def documents_ingest_task(document_ids: list[int]) -> dict[int, str]:
+    """Ingest documents (queued by an upload, a re-ingest or the sweep); their statuses."""
+    return documents_ingest(document_ids=document_ids)
+
+
 def document_ingest_task(document_id: int) -> str:
-    """Ingest a document (queued by an upload, a re-ingest or the sweep); its final status."""
+    """Ingest one document (tasks queued before uploads were batched); its status."""
     return document_ingest(document_id=document_id)
 
 

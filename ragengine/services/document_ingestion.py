@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -28,7 +28,7 @@ from ragengine.services.knowledge import KnowledgeSetError, knowledge_set_bump_v
 
 logger = logging.getLogger(__name__)
 
-INGEST_TASK = "ragengine.tasks.document_ingest_task"
+INGEST_TASK = "ragengine.tasks.documents_ingest_task"
 _LOCK_NAMESPACE = 0x41524144  # "ARAD": keeps these advisory locks apart from others
 
 
@@ -53,9 +53,15 @@ def document_lock(document_id: int) -> Iterator[None]:
             cursor.execute("SELECT pg_advisory_unlock(%s, %s)", key)
 
 
-def document_queue_ingest(*, document_id: int) -> None:
-    """Queue the ingestion task once the current transaction commits."""
-    transaction.on_commit(lambda: async_task(INGEST_TASK, document_id, group="ingest"))
+def document_queue_ingest(*, document_ids: Sequence[int]) -> None:
+    """Queue the ingestion of these documents once the current transaction commits: one
+    task per ARANDU_INGEST_COMMIT_EVERY documents, so a big upload is ingested with as
+    few vector-store commits as the CLI makes (and several workers can share it)."""
+    ids = list(document_ids)
+    size = settings.ARANDU_INGEST_COMMIT_EVERY
+    for start in range(0, len(ids), size):
+        batch = ids[start : start + size]
+        transaction.on_commit(lambda batch=batch: async_task(INGEST_TASK, batch, group="ingest"))
 
 
 def documents_reingest(*, documents: Sequence[Document]) -> int:
@@ -66,46 +72,82 @@ def documents_reingest(*, documents: Sequence[Document]) -> int:
         count = Document.objects.filter(pk__in=ids).update(
             status=DocumentStatus.QUEUED, error="", ingest_attempts=0, updated_at=timezone.now()
         )
-        for pk in ids:
-            document_queue_ingest(document_id=pk)
+        document_queue_ingest(document_ids=ids)
     logger.info("documents queued for ingestion", extra={"documents": count})
     return count
 
 
 def document_ingest(*, document_id: int) -> str:
-    """Ingest one document from its file; returns its status afterwards. Always ends
-    ready or failed (or "missing" when it was deleted before the task ran)."""
-    with document_lock(document_id):
-        document = Document.objects.select_related("knowledge_set").filter(pk=document_id).first()
-        if document is None:
-            return "missing"
-        Document.objects.filter(pk=document.pk).update(
+    """Ingest one document from its file; its status afterwards (see `documents_ingest`),
+    or "missing" when it was deleted before the task ran."""
+    return documents_ingest(document_ids=[document_id]).get(document_id, "missing")
+
+
+def documents_ingest(*, document_ids: Sequence[int]) -> dict[int, str]:
+    """Ingest documents from their files, those of one knowledge set in one run of
+    `documents_ingest_paths`; each ends ready or failed. Returns their statuses (deleted
+    ones are left out)."""
+    ids = sorted({int(pk) for pk in document_ids})
+    with ExitStack() as held:
+        for pk in ids:  # in order: two batches sharing documents never deadlock
+            held.enter_context(document_lock(pk))
+        documents = list(Document.objects.select_related("knowledge_set").filter(pk__in=ids))
+        Document.objects.filter(pk__in=ids).update(
             ingest_attempts=F("ingest_attempts") + 1, updated_at=timezone.now()
         )
-        filename = document.metadata.get("filename")
-        try:
-            documents_ingest_paths(
-                paths=[Path(document.source.split("#", 1)[0])],
-                knowledge_set=document.knowledge_set,
-            )
-        except FileNotFoundError:
+        by_set: dict[int, list[Document]] = {}
+        for document in documents:
+            by_set.setdefault(document.knowledge_set_id, []).append(document)
+        reasons: dict[int, str] = {}
+        for group in by_set.values():
+            reasons.update(_ingest_group(group))
+        return _settle(documents, reasons)
+
+
+def _ingest_group(documents: list[Document]) -> dict[int, str]:
+    """One ingestion run for documents of one set; the reason each one might still lack
+    (the run's failure, when it stopped before reaching them)."""
+    paths: set[Path] = set()
+    for document in documents:
+        path = Path(document.source.split("#", 1)[0])
+        if path.exists():
+            paths.add(path)
+        else:
             _failed(document, "The file is gone; upload it again.")
+    reason = "Ingestion ended without a result for this document; try again."
+    if paths:
+        try:
+            documents_ingest_paths(paths=sorted(paths), knowledge_set=documents[0].knowledge_set)
+        except FileNotFoundError:
+            reason = "The file is gone; upload it again."
         except KnowledgeSetError as exc:
-            _failed(document, str(exc))
-        except Exception as exc:  # the row must never stay in progress
-            logger.exception("document ingestion failed", extra={"document_id": document.pk})
-            _failed(document, f"Ingestion failed unexpectedly ({type(exc).__name__}); try again.")
-        document = Document.objects.filter(pk=document.pk).first()
+            reason = str(exc)
+        except Exception as exc:  # no row may stay in progress
+            logger.exception(
+                "document ingestion failed", extra={"documents": [d.pk for d in documents]}
+            )
+            reason = f"Ingestion failed unexpectedly ({type(exc).__name__}); try again."
+    return {document.pk: reason for document in documents}
+
+
+def _settle(documents: list[Document], reasons: dict[int, str]) -> dict[int, str]:
+    """Fail what is still in progress with its reason; keep uploaded files' names."""
+    statuses: dict[int, str] = {}
+    current = {d.pk: d for d in Document.objects.filter(pk__in=[d.pk for d in documents])}
+    for before in documents:
+        document = current.get(before.pk)
         if document is None:
-            return "missing"  # a JSON record that left its file
+            continue  # a JSON record that left its file, or deleted meanwhile
         if document.status in DocumentStatus.in_progress():
-            _failed(document, "Ingestion ended without a result for this document; try again.")
-            document.refresh_from_db()
+            _failed(document, reasons[document.pk])
+            document.status = DocumentStatus.FAILED
+        filename = before.metadata.get("filename")
         if filename and document.metadata.get("filename") != filename:
             # ingestion rewrites metadata: keep the uploaded file's name
             document.metadata = {**document.metadata, "filename": filename}
             document.save(update_fields=["metadata"])
-        return document.status
+        statuses[document.pk] = document.status
+    return statuses
 
 
 def _failed(document: Document, message: str) -> None:
@@ -174,6 +216,7 @@ def documents_sweep_stale(*, now: datetime | None = None) -> int:
         status__in=DocumentStatus.in_progress(), updated_at__lt=now - timedelta(minutes=minutes)
     )
     swept = 0
+    requeued: list[int] = []
     for document in stale:
         if document.ingest_attempts >= settings.ARANDU_INGEST_MAX_ATTEMPTS:
             _failed(
@@ -183,12 +226,13 @@ def documents_sweep_stale(*, now: datetime | None = None) -> int:
                 "check the file.",
             )
         else:
-            with transaction.atomic():
-                Document.objects.filter(pk=document.pk).update(
-                    status=DocumentStatus.QUEUED, updated_at=now
-                )
-                document_queue_ingest(document_id=document.pk)
+            requeued.append(document.pk)
         swept += 1
+    with transaction.atomic():
+        Document.objects.filter(pk__in=requeued).update(
+            status=DocumentStatus.QUEUED, updated_at=now
+        )
+        document_queue_ingest(document_ids=requeued)
     if swept:
         logger.warning("stale ingestions swept", extra={"documents": swept})
     return swept

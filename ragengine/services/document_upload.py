@@ -22,7 +22,7 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.utils import timezone
+from django.db.models import Q
 from django.utils.text import get_valid_filename, slugify
 
 from ragengine.models import Document, DocumentStatus, KnowledgeSet
@@ -106,8 +106,8 @@ def document_upload(
 ) -> Document:
     """Store one file and queue its ingestion (the REST API's upload); the document is
     `queued` until the task runs. Raises UploadError with the reason it was refused."""
-    result = _upload_one(
-        knowledge_set=knowledge_set, filename=filename, content=content, uploaded_by=uploaded_by
+    [result] = documents_upload(
+        knowledge_set=knowledge_set, files=[(filename, content)], uploaded_by=uploaded_by
     )
     if result.document is None:
         raise UploadError(result.message)
@@ -121,13 +121,38 @@ def documents_upload(
     uploaded_by: str = "",
 ) -> list[UploadResult]:
     """Store and queue several files: each one is judged alone, so a refused file never
-    stops the others."""
-    return [
-        _upload_one(
-            knowledge_set=knowledge_set, filename=name, content=content, uploaded_by=uploaded_by
+    stops the others. One transaction (holding the set's lock) and one queued task per
+    ARANDU_INGEST_COMMIT_EVERY files, so hundreds of files return in about a second."""
+    results: list[UploadResult | None] = []
+    accepted: list[tuple[int, str, bytes]] = []
+    for name, content in files:
+        try:
+            safe = upload_filename(name)
+            data = _read(content)
+            _check(safe, len(data))
+        except UploadError as exc:
+            results.append(_refused(name, str(exc)))
+            continue
+        accepted.append((len(results), safe, data))
+        results.append(None)
+    if accepted:
+        with transaction.atomic():
+            # One upload into a set at a time (PostgreSQL row lock): the name checks, the
+            # files and the rows below never interleave with another admin's upload.
+            KnowledgeSet.objects.select_for_update().filter(pk=knowledge_set.pk).first()
+            stored = _Batch(knowledge_set=knowledge_set, uploaded_by=uploaded_by, files=accepted)
+            for index, name, data in accepted:
+                results[index] = stored.store(name, data)
+            document_queue_ingest(document_ids=stored.queued)
+        logger.info(
+            "documents uploaded",
+            extra={
+                "knowledge_set": knowledge_set.name,
+                "queued": len(stored.queued),
+                "refused": sum(1 for r in results if r and r.outcome == "refused"),
+            },
         )
-        for name, content in files
-    ]
+    return [r for r in results if r is not None]
 
 
 def text_upload(
@@ -144,43 +169,49 @@ def text_upload(
         return UploadResult(filename=f"{stem}.md", outcome="refused", message="The text is empty.")
     if not body.lstrip().startswith("#"):
         body = f"# {title}\n\n{body}"
-    return _upload_one(
+    [result] = documents_upload(
         knowledge_set=knowledge_set,
-        filename=f"{stem}.md",
-        content=(body + "\n").encode(),
+        files=[(f"{stem}.md", (body + "\n").encode())],
         uploaded_by=uploaded_by,
     )
+    return result
 
 
-def _upload_one(
-    *, knowledge_set: KnowledgeSet, filename: str, content: bytes | File, uploaded_by: str
-) -> UploadResult:
-    try:
-        name = upload_filename(filename)
-        data = _read(content)
-        _check(name, len(data))
-        return _store(knowledge_set=knowledge_set, name=name, data=data, uploaded_by=uploaded_by)
-    except UploadError as exc:
-        shown = PurePath((filename or "").replace("\\", "/")).name or "(no name)"
-        logger.info("upload refused", extra={"upload_name": shown, "reason": str(exc)})
-        return UploadResult(filename=shown, outcome="refused", message=str(exc))
+def _refused(filename: str, message: str) -> UploadResult:
+    shown = PurePath((filename or "").replace("\\", "/")).name or "(no name)"
+    logger.info("upload refused", extra={"upload_name": shown, "reason": message})
+    return UploadResult(filename=shown, outcome="refused", message=message)
 
 
-def _store(
-    *, knowledge_set: KnowledgeSet, name: str, data: bytes, uploaded_by: str
-) -> UploadResult:
-    digest = hashlib.sha256(data).hexdigest()
-    stored_name = f"{knowledge_set.slug}/{name}"
-    with transaction.atomic():
-        # One upload into a set at a time (PostgreSQL row lock): the name check, the file
-        # and the row below can never interleave with another admin's upload.
-        KnowledgeSet.objects.select_for_update().filter(pk=knowledge_set.pk).first()
-        path = str(Path(default_storage.path(stored_name)).resolve())
-        twin = (
-            Document.objects.filter(knowledge_set=knowledge_set, content_hash=digest)
-            .exclude(status=DocumentStatus.FAILED)
-            .first()
+class _Batch:
+    """The files of one upload, stored inside its transaction: the set's documents with
+    the same names or bytes are read once, up front."""
+
+    def __init__(
+        self,
+        *,
+        knowledge_set: KnowledgeSet,
+        uploaded_by: str,
+        files: list[tuple[int, str, bytes]],
+    ) -> None:
+        self.knowledge_set = knowledge_set
+        self.uploaded_by = uploaded_by[:200]
+        self.queued: list[int] = []
+        paths = [self._path(name) for _, name, _ in files]
+        digests = [hashlib.sha256(data).hexdigest() for _, _, data in files]
+        documents = Document.objects.filter(knowledge_set=knowledge_set).filter(
+            Q(source__in=paths) | Q(content_hash__in=digests)
         )
+        self.by_source = {d.source: d for d in documents}
+        self.by_hash = {d.content_hash: d for d in documents if d.status != DocumentStatus.FAILED}
+
+    def _path(self, name: str) -> str:
+        return str(Path(default_storage.path(f"{self.knowledge_set.slug}/{name}")).resolve())
+
+    def store(self, name: str, data: bytes) -> UploadResult:
+        digest = hashlib.sha256(data).hexdigest()
+        path = self._path(name)
+        twin = self.by_hash.get(digest)
         if twin is not None and twin.source == path:
             return UploadResult(
                 filename=name,
@@ -190,48 +221,41 @@ def _store(
                 document=twin,
             )
         if twin is not None:
-            raise UploadError(
-                f"Duplicate: the same content is already in this set as “{twin.title}”."
+            return _refused(
+                name, f"Duplicate: the same content is already in this set as “{twin.title}”."
             )
+        try:
+            with transaction.atomic():  # a savepoint: a failing file leaves no row
+                document = self._write(name, data, digest, path)
+        except OSError as exc:
+            logger.exception("upload not stored", extra={"upload_name": name})
+            return _refused(name, f"The file could not be stored ({exc.strerror or exc}).")
+        self.by_source[path] = self.by_hash[digest] = document
+        self.queued.append(document.pk)
+        return UploadResult(filename=name, outcome="queued", document=document)
+
+    def _write(self, name: str, data: bytes, digest: str, path: str) -> Document:
+        stored_name = f"{self.knowledge_set.slug}/{name}"
         if default_storage.exists(stored_name):
             default_storage.delete(stored_name)  # same name, same set: a new version
         saved = default_storage.save(stored_name, ContentFile(data))
-        path = str(Path(default_storage.path(saved)).resolve())
-        document, created = Document.objects.update_or_create(
-            knowledge_set=knowledge_set,
+        if saved != stored_name:  # never a renamed copy: that would be a second document
+            default_storage.delete(saved)
+            raise OSError(f"{stored_name} is being written by someone else; try again")
+        document = self.by_source.get(path) or Document(
+            knowledge_set=self.knowledge_set,
             source=path,
-            defaults={
-                "status": DocumentStatus.QUEUED,
-                "error": "",
-                "size_bytes": len(data),
-                "content_hash": digest,  # what ingestion will find; never "unchanged" while queued
-                "uploaded_by": uploaded_by[:200],
-                "ingest_attempts": 0,
-                "updated_at": timezone.now(),
-            },
-            create_defaults={
-                "title": PurePath(name).stem.replace("-", " ").replace("_", " ").strip() or name,
-                "status": DocumentStatus.QUEUED,
-                "size_bytes": len(data),
-                "content_hash": digest,
-                "uploaded_by": uploaded_by[:200],
-                "metadata": {"filename": name},
-            },
+            title=PurePath(name).stem.replace("-", " ").replace("_", " ").strip() or name,
         )
-        if not created and document.metadata.get("filename") != name:
-            document.metadata = {**document.metadata, "filename": name}
-            document.save(update_fields=["metadata"])
-        document_queue_ingest(document_id=document.pk)
-    logger.info(
-        "document uploaded",
-        extra={
-            "document_id": document.pk,
-            "knowledge_set": knowledge_set.name,
-            "bytes": len(data),
-            "replaced": not created,
-        },
-    )
-    return UploadResult(filename=name, outcome="queued", document=document)
+        document.status = DocumentStatus.QUEUED
+        document.error = ""
+        document.size_bytes = len(data)
+        document.content_hash = digest  # what ingestion will find; queued is never "unchanged"
+        document.uploaded_by = self.uploaded_by
+        document.ingest_attempts = 0
+        document.metadata = {**document.metadata, "filename": name}
+        document.save()
+        return document
 
 
 def documents_delete_with_files(*, documents: Sequence[Document]) -> int:

@@ -55,6 +55,8 @@ from ragengine.services.knowledge import (
 logger = logging.getLogger(__name__)
 
 RECORD_EXTENSIONS = frozenset({".json", ".jsonl", ".ndjson"})
+# What an upload recorded about a document that re-ingesting its file keeps.
+KEPT_METADATA = ("filename",)
 OutcomeStatus = Literal["ingested", "unchanged", "failed", "removed"]
 
 
@@ -202,7 +204,8 @@ class _Ingestor:
             document.status = DocumentStatus.READY
             document.error = ""
             document.chunk_count = len(drafts)
-            document.metadata = metadata or document.metadata or {}
+            kept = {k: document.metadata[k] for k in KEPT_METADATA if k in document.metadata}
+            document.metadata = {**kept, **(metadata or document.metadata or {})}
             document.ingested_at = timezone.now()
             document.save()
             Chunk.objects.filter(document=document).delete()

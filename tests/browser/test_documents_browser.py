@@ -60,6 +60,7 @@ def test_upload_watch_ask_reingest_delete(start_arandu, browser, screenshots, tm
     assert "20 MB each" in page.inner_text("#upload-form")
     page.select_option("#id_knowledge_set", label="handbook")
     page.set_input_files("#id_files", [str(good), str(corrupt)])
+    assert page.locator("#upload-chosen li").count() == 2
     page.screenshot(path=screenshots / "documents-01-upload.png", full_page=True)
     page.locator("#upload-form button[type=submit]").click()
 

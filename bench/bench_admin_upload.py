@@ -12,7 +12,9 @@ Django on SQLite in a temporary data dir, django-q2 with its ORM broker (the def
    processes, with the model already loaded as in the CLI run); chunks per second.
    Target ≥ 90 % of the CLI's.
 The embedding cache is emptied before each ingestion, so neither side reuses the other's
-vectors; both run in one process on the same machine, one after the other.
+vectors; both run in one process on the same machine, one after the other, each on an empty store
+(the other side's set is deleted first). `--rounds` repeats the three steps; the best
+chunks/s of each side and the slowest upload are compared with the targets.
 """
 
 from __future__ import annotations
@@ -90,6 +92,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--files", type=int, default=200)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=2, help="CLI, upload, worker; repeated")
     add_run_args(parser, "admin_upload")
     args = parser.parse_args()
 
@@ -104,11 +107,11 @@ def main() -> None:
         from django.urls import reverse
         from django_q.models import Task
 
-        from ragengine.models import Document, DocumentStatus, EmbeddingCacheEntry
-        from ragengine.services.knowledge import knowledge_set_get_or_create
+        from ragengine.models import Document, DocumentStatus, EmbeddingCacheEntry, KnowledgeSet
+        from ragengine.services.knowledge import knowledge_set_delete, knowledge_set_get_or_create
 
         setup_test_environment()  # the test client's host name is allowed
-        results: dict = {"params": vars(args)}
+        results: dict = {"params": vars(args), "quiet_wait": []}
         embedder, results["embedder_load_s"] = load_embedder()
         embedder.embed_documents(["warm up the model"] * 8)
 
@@ -127,71 +130,98 @@ def main() -> None:
                 or 0
             )
 
-        # 1. The CLI.
-        EmbeddingCacheEntry.objects.all().delete()
-        results["quiet_wait"] = [wait_for_quiet(args.quiet_wait)]
-        cli: dict = {}
-        with monitored(cli), Stopwatch() as sw:
-            call_command("ingest", str(folder), knowledge_set="cli", stdout=io.StringIO())
-        cli_chunks = chunks_in("cli")
-        cli.update(
-            seconds=round(sw.seconds, 2),
-            chunks=cli_chunks,
-            chunks_per_s=round(cli_chunks / sw.seconds, 2),
-        )
-        results["cli"] = cli
-
-        # 2. The upload form.
         admin_user = get_user_model().objects.create_superuser("bench", password="bench-only")
         client = Client()
         client.force_login(admin_user)
-        target = knowledge_set_get_or_create(name="admin")
-        target.embedder = embedder.name
-        target.save()
-        files = [
-            SimpleUploadedFile(path.name, path.read_bytes(), content_type="text/markdown")
-            for path in sorted(folder.iterdir())
-        ]
-        results["quiet_wait"].append(wait_for_quiet(args.quiet_wait))
-        upload: dict = {}
-        with monitored(upload), Stopwatch() as sw:
-            response = client.post(
-                reverse("admin:ragengine_document_upload"),
-                {"knowledge_set": target.pk, "files": files},
-            )
-        assert response.status_code == 302, response.content[:2000]
-        queued = Document.objects.filter(knowledge_set=target, status=DocumentStatus.QUEUED)
-        upload.update(seconds=round(sw.seconds, 3), documents_queued=queued.count())
-        assert upload["documents_queued"] == args.files, upload
-        results["upload"] = upload
+        contents = [(path.name, path.read_bytes()) for path in sorted(folder.iterdir())]
+        rounds: list[dict] = []
+        for number in range(args.rounds):
+            # Each side starts from an empty store (the other side's set is deleted first),
+            # so neither pays for the other's chunks in the store's commits.
+            for old in KnowledgeSet.objects.all():
+                knowledge_set_delete(knowledge_set=old)
 
-        # 3. The worker.
-        EmbeddingCacheEntry.objects.all().delete()
-        results["quiet_wait"].append(wait_for_quiet(args.quiet_wait))
-        work: dict = {}
-        with monitored(work), Stopwatch() as sw:
-            work.update(run_worker())
-        admin_chunks = chunks_in("admin")
-        statuses = dict(
-            Document.objects.filter(knowledge_set=target)
-            .values_list("status")
-            .annotate(n=Count("pk"))
-            .values_list("status", "n")
-        )
-        work.update(
-            seconds=round(sw.seconds, 2),
-            chunks=admin_chunks,
-            chunks_per_s=round(admin_chunks / sw.seconds, 2),
-            statuses=statuses,
-            tasks_failed=Task.objects.filter(success=False).count(),
-        )
-        results["worker"] = work
+            # 1. The CLI.
+            EmbeddingCacheEntry.objects.all().delete()
+            results["quiet_wait"].append(wait_for_quiet(args.quiet_wait))
+            cli: dict = {}
+            with monitored(cli), Stopwatch() as sw:
+                call_command(
+                    "ingest", str(folder), knowledge_set=f"cli-{number}", stdout=io.StringIO()
+                )
+            cli_chunks = chunks_in(f"cli-{number}")
+            cli.update(
+                seconds=round(sw.seconds, 2),
+                chunks=cli_chunks,
+                chunks_per_s=round(cli_chunks / sw.seconds, 2),
+            )
+            knowledge_set_delete(knowledge_set=KnowledgeSet.objects.get(name=f"cli-{number}"))
+
+            # 2. The upload form.
+            target = knowledge_set_get_or_create(name=f"admin-{number}")
+            files = [
+                SimpleUploadedFile(name, data, content_type="text/markdown")
+                for name, data in contents
+            ]
+            results["quiet_wait"].append(wait_for_quiet(args.quiet_wait))
+            upload: dict = {}
+            with monitored(upload), Stopwatch() as sw:
+                response = client.post(
+                    reverse("admin:ragengine_document_upload"),
+                    {"knowledge_set": target.pk, "files": files},
+                )
+            assert response.status_code == 302, response.content[:2000]
+            queued = Document.objects.filter(knowledge_set=target, status=DocumentStatus.QUEUED)
+            upload.update(seconds=round(sw.seconds, 3), documents_queued=queued.count())
+            assert upload["documents_queued"] == args.files, upload
+
+            # 3. The worker.
+            EmbeddingCacheEntry.objects.all().delete()
+            results["quiet_wait"].append(wait_for_quiet(args.quiet_wait))
+            work: dict = {}
+            with monitored(work), Stopwatch() as sw:
+                work.update(run_worker())
+            admin_chunks = chunks_in(f"admin-{number}")
+            statuses = dict(
+                Document.objects.filter(knowledge_set=target)
+                .values_list("status")
+                .annotate(n=Count("pk"))
+                .values_list("status", "n")
+            )
+            work.update(
+                seconds=round(sw.seconds, 2),
+                chunks=admin_chunks,
+                chunks_per_s=round(admin_chunks / sw.seconds, 2),
+                statuses=statuses,
+                tasks_failed=Task.objects.filter(success=False).count(),
+            )
+            rounds.append(
+                {
+                    "cli": cli,
+                    "upload": upload,
+                    "worker": work,
+                    "worker_vs_cli": round(work["chunks_per_s"] / cli["chunks_per_s"], 3),
+                }
+            )
+        results["rounds"] = rounds
+        # The best of each side (the runs least slowed by other processes), and the worst
+        # upload request.
+        cli = max((r["cli"] for r in rounds), key=lambda r: r["chunks_per_s"])
+        work = max((r["worker"] for r in rounds), key=lambda r: r["chunks_per_s"])
+        upload = max((r["upload"] for r in rounds), key=lambda r: r["seconds"])
+        results.update(cli=cli, worker=work, upload=upload)
         ratio = work["chunks_per_s"] / cli["chunks_per_s"]
         results["worker_vs_cli"] = round(ratio, 3)
         results["verdicts"] = {
             "upload_s": verdict(upload["seconds"], TARGET_UPLOAD_S),
             "worker_vs_cli": verdict(ratio, TARGET_RATIO, lower_is_better=False),
         }
+        for r in rounds:
+            print(
+                f"round: CLI {r['cli']['chunks_per_s']} chunks/s, "
+                f"upload {r['upload']['seconds']} s, "
+                f"worker {r['worker']['chunks_per_s']} chunks/s ({r['worker_vs_cli']:.1%})"
+            )
 
         print_table(
             [

@@ -90,7 +90,7 @@ class DocumentAdmin(ModelAdmin):
         "updated_at",
         "ingested_at",
     )
-    readonly_fields = fields[1:]
+    readonly_fields = fields  # ingestion owns them; re-ingest or move with the actions
     inlines = [ChunkInline]
     actions = ["reingest", "retry_failed", "move_to_set", "delete_documents"]
 

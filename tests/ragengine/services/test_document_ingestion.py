@@ -282,3 +282,22 @@ def test_a_changed_upload_during_an_ingestion_is_ingested_after_it(embedder):
     _consistent(document)
     texts = " ".join(Chunk.objects.filter(document=document).values_list("text", flat=True))
     assert "level -2" in texts and Document.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_big_upload_is_queued_in_batches_the_size_of_a_store_commit(
+    settings, django_capture_on_commit_callbacks
+):
+    settings.ARANDU_INGEST_COMMIT_EVERY = 50
+    facilities = knowledge_set_get_or_create(name="facilities")
+    files = [
+        (f"note-{i}.md", f"# Note {i}\n\nRoom {i} is on floor {i % 7}.\n".encode())
+        for i in range(120)
+    ]
+
+    with django_capture_on_commit_callbacks() as queued:
+        results = documents_upload(knowledge_set=facilities, files=files)
+
+    assert [r.outcome for r in results] == ["queued"] * 120
+    assert len(queued) == 3  # 50 + 50 + 20 documents per task
+    assert Document.objects.filter(status=DocumentStatus.QUEUED).count() == 120

@@ -89,12 +89,20 @@ def _check(name: str, size: int) -> None:
         )
 
 
-def _read(content: bytes | File) -> bytes:
-    """The bytes of an upload, reading at most one byte past the limit."""
+def _size(content: bytes | File) -> int:
+    return len(content) if isinstance(content, bytes) else content.size
+
+
+def _digest(content: bytes | File) -> str:
+    """sha256 of an upload, read in chunks: a big upload is never held in memory whole."""
     if isinstance(content, bytes):
-        return content
+        return hashlib.sha256(content).hexdigest()
+    digest = hashlib.sha256()
     content.seek(0)
-    return content.read(max_upload_bytes() + 1)
+    for piece in content.chunks():
+        digest.update(piece)
+    content.seek(0)
+    return digest.hexdigest()
 
 
 def document_upload(
@@ -124,16 +132,15 @@ def documents_upload(
     stops the others. One transaction (holding the set's lock) and one queued task per
     ARANDU_INGEST_COMMIT_EVERY files, so hundreds of files return in about a second."""
     results: list[UploadResult | None] = []
-    accepted: list[tuple[int, str, bytes]] = []
+    accepted: list[_Accepted] = []
     for name, content in files:
         try:
             safe = upload_filename(name)
-            data = _read(content)
-            _check(safe, len(data))
+            _check(safe, _size(content))
         except UploadError as exc:
             results.append(_refused(name, str(exc)))
             continue
-        accepted.append((len(results), safe, data))
+        accepted.append(_Accepted(len(results), safe, content, _size(content), _digest(content)))
         results.append(None)
     if accepted:
         with transaction.atomic():
@@ -141,8 +148,8 @@ def documents_upload(
             # files and the rows below never interleave with another admin's upload.
             KnowledgeSet.objects.select_for_update().filter(pk=knowledge_set.pk).first()
             stored = _Batch(knowledge_set=knowledge_set, uploaded_by=uploaded_by, files=accepted)
-            for index, name, data in accepted:
-                results[index] = stored.store(name, data)
+            for upload in accepted:
+                results[upload.index] = stored.store(upload)
             document_queue_ingest(document_ids=stored.queued)
         logger.info(
             "documents uploaded",
@@ -183,6 +190,17 @@ def _refused(filename: str, message: str) -> UploadResult:
     return UploadResult(filename=shown, outcome="refused", message=message)
 
 
+@dataclass(frozen=True, slots=True)
+class _Accepted:
+    """A file that passed the checks, waiting to be stored."""
+
+    index: int
+    name: str
+    content: bytes | File
+    size: int
+    digest: str
+
+
 class _Batch:
     """The files of one upload, stored inside its transaction: the set's documents with
     the same names or bytes are read once, up front."""
@@ -192,13 +210,13 @@ class _Batch:
         *,
         knowledge_set: KnowledgeSet,
         uploaded_by: str,
-        files: list[tuple[int, str, bytes]],
+        files: list[_Accepted],
     ) -> None:
         self.knowledge_set = knowledge_set
         self.uploaded_by = uploaded_by[:200]
         self.queued: list[int] = []
-        paths = [self._path(name) for _, name, _ in files]
-        digests = [hashlib.sha256(data).hexdigest() for _, _, data in files]
+        paths = [self._path(f.name) for f in files]
+        digests = [f.digest for f in files]
         documents = Document.objects.filter(knowledge_set=knowledge_set).filter(
             Q(source__in=paths) | Q(content_hash__in=digests)
         )
@@ -208,8 +226,8 @@ class _Batch:
     def _path(self, name: str) -> str:
         return str(Path(default_storage.path(f"{self.knowledge_set.slug}/{name}")).resolve())
 
-    def store(self, name: str, data: bytes) -> UploadResult:
-        digest = hashlib.sha256(data).hexdigest()
+    def store(self, upload: _Accepted) -> UploadResult:
+        name, digest = upload.name, upload.digest
         path = self._path(name)
         twin = self.by_hash.get(digest)
         if twin is not None and twin.source == path:
@@ -226,7 +244,7 @@ class _Batch:
             )
         try:
             with transaction.atomic():  # a savepoint: a failing file leaves no row
-                document = self._write(name, data, digest, path)
+                document = self._write(upload, path)
         except OSError as exc:
             logger.exception("upload not stored", extra={"upload_name": name})
             return _refused(name, f"The file could not be stored ({exc.strerror or exc}).")
@@ -234,11 +252,17 @@ class _Batch:
         self.queued.append(document.pk)
         return UploadResult(filename=name, outcome="queued", document=document)
 
-    def _write(self, name: str, data: bytes, digest: str, path: str) -> Document:
+    def _write(self, upload: _Accepted, path: str) -> Document:
+        name = upload.name
         stored_name = f"{self.knowledge_set.slug}/{name}"
         if default_storage.exists(stored_name):
             default_storage.delete(stored_name)  # same name, same set: a new version
-        saved = default_storage.save(stored_name, ContentFile(data))
+        content = upload.content
+        if isinstance(content, bytes):
+            content = ContentFile(content)
+        else:
+            content.seek(0)
+        saved = default_storage.save(stored_name, content)
         if saved != stored_name:  # never a renamed copy: that would be a second document
             default_storage.delete(saved)
             raise OSError(f"{stored_name} is being written by someone else; try again")
@@ -249,8 +273,10 @@ class _Batch:
         )
         document.status = DocumentStatus.QUEUED
         document.error = ""
-        document.size_bytes = len(data)
-        document.content_hash = digest  # what ingestion will find; queued is never "unchanged"
+        document.size_bytes = upload.size
+        document.content_hash = (
+            upload.digest
+        )  # what ingestion will find; queued is never "unchanged"
         document.uploaded_by = self.uploaded_by
         document.ingest_attempts = 0
         document.metadata = {**document.metadata, "filename": name}

@@ -209,7 +209,9 @@ def documents_move(*, documents: Sequence[Document], knowledge_set: KnowledgeSet
 def documents_sweep_stale(*, now: datetime | None = None) -> int:
     """Pick up ingestions whose worker died: a document queued, parsing or embedding with
     no progress for ARANDU_INGEST_STALE_MINUTES is queued again, or failed with the reason
-    once it has been tried ARANDU_INGEST_MAX_ATTEMPTS times. Returns how many it touched."""
+    once it has been tried ARANDU_INGEST_MAX_ATTEMPTS times. A document still queued that
+    long was never started: re-queueing it counts as an attempt, so with no worker at all
+    it ends failed (saying so) instead of piling up tasks. Returns how many it touched."""
     now = now or timezone.now()
     minutes = settings.ARANDU_INGEST_STALE_MINUTES
     stale = Document.objects.filter(
@@ -217,8 +219,17 @@ def documents_sweep_stale(*, now: datetime | None = None) -> int:
     )
     swept = 0
     requeued: list[int] = []
+    never_started: list[int] = []
     for document in stale:
-        if document.ingest_attempts >= settings.ARANDU_INGEST_MAX_ATTEMPTS:
+        if document.status == DocumentStatus.QUEUED and (
+            document.ingest_attempts >= settings.ARANDU_INGEST_MAX_ATTEMPTS
+        ):
+            _failed(
+                document,
+                f"No worker took it in {document.ingest_attempts * minutes} minutes: is the "
+                "worker running (manage.py serve or qcluster)? Retry it once it is.",
+            )
+        elif document.ingest_attempts >= settings.ARANDU_INGEST_MAX_ATTEMPTS:
             _failed(
                 document,
                 f"Ingestion was interrupted {document.ingest_attempts} times (the worker "
@@ -227,10 +238,15 @@ def documents_sweep_stale(*, now: datetime | None = None) -> int:
             )
         else:
             requeued.append(document.pk)
+            if document.status == DocumentStatus.QUEUED:
+                never_started.append(document.pk)
         swept += 1
     with transaction.atomic():
         Document.objects.filter(pk__in=requeued).update(
             status=DocumentStatus.QUEUED, updated_at=now
+        )
+        Document.objects.filter(pk__in=never_started).update(
+            ingest_attempts=F("ingest_attempts") + 1
         )
         document_queue_ingest(document_ids=requeued)
     if swept:

@@ -301,3 +301,26 @@ def test_a_big_upload_is_queued_in_batches_the_size_of_a_store_commit(
     assert [r.outcome for r in results] == ["queued"] * 120
     assert len(queued) == 3  # 50 + 50 + 20 documents per task
     assert Document.objects.filter(status=DocumentStatus.QUEUED).count() == 120
+
+
+@pytest.mark.django_db
+def test_without_a_worker_a_queued_document_ends_failed_saying_so(
+    settings, django_capture_on_commit_callbacks
+):
+    settings.ARANDU_INGEST_MAX_ATTEMPTS = 2
+    settings.ARANDU_INGEST_STALE_MINUTES = 30
+    document = uploaded()
+    for sweep in range(3):
+        _stale(
+            document,
+            status=DocumentStatus.QUEUED,
+            attempts=Document.objects.get(pk=document.pk).ingest_attempts,
+            minutes=31,
+        )
+        with django_capture_on_commit_callbacks() as queued:  # no worker: tasks never run
+            documents_sweep_stale()
+        assert len(queued) == (1 if sweep < 2 else 0)
+
+    document.refresh_from_db()
+    assert document.status == DocumentStatus.FAILED
+    assert "No worker took it" in document.error and "manage.py serve" in document.error

@@ -37,6 +37,8 @@ ARANDU_DATA_DIR = private_dir(
 )
 MEDIA_ROOT = ARANDU_DATA_DIR / "uploads"
 MEDIA_URL = "/media/"
+# Files one admin upload may carry (Django's default, 100, is below a folder's worth).
+DATA_UPLOAD_MAX_NUMBER_FILES = env.int("ARANDU_MAX_UPLOAD_FILES", default=1000)
 
 
 def _secret_key() -> str:
@@ -335,6 +337,10 @@ _require(
     all(root.is_absolute() for root in ARANDU_SOURCE_ROOTS),
     "ARANDU_SOURCE_ROOTS must list absolute folders, separated by ':' or ','.",
 )
+# Document ingestion in the background: an ingestion with no progress for this long is
+# queued again by the sweep, and failed with its reason after this many attempts.
+ARANDU_INGEST_STALE_MINUTES = env.int("ARANDU_INGEST_STALE_MINUTES", default=30)
+ARANDU_INGEST_MAX_ATTEMPTS = env.int("ARANDU_INGEST_MAX_ATTEMPTS", default=3)
 
 _require(ARANDU_CHUNK_TOKENS >= 32, "ARANDU_CHUNK_TOKENS must be at least 32.")
 _require(
@@ -387,6 +393,8 @@ _require(
     "ARANDU_EVAL_BUDGET_CAP must be >= 0.",
 )
 _require(ARANDU_EVAL_STALE_MINUTES >= 1, "ARANDU_EVAL_STALE_MINUTES must be at least 1.")
+_require(ARANDU_INGEST_STALE_MINUTES >= 1, "ARANDU_INGEST_STALE_MINUTES must be at least 1.")
+_require(ARANDU_INGEST_MAX_ATTEMPTS >= 1, "ARANDU_INGEST_MAX_ATTEMPTS must be at least 1.")
 _require(ARANDU_INGEST_COMMIT_EVERY >= 1, "ARANDU_INGEST_COMMIT_EVERY must be at least 1.")
 _require(
     0 < ARANDU_MODEL_DEADLINE_S <= 3600, "ARANDU_MODEL_DEADLINE_S must be in (0, 3600] seconds."

@@ -9,7 +9,12 @@ from ragengine.evaluation.runner import run_execute
 from ragengine.evaluation.runs import run_sweep_stale
 from ragengine.evaluation.schedules import scheduled_run
 from ragengine.services.budgets import usage_sweep
-from ragengine.services.document_upload import document_ingest
+from ragengine.services.document_ingestion import (
+    document_ingest,
+    document_move,
+    documents_ingest,
+    documents_sweep_stale,
+)
 from ragengine.services.question_history import question_history_prune
 
 
@@ -28,9 +33,25 @@ def usage_sweep_task() -> int:
     return usage_sweep()
 
 
+def documents_ingest_task(document_ids: list[int]) -> dict[int, str]:
+    """Ingest documents (queued by an upload, a re-ingest or the sweep); their statuses."""
+    return documents_ingest(document_ids=document_ids)
+
+
 def document_ingest_task(document_id: int) -> str:
-    """Ingest an uploaded document (queued by the REST API's upload)."""
+    """Ingest one document (tasks queued before uploads were batched); its status."""
     return document_ingest(document_id=document_id)
+
+
+def document_move_task(document_id: int, knowledge_set_id: int) -> str:
+    """Move a document to another knowledge set and ingest it there (admin action)."""
+    return document_move(document_id=document_id, knowledge_set_id=knowledge_set_id)
+
+
+def documents_sweep_task() -> int:
+    """Every 5 minutes: queue again (or fail, after a few tries) the ingestions whose
+    worker died, so no document stays queued, parsing or embedding forever."""
+    return documents_sweep_stale()
 
 
 def evaluation_run_task(run_id: int) -> str:

@@ -38,7 +38,7 @@ class DocumentFactory(factory.django.DjangoModelFactory):
     knowledge_set = factory.SubFactory(KnowledgeSetFactory)
     title = factory.Sequence(lambda n: f"Document {n}")
     source = factory.Sequence(lambda n: f"/docs/document-{n}.md")
-    status = DocumentStatus.PENDING
+    status = DocumentStatus.QUEUED
 
 
 class MemberFactory(factory.django.DjangoModelFactory):

@@ -1,23 +1,58 @@
-"""Admin for knowledge: knowledge sets, documents and their chunks. Deletes go through
-services so the vector store never keeps chunks of a deleted document."""
+"""Admin for knowledge sets (with their ingestion summary) and chunks; documents are in
+`documents`. Deletes go through services so the vector store never keeps chunks of a
+deleted document."""
 
 from __future__ import annotations
 
 from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
-from unfold.admin import ModelAdmin, TabularInline
+from django.template.loader import render_to_string
+from django.urls import reverse
+from unfold.admin import ModelAdmin
 
-from ragengine.models import Chunk, Document, KnowledgeSet
-from ragengine.services.knowledge import documents_delete, knowledge_set_delete
+from ragengine.models import Chunk, KnowledgeSet
+from ragengine.selectors.knowledge import knowledge_set_summary
+from ragengine.services.knowledge import knowledge_set_delete
 
 
 @admin.register(KnowledgeSet)
 class KnowledgeSetAdmin(ModelAdmin):
     list_display = ("name", "document_count", "index_version", "embedder", "updated_at")
     search_fields = ("name", "description")
-    readonly_fields = ("embedder", "index_version", "created_at", "updated_at")
+    readonly_fields = ("documents_summary", "embedder", "index_version", "created_at", "updated_at")
     prepopulated_fields = {"slug": ("name",)}
+
+    class Media:
+        css = {"all": ["ragengine/documents.css"]}
+
+    def get_fieldsets(self, request: HttpRequest, obj: KnowledgeSet | None = None):
+        own = (None, {"fields": ("name", "slug", "description")})
+        if obj is None:
+            return [own]
+        return [
+            own,
+            ("Documents", {"fields": ("documents_summary",)}),
+            ("Index", {"fields": ("embedder", "index_version", "created_at", "updated_at")}),
+        ]
+
+    @admin.display(description="ingestion")
+    def documents_summary(self, obj: KnowledgeSet) -> str:
+        """Counts by status, chunks, size, last ingestion, embedder and bound channels,
+        with links to upload into the set and to its documents."""
+        if obj.pk is None:
+            return ""
+        return render_to_string(
+            "admin/ragengine/knowledgeset/summary.html",
+            {
+                "summary": knowledge_set_summary(knowledge_set=obj),
+                "upload_url": reverse("admin:ragengine_document_upload")
+                + f"?knowledge_set={obj.pk}",
+                "documents_url": reverse("admin:ragengine_document_changelist")
+                + f"?knowledge_set__id__exact={obj.pk}",
+                "channel_url": "admin:ragengine_channelbinding_change",
+            },
+        )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).annotate(_documents=Count("documents"))
@@ -32,60 +67,6 @@ class KnowledgeSetAdmin(ModelAdmin):
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
         for knowledge_set in queryset:
             knowledge_set_delete(knowledge_set=knowledge_set)
-
-
-class ChunkInline(TabularInline):
-    model = Chunk
-    fields = ("ordinal", "heading_path", "page", "token_count", "text")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    show_change_link = True
-
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-
-@admin.register(Document)
-class DocumentAdmin(ModelAdmin):
-    list_display = (
-        "title",
-        "knowledge_set",
-        "status",
-        "mime_type",
-        "size_bytes",
-        "chunk_count",
-        "ingested_at",
-        "short_error",
-    )
-    list_filter = ("status", "knowledge_set", "mime_type")
-    search_fields = ("title", "source", "error")
-    date_hierarchy = "created_at"
-    readonly_fields = (
-        "source",
-        "mime_type",
-        "size_bytes",
-        "content_hash",
-        "indexed_hash",
-        "status",
-        "error",
-        "chunk_count",
-        "metadata",
-        "created_at",
-        "updated_at",
-        "ingested_at",
-    )
-    inlines = [ChunkInline]
-
-    @admin.display(description="error")
-    def short_error(self, obj: Document) -> str:
-        return (obj.error[:80] + "…") if len(obj.error) > 80 else obj.error
-
-    def delete_model(self, request: HttpRequest, obj: Document) -> None:
-        documents_delete(documents=[obj])
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
-        documents_delete(documents=list(queryset))
 
 
 @admin.register(Chunk)

@@ -35,10 +35,18 @@ class KnowledgeSet(models.Model):
 
 
 class DocumentStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    PROCESSING = "processing", "Processing"
+    """queued → parsing → embedding → ready, or failed with a readable `error`."""
+
+    QUEUED = "queued", "Queued"
+    PARSING = "parsing", "Parsing"
+    EMBEDDING = "embedding", "Embedding"
     READY = "ready", "Ready"
     FAILED = "failed", "Failed"
+
+    @classmethod
+    def in_progress(cls) -> tuple[str, ...]:
+        """States a worker still has to finish (a stale one is swept: see the sweep)."""
+        return (cls.QUEUED, cls.PARSING, cls.EMBEDDING)
 
 
 class Document(models.Model):
@@ -59,7 +67,13 @@ class Document(models.Model):
     content_hash = models.CharField(max_length=64, blank=True)
     indexed_hash = models.CharField(max_length=64, blank=True)
     status = models.CharField(
-        max_length=20, choices=DocumentStatus.choices, default=DocumentStatus.PENDING
+        max_length=20, choices=DocumentStatus.choices, default=DocumentStatus.QUEUED
+    )
+    uploaded_by = models.CharField(
+        max_length=200, blank=True, help_text="Who uploaded it (admin user or API token)."
+    )
+    ingest_attempts = models.PositiveSmallIntegerField(
+        default=0, help_text="Ingestions started since it was last queued by a person."
     )
     error = models.TextField(blank=True, help_text="Why the last ingestion failed.")
     chunk_count = models.PositiveIntegerField(default=0)

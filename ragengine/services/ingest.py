@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
@@ -46,6 +45,7 @@ from ragengine.retrieval.parsers import (
 )
 from ragengine.retrieval.parsers.base import unexpected_error
 from ragengine.retrieval.types import Embedder, StoreRecord, text_hash
+from ragengine.services.chunk_records import HEADING_SEPARATOR, chunk_record
 from ragengine.services.embedding import texts_embed_cached, vector_to_bytes
 from ragengine.services.ingest_files import FoundFile, find_files, read_found, size_on_disk
 from ragengine.services.knowledge import (
@@ -57,6 +57,8 @@ from ragengine.services.knowledge import (
 logger = logging.getLogger(__name__)
 
 RECORD_EXTENSIONS = frozenset({".json", ".jsonl", ".ndjson"})
+# What an upload recorded about a document that re-ingesting its file keeps.
+KEPT_METADATA = ("filename",)
 OutcomeStatus = Literal["ingested", "unchanged", "failed", "removed"]
 
 
@@ -96,47 +98,6 @@ class _Pending:
 
 def _max_bytes() -> int:
     return int(settings.ARANDU_MAX_FILE_MB * 1024 * 1024)
-
-
-# Joins Chunk.heading_path in the database ("Leave › Vacation").
-HEADING_SEPARATOR = " › "
-
-
-def chunk_location(*, title: str, heading_path: Sequence[str], page: int | None) -> str:
-    """Where in the document a chunk is: its page, or its headings without the title."""
-    if page:
-        return f"page {page}"
-    headings = list(heading_path)
-    if headings and headings[0].strip().casefold() == title.strip().casefold():
-        headings = headings[1:]
-    return HEADING_SEPARATOR.join(headings)
-
-
-def chunk_record(
-    *,
-    document: Document,
-    ordinal: int,
-    text: str,
-    heading_path: Sequence[str],
-    page: int | None,
-    vector: np.ndarray,
-) -> StoreRecord:
-    """A chunk as every vector store keeps it (ingestion and `migrate_store` both build
-    records here, so ids and citation metadata never differ between stores)."""
-    return StoreRecord(
-        id=f"{document.pk}:{ordinal}",
-        knowledge_set=str(document.knowledge_set_id),
-        document_id=str(document.pk),
-        ordinal=ordinal,
-        text=text,
-        vector=vector,
-        metadata={
-            "title": document.title,
-            "source": document.source,
-            "location": chunk_location(title=document.title, heading_path=heading_path, page=page),
-            "page": page,
-        },
-    )
 
 
 class _Ingestor:
@@ -219,6 +180,7 @@ class _Ingestor:
                     chunks=document.chunk_count,
                     document_id=document.pk,
                 )
+            _mark(document, DocumentStatus.PARSING)
             parsed = parse()
             drafts = chunk_sections(
                 parsed.sections,
@@ -228,6 +190,7 @@ class _Ingestor:
             )
             if not drafts:
                 raise ParseError("No text could be extracted from this file.")
+            _mark(document, DocumentStatus.EMBEDDING)
             vectors = texts_embed_cached(embedder=self.embedder, texts=[d.text for d in drafts])
             self._save(
                 document,
@@ -274,7 +237,8 @@ class _Ingestor:
             document.status = DocumentStatus.READY
             document.error = ""
             document.chunk_count = len(drafts)
-            document.metadata = metadata or document.metadata or {}
+            kept = {k: document.metadata[k] for k in KEPT_METADATA if k in document.metadata}
+            document.metadata = {**kept, **(metadata or document.metadata or {})}
             document.ingested_at = timezone.now()
             document.save()
             Chunk.objects.filter(document=document).delete()
@@ -459,6 +423,13 @@ class _Ingestor:
             title_hint=record.title,
             metadata=metadata,
         )
+
+
+def _mark(document: Document, status: DocumentStatus) -> None:
+    """Show a known document's progress at once (outside any transaction, so the admin's
+    status poll sees it); a new one appears when it is saved, ready or failed."""
+    if document.pk:
+        Document.objects.filter(pk=document.pk).update(status=status, updated_at=timezone.now())
 
 
 def _remove(document: Document) -> IngestOutcome:

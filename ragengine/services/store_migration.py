@@ -31,8 +31,8 @@ from ragengine.retrieval import registry
 from ragengine.retrieval.stores.local import LocalStore
 from ragengine.retrieval.stores.weaviate_store import WeaviateStore
 from ragengine.retrieval.types import Fusion, SearchQuery, StoreRecord, VectorStore
+from ragengine.services.chunk_records import HEADING_SEPARATOR, chunk_record
 from ragengine.services.embedding import vector_from_bytes
-from ragengine.services.ingest import HEADING_SEPARATOR, chunk_record
 
 logger = logging.getLogger(__name__)
 

@@ -7,16 +7,16 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
 import subprocess
 import sys
-import time
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.browser.web_server import prepare, served, server_env
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -60,63 +60,73 @@ def screenshots() -> Path:
     return ARTIFACTS
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 ROOT = Path(__file__).resolve().parents[2]
+HANDBOOK = ROOT / "examples" / "handbook"
 
 
-@contextmanager
-def live_web(
-    tmp_path: Path, *, setup: list[str], env_extra: dict[str, str] | None = None
-) -> Iterator[tuple[str, str]]:
-    """`manage.py runweb` (gunicorn + WhiteNoise, DEBUG off) on a fresh data dir, after
-    migrate, ensure_admin, collectstatic and the `setup` statements (Python, run in one
-    `manage.py shell`, with `run` = call_command). Yields (base URL, admin password)."""
-    password = secrets.token_urlsafe(12)
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("ARANDU_", "DATABASE_URL", "SLACK_", "DISCORD_", "DJANGO_"))
-    }
-    env.update(ARANDU_DATA_DIR=str(tmp_path / "data"), ARANDU_ADMIN_PASSWORD=password)
-    env.update(env_extra or {})
-    script = "; ".join(
-        [
-            "from django.core.management import call_command as run",
-            "run('migrate', interactive=False, verbosity=0)",
-            "run('ensure_admin')",
-            "run('collectstatic', interactive=False, verbosity=0)",
-            *setup,
-        ]
-    )
-    subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", script],
-        cwd=ROOT, env=env, check=True, timeout=300, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    port = free_port()
-    log = tmp_path / "web.log"
-    with log.open("w") as out:
-        web = subprocess.Popen(
-            [sys.executable, "manage.py", "runweb", "--address", f"127.0.0.1:{port}"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+@dataclass(frozen=True)
+class LiveArandu:
+    """A running Arandu web server on a fresh data dir (see `start_arandu`)."""
+
+    base: str
+    user: str
+    password: str
+    env: dict[str, str]
+    docs: Path
+
+    def manage(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        """Run `manage.py ARGS` against the same data dir, as an operator on the server."""
+        return subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=timeout,
         )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=2):
-                    break
-            except OSError:
-                assert web.poll() is None and time.monotonic() < deadline, log.read_text()
-                time.sleep(0.1)
-        yield base, password
-    finally:
-        web.send_signal(signal.SIGTERM)
-        web.wait(timeout=30)
+
+    def login(self, page) -> None:
+        page.goto(self.base + "/admin/login/?next=/admin/")
+        page.fill("#id_username", self.user)
+        page.fill("#id_password", self.password)
+        page.click("#login-form button[type=submit]")
+        page.wait_for_url(self.base + "/admin/")
+
+
+@pytest.fixture
+def start_arandu(tmp_path):
+    """Start `manage.py COMMAND` (runweb: gunicorn only; serve: gunicorn + the django-q2
+    worker) on a fresh data dir, after one setup process (migrate, admin user, static
+    files, the given handbook files ingested into "handbook", then `extra` lines of
+    Python), with `env` added to its environment. Stopped after the test."""
+    with ExitStack() as running:
+
+        def start(
+            command: str,
+            *,
+            handbook: tuple[str, ...] = (),
+            extra: Sequence[str] = (),
+            env: dict[str, str] | None = None,
+        ) -> LiveArandu:
+            password = secrets.token_urlsafe(12)
+            environment = server_env(
+                ARANDU_DATA_DIR=str(tmp_path / "data"),
+                ARANDU_ADMIN_PASSWORD=password,
+                **(env or {}),
+            )
+            docs = tmp_path / "docs"
+            docs.mkdir(exist_ok=True)
+            for name in handbook:
+                (docs / name).write_bytes((HANDBOOK / name).read_bytes())
+            setup = [
+                "run('migrate', interactive=False, verbosity=0)",
+                "run('ensure_admin')",
+                "run('collectstatic', interactive=False, verbosity=0)",
+            ]
+            if handbook:
+                setup.append(f"run('ingest', {str(docs)!r}, knowledge_set='handbook')")
+            prepare(environment, [*setup, *extra])
+            base = running.enter_context(
+                served(environment, log=tmp_path / f"{command}.log", command=command, timeout_s=120)
+            )
+            return LiveArandu(
+                base=base, user="admin", password=password, env=environment, docs=docs
+            )
+
+        yield start

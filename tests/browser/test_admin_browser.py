@@ -4,22 +4,14 @@ Screenshots land in tests/browser/artifacts/ for a person to look at."""
 
 from __future__ import annotations
 
-import secrets
-from pathlib import Path
-
 import pytest
 
-from tests.browser.web_server import prepare, served, server_env
-
-ROOT = Path(__file__).resolve().parents[2]
 GROUPS = [
     "Knowledge",
     "People & tiers",
     "Models & prices",
-    "Questions",
     "Cache",
     "Evaluation",
-    "Alerts",
     "Chat doors",
     "System",
 ]
@@ -27,27 +19,16 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def live_admin(tmp_path):
+def live_admin(start_arandu):
     """`manage.py runweb` (what the Docker image runs) on a fresh data dir with the
     example handbook's Markdown ingested and one question asked.
     Yields (base URL, user, password)."""
-    password = secrets.token_urlsafe(12)
-    env = server_env(ARANDU_DATA_DIR=str(tmp_path / "data"), ARANDU_ADMIN_PASSWORD=password)
-    (tmp_path / "docs").mkdir()
-    for name in ("employee-handbook.md", "politica-de-reembolso.md"):
-        (tmp_path / "docs" / name).write_bytes((ROOT / "examples" / "handbook" / name).read_bytes())
-    prepare(
-        env,
-        [
-            "run('migrate', interactive=False, verbosity=0)",
-            "run('ensure_admin')",
-            "run('collectstatic', interactive=False, verbosity=0)",
-            f"run('ingest', {str(tmp_path / 'docs')!r}, knowledge_set='handbook')",
-            "run('ask', 'How many vacation days do I get?')",  # a row in the usage ledger
-        ],
+    live = start_arandu(
+        "runweb",
+        handbook=("employee-handbook.md", "politica-de-reembolso.md"),
+        extra=("run('ask', 'How many vacation days do I get?')",),  # a row in the usage ledger
     )
-    with served(env, log=tmp_path / "web.log") as base:
-        yield base, "admin", password
+    return live.base, live.user, live.password
 
 
 def test_admin_is_styled_grouped_and_loads_everything(live_admin, browser, screenshots):

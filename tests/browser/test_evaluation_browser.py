@@ -5,12 +5,9 @@ open the run page, run again and compare. Screenshots land in tests/browser/arti
 from __future__ import annotations
 
 import re
-import secrets
 from pathlib import Path
 
 import pytest
-
-from tests.browser.web_server import prepare, served, server_env
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "evaluation" / "handbook.jsonl"
@@ -19,14 +16,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def live_arandu(tmp_path):
+def live_arandu(start_arandu, tmp_path):
     """`manage.py serve` on a fresh data dir with two handbook files ingested; a cases
     file made of the example set's cases about them. Yields (base URL, password, cases)."""
-    password = secrets.token_urlsafe(12)
-    env = server_env(ARANDU_DATA_DIR=str(tmp_path / "data"), ARANDU_ADMIN_PASSWORD=password)
-    (tmp_path / "docs").mkdir()
-    for name in DOCS:
-        (tmp_path / "docs" / name).write_bytes((ROOT / "examples" / "handbook" / name).read_bytes())
     cases = tmp_path / "handbook-cases.jsonl"
     cases.write_text(
         "".join(
@@ -35,16 +27,8 @@ def live_arandu(tmp_path):
             if any(f'"{name}"' in line for name in DOCS) or '"must_refuse": true' in line
         )
     )
-    prepare(
-        env,
-        [
-            "run('migrate', interactive=False, verbosity=0)",
-            "run('ensure_admin')",
-            f"run('ingest', {str(tmp_path / 'docs')!r}, knowledge_set='handbook')",
-        ],
-    )
-    with served(env, log=tmp_path / "serve.log", command="serve", timeout_s=120) as base:
-        yield base, password, cases
+    live = start_arandu("serve", handbook=DOCS)
+    return live.base, live.password, cases
 
 
 def start_run(page, base: str) -> str:

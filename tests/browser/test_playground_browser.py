@@ -11,7 +11,6 @@ import io
 import pytest
 
 from bench.stub_openai import start_stub
-from tests.browser.conftest import ROOT, live_web
 
 pytestmark = pytest.mark.slow
 QUESTION = "How many vacation days do I get per year?"
@@ -28,13 +27,8 @@ def stub_model():
 
 
 @pytest.fixture
-def live_admin(tmp_path, stub_model):
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    for name in ("employee-handbook.md", "politica-de-reembolso.md"):
-        (docs / name).write_bytes((ROOT / "examples" / "handbook" / name).read_bytes())
+def live_admin(start_arandu, stub_model):
     setup = [
-        f"run('ingest', {str(docs)!r}, knowledge_set='handbook')",
         "from ragengine.models import *",
         "from decimal import Decimal as D",
         f"e = ProviderEndpoint.objects.create(name='stub', kind='openai', base_url={stub_model!r},"
@@ -51,8 +45,13 @@ def live_admin(tmp_path, stub_model):
         "ask(member=ana, question='Who approves my expense report?', channel=ch)",
         "ask(member=ana, question='Can I carry vacation days over?', channel=ch)",
     ]
-    with live_web(tmp_path, setup=setup, env_extra={"STUB_API_KEY": "sk-fake"}) as live:
-        yield live
+    live = start_arandu(
+        "runweb",
+        handbook=("employee-handbook.md", "politica-de-reembolso.md"),
+        extra=setup,
+        env={"STUB_API_KEY": "sk-fake"},
+    )
+    return live.base, live.password
 
 
 def test_playground_answers_with_a_trace_and_history_finds_and_exports(

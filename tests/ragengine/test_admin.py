@@ -64,11 +64,11 @@ def test_deleting_a_document_in_admin_removes_its_chunks_from_the_store(admin_cl
 
 
 def test_bulk_delete_action_goes_through_the_service(admin_client, ingested):
+    from tests.ragengine.admin.test_cache import act, confirm
+
     ids = list(Document.objects.values_list("pk", flat=True))
-    response = admin_client.post(
-        reverse("admin:ragengine_document_changelist"),
-        {"action": "delete_selected", "_selected_action": ids, "post": "yes"},
-    )
+    page = act(admin_client, "document", "delete_documents", ids)
+    response = confirm(admin_client, "document", page)
     assert response.status_code == 302
     assert Document.objects.count() == 0
     assert get_vector_store().count() == 0

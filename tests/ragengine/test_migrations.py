@@ -70,3 +70,27 @@ def test_bindings_of_one_channel_id_merge_into_one_that_never_widens_access():
     Workspace = apps.get_model("ragengine", "Workspace")
     workspace = Workspace.objects.create(platform="slack", external_id="T1")
     assert workspace.answers_from_every_set is False  # existing and new: off until chosen
+
+
+def test_old_document_states_map_to_the_ingestion_states():
+    before, after = (
+        ("ragengine", "0018_question_history_admin"),
+        ("ragengine", "0019_document_ingestion_states"),
+    )
+    apps = migrate(before)
+    try:
+        Set = apps.get_model("ragengine", "KnowledgeSet")
+        Document = apps.get_model("ragengine", "Document")
+        handbook = Set.objects.create(name="handbook", slug="handbook")
+        for status in ("pending", "processing", "ready", "failed"):
+            Document.objects.create(
+                knowledge_set=handbook, title=status, source=f"/srv/{status}.md", status=status
+            )
+    finally:
+        apps = migrate(after)
+
+    Document = apps.get_model("ragengine", "Document")
+    assert dict(Document.objects.values_list("title", "status")) == {
+        "pending": "queued", "processing": "parsing", "ready": "ready", "failed": "failed",
+    }  # fmt: skip
+    assert set(Document.objects.values_list("ingest_attempts", flat=True)) == {0}

@@ -68,8 +68,9 @@ class DocumentUploadView(APIView):
         operation_id="documents_upload",
         summary="Upload a document into a knowledge set",
         description="Stores the file and queues its ingestion: 202 with the document, whose "
-        "`url` shows its status (`pending` → `ready` or `failed` with `error`). A file "
-        "with the name of one already in the set replaces it.",
+        "`url` shows its status (`queued` → `parsing` → `embedding` → `ready`, or `failed` "
+        "with `error`). A file with the name of one already in the set replaces it; the same "
+        "content under another name is refused as a duplicate.",
         request={"multipart/form-data": DocumentUploadSerializer},
         responses={
             202: DocumentSerializer,

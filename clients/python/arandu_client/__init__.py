@@ -143,7 +143,7 @@ class Document:
     knowledge_set: str
     title: str
     filename: str
-    status: Literal["pending", "processing", "ready", "failed"]
+    status: Literal["queued", "parsing", "embedding", "ready", "failed"]
     error: str
     chunk_count: int
     size_bytes: int

@@ -64,14 +64,14 @@ def test_an_upload_is_queued_ingested_and_answerable(issue, embedder, upload, se
     assert response["Location"] == body["url"]
     assert body["url"].endswith(f"/api/v1/documents/{body['id']}")
     assert body["filename"] == "parking.md" and body["knowledge_set"] == "facilities"
-    assert body["status"] == "pending"  # queued: the task runs once the request commits
+    assert body["status"] == "queued"  # queued: the task runs once the request commits
     status = client_for(issued).get(body["url"]).json()
     assert status["status"] == "ready" and status["chunk_count"] >= 1
     assert status["ingested_at"] and status["title"] == "Parking"
     document = Document.objects.get(pk=body["id"])
     assert Path(document.source).read_bytes() == POLICY
     assert Path(document.source).is_relative_to(Path(settings.MEDIA_ROOT))
-    assert document.metadata["uploaded_by"] == f"api:token:{issued.token.pk}"
+    assert document.uploaded_by == f"api:token:{issued.token.pk}"
 
     answer = client_for(issued).post(
         reverse("api:ask"), {"question": "Where do I park my bicycle?"}, format="json"

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from ragengine.models import Document, DocumentStatus
+from ragengine.services.document_ingestion import document_ingest
 from ragengine.services.document_upload import (
     UploadError,
     document_delete,
-    document_ingest,
     document_upload,
     upload_filename,
 )
@@ -57,10 +57,10 @@ def test_an_upload_is_pending_until_its_task_ingests_it(
             knowledge_set=knowledge_set, filename="parking.md", content=TEXT, uploaded_by="me"
         )
 
-    assert document.status == DocumentStatus.PENDING and len(queued) == 1
+    assert document.status == DocumentStatus.QUEUED and len(queued) == 1
     assert document_ingest(document_id=document.pk) == DocumentStatus.READY
     document.refresh_from_db()
-    assert document.chunk_count >= 1 and document.metadata["uploaded_by"] == "me"
+    assert document.chunk_count >= 1 and document.uploaded_by == "me"
 
 
 def test_a_vanished_file_ends_failed_not_processing(embedder, django_capture_on_commit_callbacks):
@@ -90,7 +90,7 @@ def test_an_unexpected_ingest_error_ends_failed(
     def explode(**kwargs):
         raise OSError("disk on fire")
 
-    monkeypatch.setattr("ragengine.services.document_upload.documents_ingest_paths", explode)
+    monkeypatch.setattr("ragengine.services.document_ingestion.documents_ingest_paths", explode)
 
     assert document_ingest(document_id=document.pk) == DocumentStatus.FAILED
     assert "OSError" in Document.objects.get(pk=document.pk).error

@@ -9,6 +9,7 @@ from ragengine.evaluation.runs import run_sweep_stale
 from ragengine.evaluation.schedules import scheduled_run
 from ragengine.services.budgets import usage_sweep
 from ragengine.services.document_upload import document_ingest
+from ragengine.services.workers import worker_heartbeat
 
 
 def cache_prune_task() -> int:
@@ -42,3 +43,8 @@ def evaluation_sweep_task() -> int:
     """Every 5 minutes: mark failed the runs whose worker died (keeping their partial
     results) and offer again the reports still waiting to be delivered."""
     return run_sweep_stale() + deliveries_retry()
+
+
+def worker_heartbeat_task() -> str:
+    """Every minute: the worker is alive and takes tasks (/readyz reads it)."""
+    return worker_heartbeat().seen_at.isoformat()

@@ -25,6 +25,7 @@ from typing import Literal, TypeVar
 import tenacity
 from tenacity import RetryCallState
 
+from ragengine import metrics
 from ragengine.llm.deadline import check_deadline, deadline_scope, past_deadline
 from ragengine.llm.types import CircuitOpen, ProviderError
 
@@ -136,6 +137,7 @@ class CircuitBreaker:
                 if remaining > 0:
                     raise self._open_error(remaining)
                 self._state = "half_open"
+                metrics.record_circuit_state(provider=self.name, state="half_open")
                 logger.info(
                     "circuit half-open: letting one trial call through",
                     extra={"provider": self.name, "circuit_state": "half_open"},
@@ -159,6 +161,7 @@ class CircuitBreaker:
     def record_success(self) -> None:
         with self._lock:
             if self._state != "closed":
+                metrics.record_circuit_state(provider=self.name, state="closed")
                 logger.info(
                     "circuit closed: provider recovered",
                     extra={"provider": self.name, "circuit_state": "closed"},
@@ -177,6 +180,7 @@ class CircuitBreaker:
 
     def _open_locked(self, reason: str) -> None:
         self._state = "open"
+        metrics.record_circuit_state(provider=self.name, state="open")
         self._opened_at = self._clock()
         self._trial_in_flight = False
         logger.warning(
@@ -199,7 +203,9 @@ class CircuitBreaker:
         """Record an admitted call that raised `exc`."""
         if not isinstance(exc, Exception):
             self.release()
-        elif counts_as_failure(exc):
+            return
+        metrics.record_provider_error(provider=self.name, error=exc)
+        if counts_as_failure(exc):
             self.record_failure()
         else:
             self.record_success()

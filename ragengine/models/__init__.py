@@ -34,6 +34,7 @@ from ragengine.models.people import Identity, Member, Platform
 from ragengine.models.providers import ModelPrice, ProviderEndpoint, ProviderKind
 from ragengine.models.tiers import HardLimitPolicy, Tier, TierModel, Workspace
 from ragengine.models.usage import UsageRecord, UsageStatus
+from ragengine.models.workers import WorkerHeartbeat
 
 __all__ = [
     "ApiScope",
@@ -80,5 +81,6 @@ __all__ = [
     "TierModel",
     "UsageRecord",
     "UsageStatus",
+    "WorkerHeartbeat",
     "Workspace",
 ]

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils.text import get_valid_filename
 from django_q.tasks import async_task
 
+from ragengine import metrics
 from ragengine.models import Document, DocumentStatus, KnowledgeSet
 from ragengine.services.ingest import RECORD_EXTENSIONS, documents_ingest_paths
 from ragengine.services.knowledge import KnowledgeSetError, documents_delete
@@ -124,6 +125,7 @@ def document_ingest(*, document_id: int) -> str:
 
 def _failed(document: Document, message: str) -> None:
     Document.objects.filter(pk=document.pk).update(status=DocumentStatus.FAILED, error=message)
+    metrics.record_ingested({"failed": 1})
     logger.warning("upload not ingested", extra={"document_id": document.pk, "error": message})
 
 

@@ -10,6 +10,7 @@ is sent; user fields are never sent (`send_default_pii=False`).
 from __future__ import annotations
 
 import subprocess
+import tomllib
 from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
@@ -44,7 +45,8 @@ PRIVATE_KEYS = frozenset(
 
 
 def release_name(*, base_dir: Path) -> str:
-    """The git commit of the checkout when git can tell, else the package version."""
+    """The git commit of the checkout when git can tell, else the package version (as
+    installed, else as pyproject.toml declares it)."""
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "--short=12", "HEAD"],
@@ -61,6 +63,11 @@ def release_name(*, base_dir: Path) -> str:
     try:
         return f"arandu@{metadata.version('arandu')}"
     except metadata.PackageNotFoundError:
+        pass
+    try:  # a checkout without git (a Docker image): the version it declares
+        project = tomllib.loads((base_dir / "pyproject.toml").read_text())["project"]
+        return f"arandu@{project['version']}"
+    except (OSError, KeyError, tomllib.TOMLDecodeError):
         return "arandu@unknown"
 
 
@@ -79,7 +86,8 @@ def _scrub(value: Any, *, depth: int = 0) -> Any:
 
 def scrub_event(event: dict[str, Any]) -> dict[str, Any]:
     """The event without questions, answers or document text (see PRIVATE_KEYS); the
-    request's body is dropped whole, the log message of a breadcrumb kept."""
+    request's body is dropped whole, the log message of a breadcrumb kept, and a command
+    line keeps its command only (`manage.py ask` takes the question as an argument)."""
     request = event.get("request")
     if isinstance(request, dict):
         for key in ("data", "query_string", "cookies"):
@@ -88,6 +96,10 @@ def scrub_event(event: dict[str, Any]) -> dict[str, Any]:
     for key in ("extra", "contexts"):
         if isinstance(event.get(key), dict):
             event[key] = _scrub(event[key])
+    argv = (event.get("extra") or {}).get("sys.argv")
+    if isinstance(argv, list) and argv:  # `manage.py ask "the question"`
+        kept = 2 if str(argv[0]).endswith("manage.py") else 1
+        event["extra"]["sys.argv"] = [*argv[:kept], *([SCRUBBED] if len(argv) > kept else [])]
     for exception in (event.get("exception") or {}).get("values") or []:
         for frame in (exception.get("stacktrace") or {}).get("frames") or []:
             if isinstance(frame.get("vars"), dict):

@@ -515,10 +515,9 @@ _require(
     "ARANDU_METRICS_TOKEN must be at least 16 characters (or unset).",
 )
 # prometheus-client reads this before anything imports it (django-q2 does at app
-# loading): set here, the first code every process runs. A launcher may set it first.
-os.environ.setdefault(
-    "PROMETHEUS_MULTIPROC_DIR", str(metrics_process_dir(ARANDU_METRICS_DIR, create=True))
-)
+# loading): set here, the first code every process runs, and always from
+# ARANDU_METRICS_DIR (the folder /metrics reads), never inherited from a parent process.
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_process_dir(ARANDU_METRICS_DIR, create=True))
 # Readiness (/readyz) fails when the django-q2 worker's heartbeat (a schedule every
 # minute) is older than this many seconds.
 ARANDU_WORKER_STALE_S = env.int("ARANDU_WORKER_STALE_S", default=180)

@@ -5,6 +5,7 @@ live gauges leave the sum (gunicorn's child_exit, or noticed at scrape time)."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -34,11 +35,12 @@ RECORD = textwrap.dedent(
 )
 
 
-def record_in_process(folder: Path, *, answers: int, circuit: str) -> int:
+def record_in_process(root: Path, *, answers: int, circuit: str) -> tuple[int, Path]:
+    """Record in a new process whose ARANDU_METRICS_DIR is `root`; its pid and folder."""
     environment = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "PROMETHEUS_MULTIPROC_DIR": str(folder),
+        "ARANDU_METRICS_DIR": str(root),
     }
     result = subprocess.run(
         [sys.executable, "-c", RECORD, str(answers), circuit],
@@ -50,35 +52,36 @@ def record_in_process(folder: Path, *, answers: int, circuit: str) -> int:
     )
     assert result.returncode == 0, result.stderr
     pid, used = result.stdout.split()
-    assert used == str(folder)
-    return int(pid)
+    assert Path(used).parent == root
+    return int(pid), Path(used)
 
 
 @pytest.mark.django_db
 def test_one_scrape_adds_up_every_process_of_every_host(client, settings, tmp_path, monkeypatch):
     root = tmp_path / "metrics"
-    host_a, host_b = root / "host-a", root / "host-b"
-    host_a.mkdir(parents=True)
-    host_b.mkdir(parents=True)
     settings.ARANDU_METRICS_DIR = root
-    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(host_b))  # the scraper's own host
 
-    first = record_in_process(host_a, answers=3, circuit="open")
-    second = record_in_process(host_a, answers=4, circuit="closed")
-    record_in_process(host_b, answers=5, circuit="closed")
-    assert first != second
-    assert {p.name for p in host_a.glob("counter_*.db")} == {
+    first, folder = record_in_process(root, answers=3, circuit="open")
+    second, same = record_in_process(root, answers=4, circuit="closed")
+    assert same == folder and first != second  # two processes, one folder
+    assert {p.name for p in folder.glob("counter_*.db")} == {
         f"counter_{first}.db",
         f"counter_{second}.db",
     }
+    # another host sharing the volume: its own folder beside this host's
+    other_host = root / "other-host"
+    other_host.mkdir()
+    for path in folder.glob(f"*_{second}.db"):
+        shutil.copy(path, other_host / path.name)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "scraper"))
 
     text = client.get("/metrics").content.decode()
 
     questions = dict(door="mp-door", mode="extractive", tier="mp-tier")
-    assert scraped_value(text, "arandu_questions_total", **questions) == 12
-    assert scraped_value(text, "arandu_stage_seconds_count", stage="total") == 12
-    assert scraped_value(text, "arandu_stage_seconds_sum", stage="total") == pytest.approx(0.144)
-    # host-a is another host's folder: its processes' live gauges are kept (max wins)
+    assert scraped_value(text, "arandu_questions_total", **questions) == 3 + 4 + 4
+    assert scraped_value(text, "arandu_stage_seconds_count", stage="total") == 11
+    assert scraped_value(text, "arandu_stage_seconds_sum", stage="total") == pytest.approx(0.132)
+    # not the scraper's own host: those processes' live gauges are kept (the worst wins)
     assert scraped_value(text, "arandu_provider_circuit_state", provider="mp-provider") == 2
 
 
@@ -87,13 +90,10 @@ def test_dead_processes_leave_live_gauges_but_keep_their_counts(
     client, settings, tmp_path, monkeypatch
 ):
     root = tmp_path / "metrics"
-    folder = root / "this-host"
-    folder.mkdir(parents=True)
     settings.ARANDU_METRICS_DIR = root
-    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(folder))
-
-    opened = record_in_process(folder, answers=2, circuit="open")  # has exited by now
+    opened, folder = record_in_process(root, answers=2, circuit="open")  # exited by now
     assert (folder / f"gauge_livemax_{opened}.db").exists()
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(folder))  # the scraper's own host
 
     text = client.get("/metrics").content.decode()
 

@@ -2,7 +2,8 @@
 
 The figures of every process (gunicorn workers, the django-q2 worker, the bots; on this
 host and on any other sharing the data volume) are added up from their files under
-ARANDU_METRICS_DIR (ragengine/metrics.py records them). Gauges that live in the database
+ARANDU_METRICS_DIR (ragengine/metrics.py records them; adminsite/metrics_files.py reads
+them). Gauges that live in the database
 or elsewhere are read at scrape time by `OperationsCollector`: the ingestion and task
 queues, the worker's heartbeat, the answer cache's backend and the last evaluation scores.
 """
@@ -15,6 +16,7 @@ import ipaddress
 import logging
 import os
 from collections.abc import Iterator
+from functools import lru_cache
 from pathlib import Path
 
 from django.conf import settings
@@ -23,8 +25,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+from prometheus_client.multiprocess import mark_process_dead
 
+from adminsite.metrics_files import FilesExposition
 from ragengine.selectors.operations import operations_figures
 from ragengine.selectors.worker import worker_status
 
@@ -57,20 +60,15 @@ def _alive(pid: int) -> bool:
     return True
 
 
-class FilesCollector:
-    """The multiprocess files of every host folder, added up."""
+@lru_cache(maxsize=1)
+def files_exposition() -> FilesExposition:
+    """One per process: it keeps the decoded keys between scrapes."""
+    return FilesExposition()
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
 
-    def collect(self) -> Iterator[Metric]:
-        for attempt in range(2):
-            try:
-                yield from MultiProcessCollector.merge(metrics_files(self.root), accumulate=True)
-                return
-            except FileNotFoundError:  # a launcher emptied a folder mid-scrape: read again
-                if attempt:
-                    raise
+def files_text(root: Path) -> str:
+    """Every process's counters, histograms and live gauges, added up."""
+    return files_exposition().text(metrics_files(root))
 
 
 class OperationsCollector:
@@ -120,11 +118,15 @@ class OperationsCollector:
         yield scores
 
 
-def metrics_registry() -> CollectorRegistry:
+def operations_text() -> str:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(FilesCollector(Path(settings.ARANDU_METRICS_DIR)))
     registry.register(OperationsCollector())
-    return registry
+    return generate_latest(registry).decode()
+
+
+def metrics_text() -> str:
+    """The whole exposition: the processes' files, then the scrape-time gauges."""
+    return files_text(Path(settings.ARANDU_METRICS_DIR)) + operations_text()
 
 
 def metrics_refusal(request: HttpRequest) -> JsonResponse | None:
@@ -165,4 +167,4 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
             extra={"client": request.META.get("REMOTE_ADDR", ""), "status": refusal.status_code},
         )
         return refusal
-    return HttpResponse(generate_latest(metrics_registry()), content_type=CONTENT_TYPE_LATEST)
+    return HttpResponse(metrics_text(), content_type=CONTENT_TYPE_LATEST)

@@ -43,7 +43,10 @@ RECORD = textwrap.dedent(
 
 def families(text: str) -> dict:
     return {
-        f.name: (f.type, sorted((s.name, tuple(sorted(s.labels.items())), s.value) for s in f.samples))
+        f.name: (
+            f.type,
+            sorted((s.name, tuple(sorted(s.labels.items())), s.value) for s in f.samples),
+        )
         for f in text_string_to_metric_families(text)
     }
 

@@ -165,3 +165,23 @@ def test_recording_never_breaks_the_work(monkeypatch):
 
     monkeypatch.setattr(metrics, "instruments", broken)
     metrics.record_rate_limited(tier="any")  # logs, does not raise
+
+
+def test_ingestion_outcomes_are_counted_failures_included(embedder, tmp_path):
+    from ragengine.services.ingest import documents_ingest_paths
+    from ragengine.services.knowledge import knowledge_set_get_or_create
+
+    (tmp_path / "good.md").write_text("# Parking\n\nStaff park on level 2 of the garage.\n")
+    (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.4 this is not really a PDF")
+    before = {
+        s: own_value("arandu_ingested_documents_total", status=s) for s in ("ingested", "failed")
+    }
+
+    report = documents_ingest_paths(
+        paths=[tmp_path], knowledge_set=knowledge_set_get_or_create(name="metrics-ingest")
+    )
+
+    assert report.count("failed") == 1 and report.count("ingested") == 1
+    for status in ("ingested", "failed"):
+        after = own_value("arandu_ingested_documents_total", status=status)
+        assert after - before[status] == 1

@@ -21,9 +21,8 @@ ENV ARANDU_RELEASE=${ARANDU_RELEASE}
 # The key and data dir here exist for this one command only.
 RUN DJANGO_SECRET_KEY=collectstatic-only ARANDU_DATA_DIR=/tmp/build-data \
     python manage.py collectstatic --noinput -v0 && rm -rf /tmp/build-data
-# /tmp/arandu-metrics: PROMETHEUS_MULTIPROC_DIR under docker-compose (one per container)
-RUN mkdir -p /data /tmp/arandu-metrics \
- && useradd --create-home arandu && chown -R arandu /data /tmp/arandu-metrics && chmod 700 /data
+RUN mkdir -p /data \
+ && useradd --create-home arandu && chown -R arandu /data && chmod 700 /data
 USER arandu
 VOLUME ["/data"]
 EXPOSE 8000

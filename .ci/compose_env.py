@@ -67,9 +67,6 @@ def main(argv: list[str]) -> int:
         return 2
     with tempfile.TemporaryDirectory(prefix="arandu-compose-") as data_dir:
         environment["ARANDU_DATA_DIR"] = data_dir
-        if environment.get("PROMETHEUS_MULTIPROC_DIR"):  # the image creates it; here a fresh one
-            environment["PROMETHEUS_MULTIPROC_DIR"] = os.path.join(data_dir, "metrics")
-            os.mkdir(environment["PROMETHEUS_MULTIPROC_DIR"])
         return subprocess.run(command, env=os.environ | environment, check=False).returncode
 
 

@@ -8,6 +8,8 @@ fail at start-up with a message naming the variable (django-environ + `_require`
 from __future__ import annotations
 
 import importlib.util
+import ipaddress
+import os
 import re
 import secrets
 from decimal import Decimal, InvalidOperation
@@ -17,7 +19,8 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from adminsite.private_files import create_private_file_once, private_dir
-from adminsite.web import web_address
+from adminsite.sentry import release_name, sentry_start
+from adminsite.web import metrics_process_dir, web_address
 from ragengine.llm.key_policy import KeyEnvPolicy, allow_list_problem
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -75,7 +78,8 @@ def _env_bool_default_true(name: str) -> bool:
 # --- HTTPS. Off by default, so `make run` serves http://127.0.0.1:8000; docker-compose.yml
 # switches everything on for a deployment behind a TLS-terminating proxy.
 SECURE_SSL_REDIRECT = _env_bool("DJANGO_SECURE_SSL_REDIRECT")
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # container health checks speak plain HTTP
+# container health checks and in-cluster scrapes speak plain HTTP
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0)
 _require(SECURE_HSTS_SECONDS >= 0, "DJANGO_SECURE_HSTS_SECONDS must be >= 0 (0 = no HSTS).")
 SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS")
@@ -122,6 +126,8 @@ MIDDLEWARE = [
     # Static files from the web process itself (no CDN, no separate server): hashed names
     # cached for a year, gzip when the browser accepts it.
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # The request id (X-Request-ID) binds before anything that logs (static files don't).
+    "adminsite.request_ids.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -505,17 +511,26 @@ _require(
     "MLFLOW_TRACKING_URI is set but MLflow is not installed: pip install mlflow-skinny.",
 )
 
-# --- Logging: key=value structured fields via `extra=`, one line per event.
+# --- Logging: one line per event, the request id on every line (adminsite/logging.py).
+# ARANDU_LOG_FORMAT: "text" (key=value, readable; the default) or "json" (JSON lines for a
+# log shipper; docker-compose's default).
 LOG_LEVEL = env.str("ARANDU_LOG_LEVEL", default="INFO")
+ARANDU_LOG_FORMAT = env.str("ARANDU_LOG_FORMAT", default="text").strip().lower()
+_require(ARANDU_LOG_FORMAT in {"text", "json"}, "ARANDU_LOG_FORMAT must be 'text' or 'json'.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"kv": {"()": "adminsite.logging.KeyValueFormatter"}},
+    "filters": {"request_id": {"()": "adminsite.logging.RequestIdFilter"}},
+    "formatters": {
+        "text": {"()": "adminsite.logging.KeyValueFormatter"},
+        "json": {"()": "adminsite.logging.JsonLinesFormatter"},
+    },
     "handlers": {
-        # stderr: command output (answers, progress) on stdout never mixes with log lines
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "kv",
+            "formatter": ARANDU_LOG_FORMAT,
+            "filters": ["request_id"],
+            # stderr: command output (answers, progress) on stdout never mixes with log lines
             "stream": "ext://sys.stderr",
         }
     },
@@ -523,9 +538,45 @@ LOGGING = {
     "loggers": {"django": {"level": "WARNING"}, "bm25s": {"level": "WARNING"}},
 }
 
-# --- Errors: Sentry only when a DSN is given.
-SENTRY_DSN = env.str("SENTRY_DSN", default="")
-if SENTRY_DSN:
-    import sentry_sdk
+# --- Metrics: /metrics for Prometheus (adminsite/metrics.py). Every process (gunicorn
+# workers, the django-q2 worker, the bots) writes its figures to files under
+# ARANDU_METRICS_DIR (prometheus-client's multiprocess mode, one folder per host) and a
+# scrape adds them up. Allowed to a bearer token (ARANDU_METRICS_TOKEN) or to clients
+# from ARANDU_METRICS_ALLOW (CIDRs; default loopback only, "" for token only).
+ARANDU_METRICS_DIR = Path(env.str("ARANDU_METRICS_DIR", default=str(ARANDU_DATA_DIR / "metrics")))
+ARANDU_METRICS_TOKEN = env.str("ARANDU_METRICS_TOKEN", default="")
+ARANDU_METRICS_ALLOW = env.list("ARANDU_METRICS_ALLOW", default=["127.0.0.0/8", "::1/128"])
+try:
+    ARANDU_METRICS_NETWORKS = tuple(
+        ipaddress.ip_network(cidr.strip(), strict=False) for cidr in ARANDU_METRICS_ALLOW if cidr
+    )
+except ValueError as exc:
+    raise ImproperlyConfigured(f"ARANDU_METRICS_ALLOW: {exc} (expected CIDRs).") from None
+_require(
+    not ARANDU_METRICS_TOKEN or len(ARANDU_METRICS_TOKEN) >= 16,
+    "ARANDU_METRICS_TOKEN must be at least 16 characters (or unset).",
+)
+# prometheus-client reads this before anything imports it (django-q2 does at app
+# loading): set here, the first code every process runs, and always from
+# ARANDU_METRICS_DIR (the folder /metrics reads), never inherited from a parent process.
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_process_dir(ARANDU_METRICS_DIR, create=True))
+# Readiness (/readyz) fails when the django-q2 worker's heartbeat (a schedule every
+# minute) is older than this many seconds.
+ARANDU_WORKER_STALE_S = env.int("ARANDU_WORKER_STALE_S", default=180)
+_require(ARANDU_WORKER_STALE_S >= 90, "ARANDU_WORKER_STALE_S must be at least 90 seconds.")
 
-    sentry_sdk.init(dsn=SENTRY_DSN, send_default_pii=False, traces_sample_rate=0.0)
+# --- Errors: Sentry only when a DSN is given (adminsite/sentry.py). The release is
+# ARANDU_RELEASE, else the git commit, else the package version; ARANDU_ENVIRONMENT names
+# the deployment. Questions and answers are scrubbed from events unless
+# ARANDU_SENTRY_SEND_QUESTIONS=true.
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+ARANDU_RELEASE = env.str("ARANDU_RELEASE", default="").strip()
+ARANDU_ENVIRONMENT = env.str("ARANDU_ENVIRONMENT", default="production").strip()
+ARANDU_SENTRY_SEND_QUESTIONS = _env_bool("ARANDU_SENTRY_SEND_QUESTIONS")
+if SENTRY_DSN:
+    sentry_start(
+        dsn=SENTRY_DSN,
+        release=ARANDU_RELEASE or release_name(base_dir=BASE_DIR),
+        environment=ARANDU_ENVIRONMENT,
+        send_questions=ARANDU_SENTRY_SEND_QUESTIONS,
+    )

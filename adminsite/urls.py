@@ -1,19 +1,15 @@
-"""URL routes: the admin (also at the site root), health, the Slack HTTP door and the REST
-API (/api/v1/)."""
+"""URL routes: the admin (also at the site root), health and readiness probes, Prometheus
+metrics, the Slack HTTP door and the REST API (/api/v1/)."""
 
 from django.contrib import admin
-from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
 from django.views.generic import RedirectView
 
 from adminsite.api.errors import api_not_found, api_server_error
+from adminsite.health import healthz, readyz
+from adminsite.metrics import metrics_view
 from adminsite.playground.views import playground
 from botcore.slack.views import slack_events
-
-
-def healthz(request: HttpRequest) -> JsonResponse:
-    return JsonResponse({"status": "ok"})
-
 
 # The admin's titles, sidebar and "View site" link (to "/") come from settings.UNFOLD.
 urlpatterns = [
@@ -22,6 +18,8 @@ urlpatterns = [
     path("admin/playground/", admin.site.admin_view(playground), name="playground"),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
     path("slack/events", slack_events, name="slack-events"),
     path("api/v1/", include("adminsite.api.urls")),
 ]

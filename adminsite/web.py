@@ -6,8 +6,11 @@ image), so a setting such as ARANDU_WEB_WORKERS means the same everywhere.
 
 from __future__ import annotations
 
+import os
 import re
+import socket
 import sys
+from pathlib import Path
 
 _HOST_PORT = re.compile(r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(?P<port>\d{1,5})$")
 
@@ -73,4 +76,33 @@ def gunicorn_argv(*, address: str, workers: int, threads: int) -> list[str]:
         "--error-logfile",
         "-",
         "--no-control-socket",
+        # child_exit: a dead worker's live gauges leave the /metrics sum.
+        "--config",
+        "python:adminsite.gunicorn_hooks",
     ]
+
+
+def metrics_process_dir(root: Path, *, create: bool = False) -> Path:
+    """Where this host's processes keep their metric files: one folder per host under
+    `root`, so containers sharing a data volume never write one file for two processes
+    that happen to have the same pid. A scrape reads every host's folder."""
+    host = re.sub(r"[^A-Za-z0-9_.-]", "_", socket.gethostname()) or "host"
+    path = root / host
+    if create:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
+def metrics_dir_reset() -> Path | None:
+    """Empty this process's metrics folder (PROMETHEUS_MULTIPROC_DIR) before the processes
+    that write it start: files left by an earlier run would be added to the new one's
+    figures, or taken over by a new process reusing a pid. Only launchers call it
+    (`serve`, `runweb`), before gunicorn forks its workers."""
+    value = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+    if not value:
+        return None
+    path = Path(value)
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for stale in path.glob("*.db"):
+        stale.unlink(missing_ok=True)
+    return path

@@ -6,12 +6,13 @@ from __future__ import annotations
 import logging
 import re
 import time
-import uuid
 from dataclasses import dataclass, field
 
 from botcore.jobs import release_stale_connections
 from ragengine.ask_types import Answer, Turn
 from ragengine.models import Member
+from ragengine.request_context import current_request_id
+from ragengine.request_context import new_request_id as fresh_request_id
 from ragengine.selectors.channels import ChannelScope, ScopeOrigin, channel_scope
 from ragengine.services.ask import ask
 from ragengine.services.generation import TextSink
@@ -26,7 +27,9 @@ HELP_TEXT = (
 
 
 def new_request_id() -> str:
-    return uuid.uuid4().hex[:12]
+    """The id of the event being handled when one is bound (an HTTP request's), else new:
+    one id from the event's arrival to its answer."""
+    return current_request_id() or fresh_request_id()
 
 
 def apology(request_id: str) -> str:

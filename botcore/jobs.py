@@ -3,6 +3,7 @@ connections and never die silently."""
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -25,7 +26,8 @@ class BackgroundJobs:
     """Runs submitted callables on `workers` threads (0: inline, for tests and tools).
 
     Acknowledging a platform event must not wait for an answer, so handlers submit the
-    answering here and return at once.
+    answering here and return at once. A job runs in a copy of the submitter's context,
+    so the event's request id (ragengine.request_context) follows it into the thread.
     """
 
     def __init__(self, *, workers: int, name: str = "door") -> None:
@@ -41,7 +43,8 @@ class BackgroundJobs:
             future: Future = Future()
             future.set_result(self._run(fn, args, kwargs))
             return future
-        return self._pool.submit(self._run, fn, args, kwargs)
+        context = contextvars.copy_context()
+        return self._pool.submit(context.run, self._run, fn, args, kwargs)
 
     def _run(self, fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
         release_stale_connections()

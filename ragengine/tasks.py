@@ -16,6 +16,7 @@ from ragengine.services.document_ingestion import (
     documents_sweep_stale,
 )
 from ragengine.services.question_history import question_history_prune
+from ragengine.services.workers import worker_heartbeat
 
 
 def cache_prune_task() -> int:
@@ -87,3 +88,8 @@ def source_sync_task(source_id: int, trigger: str = "scheduled") -> str:
     from ragengine.services.source_sync import source_sync_by_id
 
     return source_sync_by_id(source_id=source_id, trigger=trigger)
+
+
+def worker_heartbeat_task() -> str:
+    """Every minute: the worker is alive and takes tasks (/readyz reads it)."""
+    return worker_heartbeat().seen_at.isoformat()

@@ -31,6 +31,7 @@ from botcore.discord.claims import interaction_claim
 from botcore.discord.history import CHAT_TYPES, dm_history, thread_history
 from botcore.discord.render import Reply, plain_replies, render_outcome, send_kwargs, thread_name
 from ragengine.ask_types import Turn
+from ragengine.request_context import request_scope
 
 logger = logging.getLogger(__name__)
 
@@ -71,10 +72,17 @@ def message_route(message: discord.Message, *, bot_user: discord.abc.User) -> Wh
 
 
 async def answer_message(client: discord.Client, message: discord.Message, where: Where) -> None:
-    """Answer one message routed by `message_route`."""
+    """Answer one message routed by `message_route`; its request id is bound for every
+    log line from event to reply."""
+    with request_scope(conversation.new_request_id(), door=PLATFORM) as request_id:
+        await _answer_message(client, message, where, request_id=request_id)
+
+
+async def _answer_message(
+    client: discord.Client, message: discord.Message, where: Where, *, request_id: str
+) -> None:
     assert client.user is not None
     bot_id = client.user.id
-    request_id = conversation.new_request_id()
     question = strip_mention(message.content or "", bot_user_id=str(bot_id))
     guild = message.guild
     _log_event(
@@ -139,9 +147,15 @@ async def answer_message(client: discord.Client, message: discord.Message, where
 
 async def answer_interaction(interaction: discord.Interaction, question: str) -> None:
     """`/ask question`: defer with "thinking…", then answer in a follow-up message."""
+    with request_scope(conversation.new_request_id(), door=PLATFORM) as request_id:
+        await _answer_interaction(interaction, question, request_id=request_id)
+
+
+async def _answer_interaction(
+    interaction: discord.Interaction, question: str, *, request_id: str
+) -> None:
     if not await interaction_claim(interaction):
         return  # a copy the gateway delivered again: the first one answers
-    request_id = conversation.new_request_id()
     _log_event(
         "discord command received",
         request_id=request_id,

@@ -25,6 +25,7 @@ from botcore.slack.blocks import (
     comment_modal,
     notice_modal,
 )
+from ragengine.request_context import request_scope
 from ragengine.services.feedback import COMMENT_MAX_CHARS
 
 logger = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ USAGE_TEXT = (
 # deletions, joins, bot messages) is not a question.
 ANSWERABLE_SUBTYPES = frozenset({None, "thread_broadcast", "file_share"})
 RECEIVED_AT = "arandu_received_at"
+REQUEST_ID = "arandu_request_id"
 
 
 def register_listeners(app: App, *, jobs: BackgroundJobs, quick: BackgroundJobs) -> None:
@@ -53,6 +55,9 @@ def register_listeners(app: App, *, jobs: BackgroundJobs, quick: BackgroundJobs)
     @app.middleware
     def stamp_arrival(context: BoltContext, next: Any) -> Any:  # Bolt passes `next` by name
         context[RECEIVED_AT] = time.perf_counter()
+        # Runs on the thread that received the event (the HTTP request's, whose id the
+        # listener then binds on its own thread): one id from event to answer.
+        context[REQUEST_ID] = new_request_id()
         return next()
 
     @app.event("app_mention")
@@ -60,10 +65,11 @@ def register_listeners(app: App, *, jobs: BackgroundJobs, quick: BackgroundJobs)
         if event.get("bot_id") or event.get("subtype"):
             return
         question = _thread_question(body, event, context, follow_up=False)
-        quick.submit(
-            handlers.announce_in_thread, client=client, question=question, answer_jobs=jobs
-        )
-        _accepted(context, question.request_id, "app_mention", question.channel_id)
+        with request_scope(question.request_id, door="slack"):
+            quick.submit(
+                handlers.announce_in_thread, client=client, question=question, answer_jobs=jobs
+            )
+            _accepted(context, question.request_id, "app_mention", question.channel_id)
 
     @app.event("message")
     def on_message(body: dict, event: dict, context: BoltContext, client: WebClient) -> None:
@@ -71,10 +77,11 @@ def register_listeners(app: App, *, jobs: BackgroundJobs, quick: BackgroundJobs)
         if kind is None:
             return
         question = _thread_question(body, event, context, follow_up=kind == "follow_up")
-        quick.submit(
-            handlers.announce_in_thread, client=client, question=question, answer_jobs=jobs
-        )
-        _accepted(context, question.request_id, f"message:{kind}", question.channel_id)
+        with request_scope(question.request_id, door="slack"):
+            quick.submit(
+                handlers.announce_in_thread, client=client, question=question, answer_jobs=jobs
+            )
+            _accepted(context, question.request_id, f"message:{kind}", question.channel_id)
 
     @app.command(ASK_COMMAND)
     def on_ask(ack: Ack, command: dict, respond: Respond, context: BoltContext) -> None:
@@ -87,7 +94,7 @@ def register_listeners(app: App, *, jobs: BackgroundJobs, quick: BackgroundJobs)
         ack(text=SETS_PLACEHOLDER if sets else PLACEHOLDER_TEXT, response_type="ephemeral")
         channel_id = command.get("channel_id", "")
         question = handlers.SlashQuestion(
-            request_id=new_request_id(),
+            request_id=context.get(REQUEST_ID) or new_request_id(),
             team_id=command.get("team_id", ""),
             channel_id=channel_id,
             user_id=command.get("user_id", ""),
@@ -95,13 +102,17 @@ def register_listeners(app: App, *, jobs: BackgroundJobs, quick: BackgroundJobs)
             text=text,
             is_direct=is_direct_channel(channel_id),  # never the payload's channel_name
         )
-        if sets:
-            quick.submit(handlers.describe_sets, respond=respond, question=question)
-        else:
-            jobs.submit(handlers.answer_slash, respond=respond, question=question)
-        _accepted(
-            context, question.request_id, "command:sets" if sets else "command", question.channel_id
-        )
+        with request_scope(question.request_id, door="slack"):
+            if sets:
+                quick.submit(handlers.describe_sets, respond=respond, question=question)
+            else:
+                jobs.submit(handlers.answer_slash, respond=respond, question=question)
+            _accepted(
+                context,
+                question.request_id,
+                "command:sets" if sets else "command",
+                question.channel_id,
+            )
 
     def on_feedback(
         ack: Ack,
@@ -180,7 +191,7 @@ def _thread_question(
 ) -> handlers.ThreadQuestion:
     channel_id = str(event.get("channel") or "")
     return handlers.ThreadQuestion(
-        request_id=new_request_id(),
+        request_id=context.get(REQUEST_ID) or new_request_id(),
         event_id=str(body.get("event_id") or ""),
         team_id=str(body.get("team_id") or context.team_id or ""),
         channel_id=channel_id,

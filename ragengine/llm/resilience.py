@@ -25,6 +25,7 @@ from typing import Literal, TypeVar
 import tenacity
 from tenacity import RetryCallState
 
+from ragengine import metrics
 from ragengine.llm.deadline import check_deadline, deadline_scope, past_deadline
 from ragengine.llm.types import CircuitOpen, ProviderError
 
@@ -139,6 +140,7 @@ class CircuitBreaker:
                 if remaining > 0:
                     raise self._open_error(remaining)
                 self._state = "half_open"
+                metrics.record_circuit_state(provider=self.name, state="half_open")
                 logger.info(
                     "circuit half-open: letting one trial call through",
                     extra={"provider": self.name, "circuit_state": "half_open"},
@@ -167,6 +169,7 @@ class CircuitBreaker:
             first = not self._seen_success
             self._seen_success = True
             if recovered:
+                metrics.record_circuit_state(provider=self.name, state="closed")
                 logger.info(
                     "circuit closed: provider recovered",
                     extra={"provider": self.name, "circuit_state": "closed"},
@@ -201,6 +204,7 @@ class CircuitBreaker:
 
     def _open_locked(self, reason: str) -> None:
         self._state = "open"
+        metrics.record_circuit_state(provider=self.name, state="open")
         self._opened_at = self._clock()
         self._trial_in_flight = False
         logger.warning(
@@ -223,7 +227,9 @@ class CircuitBreaker:
         """Record an admitted call that raised `exc`."""
         if not isinstance(exc, Exception):
             self.release()
-        elif counts_as_failure(exc):
+            return
+        metrics.record_provider_error(provider=self.name, error=exc)
+        if counts_as_failure(exc):
             self.record_failure()
         else:
             self.record_success()

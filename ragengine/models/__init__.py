@@ -49,6 +49,7 @@ from ragengine.models.providers import ModelPrice, ProviderEndpoint, ProviderKin
 from ragengine.models.sources import Source, SyncRun, SyncRunStatus, SyncTrigger
 from ragengine.models.tiers import HardLimitPolicy, Tier, TierModel, Workspace
 from ragengine.models.usage import UsageRecord, UsageStatus
+from ragengine.models.workers import WorkerHeartbeat
 
 __all__ = [
     "AlertDelivery",
@@ -112,5 +113,6 @@ __all__ = [
     "TierModel",
     "UsageRecord",
     "UsageStatus",
+    "WorkerHeartbeat",
     "Workspace",
 ]

@@ -1,41 +1,49 @@
-"""Whether the django-q2 worker is running, judged from the schedules it should have run.
-
-A running cluster picks up every due Schedule within seconds and moves its `next_run`
-on; a schedule left overdue for longer than GRACE means no worker is taking them.
-"""
+"""Is a django-q2 worker running? From its heartbeat: written when its processes start
+and by a schedule every minute (ragengine.tasks.worker_heartbeat_task), so a heartbeat
+older than ARANDU_WORKER_STALE_S means no worker has been taking tasks."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
+from django.conf import settings
 from django.utils import timezone
 from django_q.models import Schedule
 
-GRACE = timedelta(minutes=3)
+from ragengine.models import WorkerHeartbeat
+
+HEARTBEAT_FUNC = "ragengine.tasks.worker_heartbeat_task"
 
 
 @dataclass(frozen=True, slots=True)
 class WorkerStatus:
     running: bool
     last_seen: datetime | None
-    reason: str
+    reason: str  # why it is not running ("" when it is)
 
 
 def worker_status(*, now: datetime | None = None) -> WorkerStatus:
-    """Running unless a repeating schedule is overdue by more than GRACE."""
     now = now or timezone.now()
-    overdue = (
-        Schedule.objects.exclude(repeats=0)
-        .filter(next_run__lt=now - GRACE)
-        .order_by("next_run")
-        .first()
-    )
-    if overdue is None:
-        return WorkerStatus(running=True, last_seen=now, reason="")
-    return WorkerStatus(
-        running=False,
-        last_seen=overdue.next_run,
-        reason=f"Schedule {overdue.name or overdue.func!r} has been due since "
-        f"{overdue.next_run:%Y-%m-%d %H:%M} UTC and no worker has run it.",
-    )
+    stale_s = settings.ARANDU_WORKER_STALE_S
+    beat = WorkerHeartbeat.objects.order_by("-seen_at").first()
+    if beat is None:
+        return WorkerStatus(
+            running=False,
+            last_seen=None,
+            reason="no worker has ever reported: start one (manage.py qcluster, or serve)",
+        )
+    age_s = (now - beat.seen_at).total_seconds()
+    if age_s > stale_s:
+        return WorkerStatus(
+            running=False,
+            last_seen=beat.seen_at,
+            reason=f"the worker's last heartbeat was {int(age_s)} s ago (more than {stale_s} s)",
+        )
+    if not Schedule.objects.filter(func=HEARTBEAT_FUNC).exists():
+        return WorkerStatus(
+            running=False,
+            last_seen=beat.seen_at,
+            reason="the heartbeat schedule is missing: run manage.py migrate",
+        )
+    return WorkerStatus(running=True, last_seen=beat.seen_at, reason="")

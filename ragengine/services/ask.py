@@ -13,19 +13,22 @@ the moment it returns, so nothing after it (a cache write, rendering, logging) c
 what is charged; a failure before the end settles whatever the calls cost so far. The
 cache is an optimisation: a failure to store an answer is logged and the answer still
 goes out. With no model configured (the embedded default) answers are extractive and
-cost nothing.
+cost nothing. The question's request id is bound for its logs (ragengine.request_context)
+and its final answer, refused or not, is counted once in the metrics.
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Sequence
 from contextlib import ExitStack
+from dataclasses import dataclass
 
+from ragengine import metrics
 from ragengine.ask_types import Answer, AnswerMode, Channel, Refusal, Turn
 from ragengine.cache import QuestionCache
 from ragengine.models import Member
+from ragengine.request_context import current_request_id, new_request_id, request_scope
 from ragengine.retrieval.types import VectorStoreError
 from ragengine.services.document_answers import (
     ALL_DOWN_NOTICE,
@@ -67,7 +70,46 @@ def ask(
     `use_cache=False` neither reads nor writes the answer cache (evaluation runs measure
     answering, not the cache).
     """
-    request_id = (request_id or uuid.uuid4().hex[:12])[:32]
+    request_id = (request_id or current_request_id() or new_request_id())[:32]
+    labels = QuestionLabels()
+    with request_scope(request_id, door=channel.platform):
+        try:
+            answer = _answer_or_refusal(
+                member=member,
+                question=question,
+                channel=channel,
+                history=history,
+                request_id=request_id,
+                on_text=on_text,
+                use_cache=use_cache,
+                labels=labels,
+            )
+        except Exception:
+            metrics.record_question_error(door=channel.platform, tier=labels.tier)
+            raise
+        metrics.record_answer(answer, door=channel.platform, tier=labels.tier)
+    return answer
+
+
+@dataclass(slots=True)
+class QuestionLabels:
+    """What the metrics label a question with, learnt on the way (none for a question
+    refused before its tier is known)."""
+
+    tier: str = ""
+
+
+def _answer_or_refusal(
+    *,
+    member: Member | None,
+    question: str,
+    channel: Channel,
+    history: Sequence[Turn],
+    request_id: str,
+    on_text: TextSink | None,
+    use_cache: bool,
+    labels: QuestionLabels,
+) -> Answer:
     watch = Stopwatch()
     answer = None
     try:
@@ -80,6 +122,7 @@ def ask(
             on_text=on_text,
             use_cache=use_cache,
             watch=watch,
+            labels=labels,
         )
     except Refusal as refusal:
         logger.info(
@@ -126,12 +169,14 @@ def _answer(
     on_text: TextSink | None,
     use_cache: bool,
     watch: Stopwatch,
+    labels: QuestionLabels,
 ) -> Answer:
     """The order of work; any step may raise Refusal."""
     with watch.stage("validate"):
         intake = question_intake(member=member, question=question, channel=channel, history=history)
     route = route_for(member=member)
     trace_record("route", route=route, set_ids=intake.set_ids, search_text=intake.search_text)
+    labels.tier = route.tier.name
     where = f"{channel.platform}:{channel.channel_id}"
     vector = QuestionVector(question=intake.question, watch=watch)
     cache = None

@@ -33,6 +33,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from ragengine import metrics
 from ragengine.models import Chunk, Document, DocumentStatus, KnowledgeSet
 from ragengine.retrieval import registry
 from ragengine.retrieval.chunking import ChunkDraft, chunk_sections
@@ -492,6 +493,9 @@ def documents_ingest_paths(
     finally:
         # Whatever was written to the database before an error still reaches the store.
         ingestor.flush()
+    metrics.record_ingested(
+        {status: report.count(status) for status in ("ingested", "unchanged", "failed", "removed")}
+    )
     logger.info(
         "ingest finished",
         extra={

@@ -21,6 +21,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.utils import timezone
 
+from ragengine import metrics
 from ragengine.ask_types import Answer, AnswerMode, Refusal
 from ragengine.cache import CacheHit, ModelFamily, answer_from_hit
 from ragengine.models import HardLimitPolicy, Member, Tier
@@ -94,6 +95,7 @@ def plan_answer(*, member: Member | None, route: Route, request_id: str, where: 
     if isinstance(opened, Reservation):
         return _plan(steps=steps, tier=tier, reservation=opened, arm=arm)
     if opened.kind == "rate":
+        metrics.record_rate_limited(tier=tier.name)
         return Plan(steps=[], refusal=opened.message, rate_limited=True)
     return _apply_hard_limit(
         member=member, tier=tier, denial=opened, request_id=request_id, where=where, arm=arm
@@ -143,7 +145,9 @@ def serve_cached(
             member=member, tier=tier, request_id=request_id, channel=where, details=details
         )
         if denied is not None:
+            metrics.record_budget_refusal(tier=tier.name, kind=denied.kind)
             raise Refusal(denied.message)
+    metrics.record_cache_saved(hit.cost_saved)
     return answer
 
 
@@ -250,6 +254,7 @@ def _apply_hard_limit(
 ) -> Plan:
     policy = tier.hard_limit_policy
     if policy == HardLimitPolicy.REFUSE:
+        metrics.record_budget_refusal(tier=tier.name, kind=denial.kind)
         usage_record_refusal(member=member, tier=tier, request_id=request_id, channel=where)
         return Plan(steps=[], refusal=f"{denial.message} Until then I can't answer questions.")
     cheaper = downgrade_steps(tier=tier) if policy == HardLimitPolicy.DOWNGRADE else []

@@ -72,6 +72,30 @@ def check_styled_admin(base: str) -> None:
     assert headers["Content-Type"].startswith("text/css")
 
 
+def check_ready_and_worker_metrics(base: str) -> None:
+    """/readyz turns 200 once the real worker has started (its heartbeat), and the web
+    process's /metrics shows the worker process's own figures (the heartbeat task it
+    ran): one scrape adds up the processes. django-q2's scheduler first runs about 30-60 s
+    after the cluster starts."""
+    heartbeat = 'func="ragengine.tasks.worker_heartbeat_task",outcome="success"'
+    deadline = time.monotonic() + 150
+    ready, text = None, ""
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{base}/readyz", timeout=5) as r:
+                ready = r.status
+        except urllib.error.HTTPError as exc:
+            ready = exc.code
+        with urllib.request.urlopen(f"{base}/metrics", timeout=5) as r:
+            text = r.read().decode()
+        if ready == 200 and heartbeat in text:
+            break
+        time.sleep(1)
+    assert ready == 200
+    assert "arandu_worker_up 1.0" in text
+    assert heartbeat in text, text[-2000:]
+
+
 def test_serve_starts_web_and_worker_and_sigterm_stops_them(tmp_path):
     env = {
         k: v
@@ -114,6 +138,7 @@ def test_serve_starts_web_and_worker_and_sigterm_stops_them(tmp_path):
         web_cmdline = Path(f"/proc/{pids['web']}/cmdline").read_bytes().split(b"\0")
         assert b"gunicorn" in web_cmdline, web_cmdline
         check_styled_admin(f"http://127.0.0.1:{port}")
+        check_ready_and_worker_metrics(f"http://127.0.0.1:{port}")
         web_workers = children_of(pids["web"])
         assert web_workers, "gunicorn started no worker"
         pids.update({f"web worker {pid}": pid for pid in web_workers})

@@ -64,6 +64,11 @@ def test_database_url_switches_to_postgresql(tmp_path):
         ({"ARANDU_PARSE_TIMEOUT_S": "0"}, "ARANDU_PARSE_TIMEOUT_S"),
         ({"ARANDU_MAX_DOC_CHARS": "0"}, "ARANDU_MAX_DOC_CHARS"),
         ({"ARANDU_MAX_DOC_PARAGRAPHS": "-1"}, "ARANDU_MAX_DOC_PARAGRAPHS"),
+        ({"ARANDU_LOG_FORMAT": "xml"}, "ARANDU_LOG_FORMAT"),
+        ({"ARANDU_METRICS_ALLOW": "10.0.0.0/8,not-a-network"}, "ARANDU_METRICS_ALLOW"),
+        ({"ARANDU_METRICS_TOKEN": "short"}, "ARANDU_METRICS_TOKEN"),
+        ({"ARANDU_WORKER_STALE_S": "30"}, "ARANDU_WORKER_STALE_S"),
+        ({"ARANDU_SENTRY_SEND_QUESTIONS": "maybe"}, "ARANDU_SENTRY_SEND_QUESTIONS"),
     ],
 )
 def test_bad_values_fail_loudly_naming_the_variable(tmp_path, env, message):

@@ -19,7 +19,13 @@ _ENVIRON_READ = re.compile(r"environ(?:\.get\(|\[)\s*\"([A-Z][A-Z0-9_]*)\"")
 _EXAMPLE_LINE = re.compile(r"^#?\s*([A-Z][A-Z0-9_]*)=", re.M)
 # Read from the environment by the code but not settings of Arandu's: interpreter and
 # library switches, and names given in tests.
-_NOT_SETTINGS = {"DJANGO_SETTINGS_MODULE", "TIKTOKEN_CACHE_DIR", "DATA_GYM_CACHE_DIR"}
+# Set by the app itself (settings derive PROMETHEUS_MULTIPROC_DIR from ARANDU_METRICS_DIR).
+_NOT_SETTINGS = {
+    "DJANGO_SETTINGS_MODULE",
+    "TIKTOKEN_CACHE_DIR",
+    "DATA_GYM_CACHE_DIR",
+    "PROMETHEUS_MULTIPROC_DIR",
+}
 
 
 def settings_read() -> set[str]:

@@ -12,7 +12,7 @@ import os
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from adminsite.web import gunicorn_argv, static_files_missing, web_address
+from adminsite.web import gunicorn_argv, metrics_dir_reset, static_files_missing, web_address
 
 
 class Command(BaseCommand):
@@ -38,6 +38,7 @@ class Command(BaseCommand):
             workers=settings.ARANDU_WEB_WORKERS,
             threads=settings.ARANDU_WEB_THREADS,
         )
+        metrics_dir_reset()  # before gunicorn forks the workers that write it
         self.stdout.write(f"web server on {address}")
         self.stdout.flush()
         os.execv(argv[0], argv)

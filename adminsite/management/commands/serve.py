@@ -18,7 +18,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from adminsite.web import gunicorn_argv, static_files_missing, web_address
+from adminsite.web import gunicorn_argv, metrics_dir_reset, static_files_missing, web_address
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +82,7 @@ class Command(BaseCommand):
             web_workers=settings.ARANDU_WEB_WORKERS,
             web_threads=settings.ARANDU_WEB_THREADS,
         )
+        metrics_dir_reset()  # every process writing this host's metrics starts below
         children: dict[str, subprocess.Popen] = {}
         for name, argv in plan.items():
             children[name] = subprocess.Popen(argv)

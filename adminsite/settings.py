@@ -225,7 +225,7 @@ UNFOLD = {
     ],
     "SITE_URL": "adminsite.theme.site_url",  # "/": the admin home (adminsite/urls.py)
     "SHOW_VIEW_ON_SITE": False,  # no model has a public page
-    "DASHBOARD_CALLBACK": "adminsite.sidebar.home",
+    "DASHBOARD_CALLBACK": "adminsite.dashboard.home",  # the admin home is the dashboard
     "SIDEBAR": {
         "show_search": True,
         "show_all_applications": False,
@@ -318,9 +318,7 @@ _require(
     "ARANDU_CHUNK_OVERLAP must be >= 0 and smaller than ARANDU_CHUNK_TOKENS.",
 )
 _require(ARANDU_MAX_FILE_MB > 0, "ARANDU_MAX_FILE_MB must be positive.")
-_require(
-    ARANDU_QUESTION_RETENTION_DAYS >= 0, "ARANDU_QUESTION_RETENTION_DAYS must be 0 or more."
-)
+_require(ARANDU_QUESTION_RETENTION_DAYS >= 0, "ARANDU_QUESTION_RETENTION_DAYS must be 0 or more.")
 _require(ARANDU_MAX_DOC_PARAGRAPHS >= 1, "ARANDU_MAX_DOC_PARAGRAPHS must be at least 1.")
 _require(ARANDU_MAX_DOC_CHARS >= 1, "ARANDU_MAX_DOC_CHARS must be at least 1.")
 _require(ARANDU_PARSE_TIMEOUT_S > 0, "ARANDU_PARSE_TIMEOUT_S must be positive (seconds).")

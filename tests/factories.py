@@ -8,8 +8,13 @@ from ragengine.models import (
     ChannelBinding,
     Document,
     DocumentStatus,
+    Feedback,
     KnowledgeSet,
     Member,
+    QuestionRecord,
+    Tier,
+    UsageRecord,
+    UsageStatus,
     Workspace,
 )
 
@@ -65,3 +70,64 @@ class ChannelBindingFactory(factory.django.DjangoModelFactory):
     def sets(self, create, extracted, **kwargs):
         if create and extracted:
             self.knowledge_sets.set(extracted)
+
+
+class _BackdatedFactory(factory.django.DjangoModelFactory):
+    """Rows whose `created_at` is `auto_now_add`: a given `created_at` is written after."""
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        created_at = kwargs.pop("created_at", None)
+        row = super()._create(model_class, *args, **kwargs)
+        if created_at is not None:
+            model_class.objects.filter(pk=row.pk).update(created_at=created_at)
+            row.created_at = created_at
+        return row
+
+
+class TierFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Tier
+        django_get_or_create = ("name",)
+
+    name = factory.Sequence(lambda n: f"tier-{n}")
+
+
+class UsageRecordFactory(_BackdatedFactory):
+    """A settled ledger row (a generated answer unless told)."""
+
+    class Meta:
+        model = UsageRecord
+
+    member = factory.SubFactory(MemberFactory)
+    status = UsageStatus.SETTLED
+    mode = "generated"
+    provider = "openai"
+    model = "gpt-4o-mini"
+    request_id = factory.Sequence(lambda n: f"req{n:08d}")
+    channel = "slack:C1"
+
+
+class QuestionRecordFactory(_BackdatedFactory):
+    class Meta:
+        model = QuestionRecord
+
+    request_id = factory.Sequence(lambda n: f"req{n:08d}")
+    member = factory.SubFactory(MemberFactory)
+    door = "slack"
+    channel = "slack:C1"
+    question = factory.Sequence(lambda n: f"Question {n}?")
+    outcome = "generated"
+
+
+class FeedbackFactory(_BackdatedFactory):
+    class Meta:
+        model = Feedback
+
+    member = factory.SubFactory(MemberFactory)
+    request_id = factory.Sequence(lambda n: f"req{n:08d}")
+    value = 1
+    platform = "slack"

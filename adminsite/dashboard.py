@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -76,10 +77,15 @@ class DashboardFilters(forms.Form):
         return data
 
 
+def current_time() -> datetime:
+    """The page's clock (tests set it)."""
+    return timezone.now()
+
+
 def scope_from(request: HttpRequest) -> tuple[DashboardScope, DashboardFilters, str]:
     """The scope the query string asks for; bad input shows its error and falls back to
     the last 7 days, every door, tier and set."""
-    now = timezone.now()
+    now = current_time()
     form = DashboardFilters(request.GET or None)
     if form.is_bound and form.is_valid():
         data = form.cleaned_data

@@ -106,4 +106,3 @@ def navigation(request: HttpRequest) -> list[dict[str, Any]]:
         if items:
             groups.append({"title": title, "separator": bool(groups), "items": items})
     return groups
-

@@ -19,7 +19,7 @@ from ragengine.selectors.dashboard import (
     local_day,
     per_day,
 )
-from ragengine.selectors.usage import live_spend_filter, member_spend
+from ragengine.selectors.usage import live_spend_filter
 from ragengine.services.budgets import periods_at
 
 ZERO = Decimal("0")
@@ -125,7 +125,8 @@ class Spender:
 
 
 def top_spenders(*, scope: DashboardScope, limit: int = 10) -> list[Spender]:
-    """Who spent most in the period, with today's spend against their tier's daily budget."""
+    """Who spent most in the period, with today's spend against their tier's daily budget
+    (settled and in flight, as `member_spend` counts it: one grouped read for them all)."""
     top = list(
         ledger_in(scope)
         .values("member_id")
@@ -133,8 +134,19 @@ def top_spenders(*, scope: DashboardScope, limit: int = 10) -> list[Spender]:
         .filter(cost__gt=0)
         .order_by("-cost", "member_id")[:limit]
     )
-    members = Member.objects.select_related("tier").in_bulk([row["member_id"] for row in top])
-    day_start = periods_at(scope.now).day_start
+    ids = [row["member_id"] for row in top]
+    members = Member.objects.select_related("tier").in_bulk(ids)
+    today = {
+        row["member_id"]: row["cost"] + row["reserved"]
+        for row in UsageRecord.objects.filter(
+            live_spend_filter(scope.now),
+            member_id__in=ids,
+            created_at__gte=periods_at(scope.now).day_start,
+        )
+        .values("member_id")
+        .annotate(cost=Coalesce(Sum("cost"), ZERO), reserved=Coalesce(Sum("reserved"), ZERO))
+        .order_by()
+    }
     result = []
     for row in top:
         member = members[row["member_id"]]
@@ -146,7 +158,7 @@ def top_spenders(*, scope: DashboardScope, limit: int = 10) -> list[Spender]:
                 tier=tier.name if tier else NO_TIER,
                 questions=row["questions"],
                 cost=row["cost"],
-                today=member_spend(member=member, since=day_start, now=scope.now),
+                today=today.get(member.pk, ZERO),
                 daily_budget=tier.daily_budget if tier else None,
             )
         )

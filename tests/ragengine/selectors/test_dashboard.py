@@ -12,6 +12,7 @@ import pytest
 from ragengine.llm.resilience import CircuitBreakers
 from ragengine.llm.types import ProviderError
 from ragengine.models import ProviderEndpoint
+from ragengine.selectors.cache import cache_stats
 from ragengine.selectors.dashboard import dashboard_scope, questions_in
 from ragengine.selectors.dashboard_activity import activity, top_knowledge_sets
 from ragengine.selectors.dashboard_gaps import content_gaps, jaccard, normalised
@@ -19,6 +20,7 @@ from ragengine.selectors.dashboard_providers import provider_health
 from ragengine.selectors.dashboard_quality import feedback_figures, latest_comments
 from ragengine.selectors.dashboard_speed import percentile, speed
 from ragengine.selectors.dashboard_spend import spend, tier_budgets, top_spenders
+from ragengine.selectors.usage import member_spend
 from tests.factories import QuestionRecordFactory, UsageRecordFactory
 from tests.ragengine.selectors.dashboard_world import NOW, at, seed_world
 
@@ -140,6 +142,22 @@ def test_top_spenders_with_todays_spend_against_the_daily_budget(world):
     assert ana.today == D("0.90")  # 0.30 + 0.50 settled + 0.10 in flight
     assert (ana.daily_budget, ana.daily_percent) == (D("1"), 90)
     assert spenders[0].daily_percent is None  # exec has no budget
+    for spender, member in zip(spenders, (world.carla, world.ana), strict=True):
+        day_start = NOW.replace(hour=0)
+        assert spender.today == member_spend(member=member, since=day_start, now=NOW)
+
+
+def test_cache_figures_agree_with_the_cache_report(world):
+    """`cache_stats` (the cache's own report) counts hits and savings the same way."""
+    report = cache_stats(start=scope().start, end=scope().end)
+    money = spend(scope=scope())
+    # cache_stats counts every door, evaluation runs included: compare on the people's
+    # rows plus the evaluation's one generated answer.
+    assert report.total.hits == money.hits
+    assert report.total.cost_saved == money.saved
+    assert report.total.questions == money.answered + 1
+    by_day = {row.key: row for row in report.per_day}
+    assert by_day["2026-03-10"].hits == money.hits_per_day[-1]
 
 
 def test_tier_budgets_today_and_this_month(world):

@@ -153,7 +153,12 @@ def dashboard_context(request: HttpRequest) -> dict[str, Any]:
     providers = provider_health(scope=scope)
     total_stage = next(s for s in fast.stages if s.stage == "total")
     kpis = [
-        Kpi("questions", "Questions", f"{act.questions:,}", f"{act.totals['error']:,} errors"),
+        Kpi(
+            "questions",
+            "Questions",
+            f"{act.questions:,}",
+            f"{act.totals['error']:,} error{'s' if act.totals['error'] != 1 else ''}",
+        ),
         Kpi("people", "People asking", f"{act.people:,}"),
         Kpi("cost", "Cost", money(money_.cost)),
         Kpi(
@@ -170,9 +175,9 @@ def dashboard_context(request: HttpRequest) -> dict[str, Any]:
         ),
         Kpi(
             "satisfaction",
-            "Helpful (👍)",
+            "Helpful",
             percent(votes.ratio),
-            f"{votes.up + votes.down:,} votes",
+            f"of {votes.up + votes.down:,} vote{'s' if votes.up + votes.down != 1 else ''}",
         ),
         Kpi("gaps", "Unanswered", f"{gap_total:,}", "not found or refused"),
     ]

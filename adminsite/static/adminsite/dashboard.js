@@ -7,7 +7,7 @@
   const OUTCOME_COLOURS = { generated: "#7c3aed", extractive: "#0ea5e9", cached: "#16a34a", refused: "#f59e0b", error: "#dc2626" };
   const STAGE_COLOURS = { retrieve: "#0ea5e9", generate: "#7c3aed", total: "#64748b" };
 
-  const money = (v) => (v === null || v === undefined ? "—" : "$" + (Math.abs(v) >= 0.01 ? v.toFixed(2) : v.toFixed(4)));
+  const money = (v) => (v === null || v === undefined ? "—" : v === 0 ? "$0" : "$" + (Math.abs(v) >= 0.01 ? v.toFixed(2) : v.toFixed(4)));
   const pct = (v) => (v === null || v === undefined ? "—" : Math.round(v * 100) + "%");
   const ms = (v) => (v === null || v === undefined ? "—" : v >= 1000 ? (v / 1000).toFixed(2) + " s" : Math.round(v) + " ms");
   const shortDay = (iso) => {
@@ -36,6 +36,7 @@
     const options = base();
     options.scales.x.stacked = true;
     options.scales.y.stacked = true;
+    if (!format) options.scales.y.ticks.precision = 0;
     if (format) {
       options.scales.y.ticks.callback = (v) => format(v);
       options.plugins.tooltip = { callbacks: { label: (c) => c.dataset.label + ": " + format(c.parsed.y) } };
@@ -56,7 +57,7 @@
       const options = base();
       options.plugins.legend.display = false;
       options.scales.y.ticks.precision = 0;
-      return { type: "line", data: { labels: d.days.map(shortDay), datasets: [{ label: "people", data: d.people, borderColor: "#7c3aed", backgroundColor: "rgba(124,58,237,.12)", fill: true, tension: 0.25, pointRadius: 2 }] }, options: options };
+      return { type: "bar", data: { labels: d.days.map(shortDay), datasets: [{ label: "people", data: d.people, backgroundColor: "#a78bfa", borderRadius: 3, maxBarThickness: 28 }] }, options: options };
     },
     cost_by_model: (d) => stackedBars(d.days, d.cost_by_model, null, money),
     cost_by_tier: (d) => stackedBars(d.days, d.cost_by_tier, null, money),
@@ -113,7 +114,7 @@
       options.scales = { x: { beginAtZero: true, ticks: { color: "#9ca3af", precision: 0 } }, y: { grid: { display: false }, ticks: { color: "#6b7280" } } };
       return { type: "bar", data: { labels: sets.map((s) => s[0]), datasets: [{ label: "questions", data: sets.map((s) => s[1]), backgroundColor: "#0ea5e9", borderRadius: 3, maxBarThickness: 22 }] }, options: options };
     },
-    feedback: (d) => stackedBars(d.days, { "👍 helpful": d.feedback.up, "👎 not helpful": d.feedback.down }, { "👍 helpful": "#16a34a", "👎 not helpful": "#dc2626" }),
+    feedback: (d) => stackedBars(d.days, { helpful: d.feedback.up, "not helpful": d.feedback.down }, { helpful: "#16a34a", "not helpful": "#dc2626" }),
     evaluation: (d) => {
       const e = d.evaluation;
       const options = base();

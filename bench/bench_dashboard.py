@@ -255,7 +255,7 @@ def main() -> None:
             [[name, s["p50"], s["p95"]] for name, s in selectors.items()],
             ["selector (30 days)", "p50 ms", "p95 ms"],
         )
-        print(f"machine: {busy_note(load)}")
+        print(f"machine: {busy_note(load['load'])}")
         save_results(
             args.name,
             {
@@ -265,7 +265,7 @@ def main() -> None:
                 "pages": results,
                 "selectors_30_days": selectors,
                 "load": load,
-                "busy": busy_note(load),
+                "busy": busy_note(load["load"]),
             },
         )
 

@@ -60,6 +60,12 @@ class QuestionRecord(models.Model):
                 include=["door", "outcome", "member", "not_found", "knowledge_sets"],
                 name="question_dashboard_cover",
             ),
+            # The unanswered questions (content gaps) of a period, without the answered.
+            models.Index(
+                fields=["-created_at"],
+                condition=models.Q(not_found=True) | models.Q(outcome="refused"),
+                name="question_gap_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -14,24 +14,13 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.db import connection
-from django.db.models import Aggregate, FloatField
-from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Cast
 
-from ragengine.selectors.dashboard import DashboardScope, ledger_in, local_day, per_day, zone
+from ragengine.models import UsageRecord
+from ragengine.selectors.dashboard import DashboardScope, ledger_in, per_day, zone
 
 DAILY_STAGES = ("retrieve", "generate", "total")
 STAGES = ("validate", "budget", "cache", "embed", "retrieve", "generate", "total")
 PYTHON_SAMPLE = 50_000
-
-
-class PercentileCont(Aggregate):
-    function = "percentile_cont"
-    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
-    output_field = FloatField()
-
-    def __init__(self, expression, *, fraction: float, **extra):
-        super().__init__(expression, fraction=float(fraction), **extra)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,26 +56,37 @@ def speed(*, scope: DashboardScope) -> Speed:
     return _in_python(scope)
 
 
-def _stage(name: str) -> Cast:
-    return Cast(KeyTextTransform(name, "latencies_ms"), FloatField())
-
-
 def _in_database(scope: DashboardScope) -> Speed:
+    """One pass over the period's rows: every stage's p50 and p95 (one sort each, both
+    fractions from it) per day and, through GROUPING SETS, over the whole period."""
     rows = ledger_in(scope)
-    daily = {}
-    for stage in DAILY_STAGES:
-        daily[f"{stage}_p50"] = PercentileCont(_stage(stage), fraction=0.5)
-        daily[f"{stage}_p95"] = PercentileCont(_stage(stage), fraction=0.95)
+    where, params = rows.query.get_compiler(connection=connection).compile(rows.query.where)
+    table = connection.ops.quote_name(UsageRecord._meta.db_table)
+    # A literal, not a parameter: GROUP BY must see the very expression SELECT has
+    # (a name from settings that ZoneInfo accepted, its quotes doubled all the same).
+    zone_literal = "'" + str(zone()).replace("'", "''") + "'"
+    day = f"({table}.created_at AT TIME ZONE {zone_literal})::date"
+    columns = ", ".join(
+        f"percentile_cont(ARRAY[0.5, 0.95]) WITHIN GROUP "
+        f"(ORDER BY ({table}.latencies_ms ->> %s)::float8)"
+        for _ in STAGES
+    )
+    sql = (
+        f"SELECT {day} AS day, GROUPING({day}) AS whole, {columns} "
+        f"FROM {table} WHERE {where} GROUP BY GROUPING SETS (({day}), ())"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*STAGES, *params])
+        results = cursor.fetchall()
     by_day: dict[str, dict[date, float]] = defaultdict(dict)
-    for row in rows.annotate(day=local_day()).values("day").annotate(**daily).order_by():
-        for key in daily:
-            if row[key] is not None:
-                by_day[key][row["day"]] = row[key]
-    overall = {}
-    for stage in STAGES:
-        overall[f"{stage}_p50"] = PercentileCont(_stage(stage), fraction=0.5)
-        overall[f"{stage}_p95"] = PercentileCont(_stage(stage), fraction=0.95)
-    totals = rows.aggregate(**overall)
+    overall: dict[str, list] = {}
+    for day_value, whole, *values in results:
+        for stage, pair in zip(STAGES, values, strict=True):
+            if whole:
+                overall[stage] = pair or [None, None]
+            elif pair is not None and pair[0] is not None:
+                by_day[f"{stage}_p50"][day_value] = pair[0]
+                by_day[f"{stage}_p95"][day_value] = pair[1]
     return Speed(
         per_day={
             stage: {
@@ -95,9 +95,7 @@ def _in_database(scope: DashboardScope) -> Speed:
             }
             for stage in DAILY_STAGES
         },
-        stages=[
-            StageLatency(stage, totals[f"{stage}_p50"], totals[f"{stage}_p95"]) for stage in STAGES
-        ],
+        stages=[StageLatency(stage, *overall.get(stage, [None, None])) for stage in STAGES],
         sampled=False,
     )
 

@@ -264,12 +264,13 @@ def test_provider_health_from_the_circuits_and_the_ledger(world):
 
 def test_days_follow_the_configured_time_zone(db, settings):
     settings.TIME_ZONE = "America/Sao_Paulo"  # UTC-3
-    UsageRecordFactory(cost=D("1"), created_at=at(10, 2))  # 23:00 on 03-09 local
+    UsageRecordFactory(cost=D("1"), latencies_ms={"total": 100}, created_at=at(10, 2))  # 03-09
     QuestionRecordFactory(created_at=at(10, 2))
     chosen = scope(period="7d")
     assert chosen.days[-1] == date(2026, 3, 10)
     assert spend(scope=chosen).cost_per_day[-2:] == [D("1"), D(0)]
     assert activity(scope=chosen).per_outcome["generated"][-2:] == [1, 0]
+    assert speed(scope=chosen).per_day["total"]["p50"][-2:] == [100, None]
 
 
 def test_a_set_name_is_matched_exactly_not_as_a_substring(db):

@@ -8,7 +8,6 @@ JSON document the page's script draws from, and the tests read).
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -32,8 +31,6 @@ from ragengine.selectors.dashboard_quality import (
 )
 from ragengine.selectors.dashboard_speed import DAILY_STAGES, speed
 from ragengine.selectors.dashboard_spend import spend, tier_budgets, top_spenders
-
-logger = logging.getLogger(__name__)
 
 PERIODS = [("today", "Today"), ("7d", "Last 7 days"), ("30d", "Last 30 days"), ("custom", "Custom")]
 DOOR_LABELS = {

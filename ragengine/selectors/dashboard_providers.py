@@ -14,7 +14,7 @@ from datetime import datetime
 from django.db.models import Count, Q
 
 from ragengine.llm.registry import circuit_breakers
-from ragengine.llm.resilience import RECENT_CALLS, BreakerSnapshot
+from ragengine.llm.resilience import BreakerSnapshot
 from ragengine.models import ProviderEndpoint
 from ragengine.selectors.dashboard import DashboardScope, ledger_in
 
@@ -69,6 +69,3 @@ def provider_health(
             )
         )
     return rows
-
-
-__all__ = ["RECENT_CALLS", "ProviderHealth", "provider_health"]

@@ -28,20 +28,19 @@ def activity(*, scope: DashboardScope) -> Activity:
     """Questions per day by outcome, and the distinct people asking."""
     rows = questions_in(scope)
     counts: dict[str, dict] = defaultdict(dict)
+    people_by_day = {}
+    per_outcome_counts = {o: Count("pk", filter=Q(outcome=o)) for o in OUTCOMES}
     for row in (
-        rows.annotate(day=local_day()).values("day", "outcome").annotate(n=Count("pk")).order_by()
+        rows.annotate(day=local_day())
+        .values("day")
+        .annotate(**per_outcome_counts, people=Count("member_id", distinct=True))
+        .order_by()
     ):
-        counts[row["outcome"]][row["day"]] = row["n"]
+        for outcome in OUTCOMES:
+            counts[outcome][row["day"]] = row[outcome]
+        people_by_day[row["day"]] = row["people"]
     per_outcome = {outcome: per_day(scope, counts.get(outcome, {})) for outcome in OUTCOMES}
     totals = {outcome: sum(series) for outcome, series in per_outcome.items()}
-    people_by_day = {
-        row["day"]: row["n"]
-        for row in rows.filter(member__isnull=False)
-        .annotate(day=local_day())
-        .values("day")
-        .annotate(n=Count("member_id", distinct=True))
-        .order_by()
-    }
     figures = rows.aggregate(
         people=Count("member_id", distinct=True),
         not_found=Count("pk", filter=Q(not_found=True)),

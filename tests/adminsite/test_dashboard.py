@@ -11,6 +11,7 @@ from bs4 import BeautifulSoup
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
+from tests.factories import QuestionRecordFactory, UsageRecordFactory
 from tests.ragengine.selectors.dashboard_world import NOW, seed_world
 
 pytestmark = pytest.mark.django_db
@@ -131,3 +132,13 @@ def test_the_dashboard_needs_a_staff_login(client):
     get_user_model().objects.create_user("someone", password="pw", is_staff=False)
     client.login(username="someone", password="pw")
     assert client.get(reverse("admin:index")).status_code == 302
+
+
+def test_a_period_without_spending_says_so_instead_of_empty_cost_charts(admin_client):
+    UsageRecordFactory(mode="extractive", provider="extractive", model="", created_at=NOW)
+    QuestionRecordFactory(outcome="extractive", created_at=NOW)
+    page, data = home(admin_client)
+    assert data["totals"]["cost"] == 0.0
+    assert page.select("canvas[data-chart^=cost_by]") == []
+    assert len(page.select(".dash-nothing-spent")) == 2
+    assert page.select_one('canvas[data-chart="questions"]') is not None

@@ -238,7 +238,7 @@ UNFOLD = {
     ],
     "SITE_URL": "adminsite.theme.site_url",  # "/": the admin home (adminsite/urls.py)
     "SHOW_VIEW_ON_SITE": False,  # no model has a public page
-    "DASHBOARD_CALLBACK": "adminsite.sidebar.home",
+    "DASHBOARD_CALLBACK": "adminsite.dashboard.home",  # the admin home is the dashboard
     "SIDEBAR": {
         "show_search": True,
         "show_all_applications": False,

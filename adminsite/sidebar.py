@@ -151,30 +151,3 @@ def navigation(request: HttpRequest) -> list[dict[str, Any]]:
         if items:
             groups.append({"title": title, "separator": bool(groups), "items": items})
     return groups
-
-
-def home(request: HttpRequest, context: dict[str, Any]) -> dict[str, Any]:
-    """Unfold's DASHBOARD_CALLBACK: the home page lists the models in the sidebar's groups
-    (Django's own list, so permissions and add links stay Django's), not by Django app."""
-    by_label = {
-        model["model"]._meta.label_lower: model
-        for app in context.get("app_list", [])
-        for model in app["models"]
-    }
-    groups = []
-    for title, entries in GROUPS:
-        models = [
-            _page(request, label) if label.startswith("page:") else by_label.get(label.lower())
-            for label, _ in entries
-        ]
-        models = [m for m in models if m]
-        if models:
-            groups.append(
-                {
-                    "name": title,
-                    "app_label": title.lower().replace(" & ", "-").replace(" ", "-"),
-                    "app_url": models[0]["admin_url"],
-                    "models": models,
-                }
-            )
-    return {**context, "app_list": groups}

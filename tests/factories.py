@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from decimal import Decimal
-
 import factory
 
 from ragengine.models import (
@@ -13,9 +10,11 @@ from ragengine.models import (
     ChannelBinding,
     Document,
     DocumentStatus,
+    Feedback,
     KnowledgeSet,
     Member,
     QuestionRecord,
+    Tier,
     UsageRecord,
     UsageStatus,
     Webhook,
@@ -76,15 +75,6 @@ class ChannelBindingFactory(factory.django.DjangoModelFactory):
             self.knowledge_sets.set(extracted)
 
 
-def ledger_row(member, cost: str, at: datetime, **fields) -> UsageRecord:
-    """A settled ledger row of `cost` dated `at` (created_at is set after the insert)."""
-    row = UsageRecord.objects.create(
-        member=member, status=UsageStatus.SETTLED, cost=Decimal(cost), request_id="r", **fields
-    )
-    UsageRecord.objects.filter(pk=row.pk).update(created_at=at)
-    return row
-
-
 class AlertRuleFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = AlertRule
@@ -112,18 +102,65 @@ class AlertDestinationFactory(factory.django.DjangoModelFactory):
     target = "C0ALERTS"
 
 
-class QuestionRecordFactory(factory.django.DjangoModelFactory):
-    """A question history row (what `ask()` records), answered extractively by default."""
+class _BackdatedFactory(factory.django.DjangoModelFactory):
+    """Rows whose `created_at` is `auto_now_add`: a given `created_at` is written after."""
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        created_at = kwargs.pop("created_at", None)
+        row = super()._create(model_class, *args, **kwargs)
+        if created_at is not None:
+            model_class.objects.filter(pk=row.pk).update(created_at=created_at)
+            row.created_at = created_at
+        return row
+
+
+class TierFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Tier
+        django_get_or_create = ("name",)
+
+    name = factory.Sequence(lambda n: f"tier-{n}")
+
+
+class UsageRecordFactory(_BackdatedFactory):
+    """A settled ledger row (a generated answer unless told)."""
+
+    class Meta:
+        model = UsageRecord
+
+    member = factory.SubFactory(MemberFactory)
+    status = UsageStatus.SETTLED
+    mode = "generated"
+    provider = "openai"
+    model = "gpt-4o-mini"
+    request_id = factory.Sequence(lambda n: f"req{n:08d}")
+    channel = "slack:C1"
+
+
+class QuestionRecordFactory(_BackdatedFactory):
+    """A question history row (what `ask()` records), a generated answer unless told."""
 
     class Meta:
         model = QuestionRecord
 
-    request_id = factory.Sequence(lambda n: f"req{n:06d}")
+    request_id = factory.Sequence(lambda n: f"req{n:08d}")
     member = factory.SubFactory(MemberFactory)
     door = "slack"
     channel = "slack:C1"
-    knowledge_sets = factory.LazyFunction(lambda: ["handbook"])
-    question = factory.Sequence(lambda n: f"Question number {n}?")
+    question = factory.Sequence(lambda n: f"Question {n}?")
     answer = "An answer [1]."
-    outcome = "extractive"
-    sources = factory.LazyFunction(list)
+    outcome = "generated"
+
+
+class FeedbackFactory(_BackdatedFactory):
+    class Meta:
+        model = Feedback
+
+    member = factory.SubFactory(MemberFactory)
+    request_id = factory.Sequence(lambda n: f"req{n:08d}")
+    value = 1
+    platform = "slack"

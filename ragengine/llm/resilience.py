@@ -17,6 +17,7 @@ import logging
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,6 +37,8 @@ BreakerState = Literal["closed", "open", "half_open"]
 
 # HTTP statuses worth retrying: request timeout, rate limit and server-side failures.
 TRANSIENT_STATUS_CODES = frozenset({408, 429, 500, 502, 503, 504})
+# Calls a breaker remembers for its error rate on the dashboard.
+RECENT_CALLS = 100
 
 
 def is_transient_status(status_code: int) -> bool:
@@ -112,6 +115,9 @@ class CircuitBreaker:
         self._opened_at = 0.0
         self._trial_in_flight = False
         self._seen_success = False
+        self._recent: deque[bool] = deque(maxlen=RECENT_CALLS)  # True: the call failed
+        self._last_error = ""
+        self._last_error_at: datetime | None = None
 
     @property
     def state(self) -> BreakerState:
@@ -161,7 +167,33 @@ class CircuitBreaker:
             retry_after_s=max(0.0, remaining),
         )
 
+    def snapshot(self) -> BreakerSnapshot:
+        """State and recent history, for the dashboard: any error counts toward the
+        error rate (a 401 is worth seeing), though only transient ones open the circuit."""
+        state = self.state
+        with self._lock:
+            return BreakerSnapshot(
+                name=self.name,
+                state=state,
+                consecutive_failures=self._failures,
+                recent_calls=len(self._recent),
+                recent_errors=sum(self._recent),
+                last_error=self._last_error,
+                last_error_at=self._last_error_at,
+            )
+
+    def _note(self, *, failed: bool, error: BaseException | None = None) -> None:
+        with self._lock:
+            self._recent.append(failed)
+            if error is not None:
+                self._last_error = f"{type(error).__name__}: {error}"[:500]
+                self._last_error_at = datetime.now(UTC)
+
     def record_success(self) -> None:
+        self._note(failed=False)
+        self._close()
+
+    def _close(self) -> None:
         with self._lock:
             recovered = self._state != "closed"
             # also the first success of this process: an "open" another process (or a
@@ -181,6 +213,10 @@ class CircuitBreaker:
             self._tell("closed", 0)
 
     def record_failure(self) -> None:
+        self._note(failed=True)
+        self._fail()
+
+    def _fail(self) -> None:
         with self._lock:
             self._failures += 1
             failures, was = self._failures, self._state
@@ -229,10 +265,11 @@ class CircuitBreaker:
             self.release()
             return
         metrics.record_provider_error(provider=self.name, error=exc)
+        self._note(failed=True, error=exc)
         if counts_as_failure(exc):
-            self.record_failure()
+            self._fail()
         else:
-            self.record_success()
+            self._close()
 
     def call(self, fn: Callable[[], T]) -> T:
         """Run `fn` through the breaker; raises `CircuitOpen` without calling when open."""
@@ -244,6 +281,21 @@ class CircuitBreaker:
             raise
         self.record_success()
         return result
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerSnapshot:
+    name: str
+    state: BreakerState
+    consecutive_failures: int
+    recent_calls: int
+    recent_errors: int
+    last_error: str
+    last_error_at: datetime | None
+
+    @property
+    def error_rate(self) -> float | None:
+        return self.recent_errors / self.recent_calls if self.recent_calls else None
 
 
 class CircuitBreakers:
@@ -284,6 +336,11 @@ class CircuitBreakers:
         with self._lock:
             breakers = list(self._breakers.items())
         return {name: breaker.state for name, breaker in breakers}
+
+    def snapshots(self) -> dict[str, BreakerSnapshot]:
+        with self._lock:
+            breakers = list(self._breakers.items())
+        return {name: breaker.snapshot() for name, breaker in breakers}
 
 
 @dataclass(frozen=True, slots=True)

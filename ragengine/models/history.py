@@ -54,7 +54,21 @@ class QuestionRecord(models.Model):
         verbose_name = "question"
         verbose_name_plural = "question history"
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["door", "created_at"])]
+        indexes = [
+            models.Index(fields=["door", "created_at"]),
+            # The dashboard reads a period's rows from the index alone (PostgreSQL).
+            models.Index(
+                fields=["created_at"],
+                include=["door", "outcome", "member", "not_found", "knowledge_sets"],
+                name="question_dashboard_cover",
+            ),
+            # The unanswered questions (content gaps) of a period, without the answered.
+            models.Index(
+                fields=["-created_at"],
+                condition=models.Q(not_found=True) | models.Q(outcome="refused"),
+                name="question_gap_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.request_id} {self.outcome}"

@@ -12,6 +12,7 @@ import pytest
 import tenacity
 
 from ragengine.llm.resilience import (
+    RECENT_CALLS,
     CircuitBreaker,
     CircuitBreakers,
     RetryPolicy,
@@ -399,3 +400,28 @@ def test_errors_survive_pickling(error):
         error.status_code,
         error.retry_after_s,
     )
+
+
+def test_snapshot_counts_every_error_toward_the_rate_but_only_transient_ones_open():
+    breaker = CircuitBreaker(failure_threshold=3, reset_after_s=30, clock=FakeClock())
+    breaker.record_success()
+    breaker.record_outcome(ProviderError("HTTP 401", provider="p", transient=False))
+    breaker.allow()
+    breaker.release()  # interrupted: no verdict, not a call for the rate
+    snap = breaker.snapshot()
+    assert (snap.state, snap.recent_calls, snap.recent_errors) == ("closed", 2, 1)
+    assert snap.error_rate == 0.5
+    assert snap.last_error == "ProviderError: HTTP 401"
+    assert snap.last_error_at is not None and snap.last_error_at.tzinfo is UTC
+
+
+def test_snapshot_error_rate_covers_the_latest_calls_only():
+    breaker = CircuitBreaker(failure_threshold=1000, clock=FakeClock())
+    for _ in range(RECENT_CALLS):
+        breaker.record_outcome(ProviderError("HTTP 503", provider="p", transient=True))
+    for _ in range(RECENT_CALLS // 2):
+        breaker.record_success()
+    snap = breaker.snapshot()
+    assert snap.recent_calls == RECENT_CALLS
+    assert snap.error_rate == 0.5
+    assert CircuitBreaker(clock=FakeClock()).snapshot().error_rate is None

@@ -11,7 +11,7 @@ from django.db import connection
 from ragengine.models import UsageRecord, UsageStatus
 from ragengine.selectors import usage
 from ragengine.selectors.usage import member_spend, member_totals, periods_at
-from tests.factories import MemberFactory, ledger_row
+from tests.factories import MemberFactory, UsageRecordFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -28,9 +28,9 @@ def test_periods_follow_the_configured_time_zone(settings):
 def test_spend_is_the_ledger_sum_over_the_window():
     member = MemberFactory()
     now = datetime.now(UTC)
-    ledger_row(member, "0.50", now - timedelta(minutes=5))
-    ledger_row(member, "0.25", now - timedelta(days=40))
-    ledger_row(MemberFactory(), "9.00", now)  # someone else
+    UsageRecordFactory(member=member, cost=Decimal("0.50"), created_at=now - timedelta(minutes=5))
+    UsageRecordFactory(member=member, cost=Decimal("0.25"), created_at=now - timedelta(days=40))
+    UsageRecordFactory(member=MemberFactory(), cost=Decimal("9.00"), created_at=now)  # someone else
 
     assert member_spend(member=member, since=now - timedelta(days=1), now=now) == Decimal("0.50")
     assert member_spend(member=member, since=now - timedelta(days=60), now=now) == Decimal("0.75")
@@ -51,9 +51,14 @@ def test_live_reservations_count_and_stale_ones_do_not():
 def test_postgres_totals_match_the_orm_aggregate(monkeypatch):
     member = MemberFactory()
     now = datetime.now(UTC)
-    ledger_row(member, "0.40", now - timedelta(minutes=10))
-    ledger_row(member, "0.30", now - timedelta(hours=3), counts_toward_quota=False)
-    ledger_row(member, "9.00", now - timedelta(days=45))
+    UsageRecordFactory(member=member, cost=Decimal("0.40"), created_at=now - timedelta(minutes=10))
+    UsageRecordFactory(
+        member=member,
+        cost=Decimal("0.30"),
+        created_at=now - timedelta(hours=3),
+        counts_toward_quota=False,
+    )
+    UsageRecordFactory(member=member, cost=Decimal("9.00"), created_at=now - timedelta(days=45))
     UsageRecord.objects.create(member=member, reserved=Decimal("0.25"), request_id="live")
     stale = UsageRecord.objects.create(member=member, reserved=Decimal("7"), request_id="old")
     UsageRecord.objects.filter(pk=stale.pk).update(created_at=now - timedelta(minutes=30))

@@ -18,7 +18,7 @@ from ragengine.services.budgets import (
 )
 from ragengine.services.members import member_resolve
 from ragengine.services.routing import ab_arm, tier_for_member
-from tests.factories import MemberFactory, ledger_row
+from tests.factories import MemberFactory, UsageRecordFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -47,7 +47,11 @@ def test_monthly_budget_is_enforced_across_days():
     member = MemberFactory(tier=tier)
     now = datetime.now(UTC)
     start = periods_at(now).month_start
-    ledger_row(member, "0.9", max(start, now - timedelta(days=3)) + timedelta(minutes=1))
+    UsageRecordFactory(
+        member=member,
+        cost=Decimal("0.9"),
+        created_at=max(start, now - timedelta(days=3)) + timedelta(minutes=1),
+    )
 
     denied = usage_open(member=member, tier=tier, worst_case=Decimal("0.2"), request_id="x")
 
@@ -143,7 +147,7 @@ def test_a_reservation_lives_longer_than_any_model_call_it_pays_for(settings):
 def test_a_budget_held_by_a_call_in_flight_is_not_called_used_up():
     tier = Tier.objects.create(name="t", daily_budget=Decimal("1"))
     member = MemberFactory(tier=tier)
-    ledger_row(member, "0.10", datetime.now(UTC))
+    UsageRecordFactory(member=member, cost=Decimal("0.10"), created_at=datetime.now(UTC))
     usage_open(member=member, tier=tier, worst_case=Decimal("0.8"), request_id="in-flight")
 
     denied = usage_open(member=member, tier=tier, worst_case=Decimal("0.5"), request_id="next")

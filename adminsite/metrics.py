@@ -28,6 +28,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import mark_process_dead
 
 from adminsite.metrics_files import FilesExposition
+from ragengine.models import DocumentStatus
 from ragengine.selectors.operations import operations_figures
 from ragengine.selectors.worker import worker_status
 
@@ -78,7 +79,7 @@ class OperationsCollector:
         figures = operations_figures()
         documents = GaugeMetricFamily(
             "arandu_documents",
-            "Documents by ingestion status (pending = queued).",
+            "Documents by ingestion status (queued, parsing, embedding, ready, failed).",
             labels=["status"],
         )
         for status, count in sorted(figures.documents_by_status.items()):
@@ -86,9 +87,8 @@ class OperationsCollector:
         yield documents
         yield GaugeMetricFamily(
             "arandu_ingestion_queue_length",
-            "Documents waiting for or in ingestion (pending + processing).",
-            value=figures.documents_by_status.get("pending", 0)
-            + figures.documents_by_status.get("processing", 0),
+            "Documents waiting for or in ingestion (queued, parsing, embedding).",
+            value=sum(figures.documents_by_status.get(s, 0) for s in DocumentStatus.in_progress()),
         )
         if figures.task_queue_length is not None:
             yield GaugeMetricFamily(

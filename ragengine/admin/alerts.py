@@ -93,7 +93,9 @@ class AlertRuleAdmin(ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).prefetch_related("destinations__webhook")
 
-    @admin.action(description="Send a test alert to the selected rules' destinations")
+    @admin.action(
+        description="Send a test alert to the selected rules' destinations", permissions=["change"]
+    )
     def send_test_alert(self, request: HttpRequest, queryset: QuerySet) -> None:
         for rule in queryset:
             if not rule.destinations.exists():

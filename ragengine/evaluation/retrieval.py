@@ -1,4 +1,5 @@
-"""The ranked documents retrieval finds for a case, for the retrieval metrics.
+"""What a case's `ask()` did, read from its trace: the ranked documents retrieval found
+(for the retrieval metrics) and the models that failed (for failed and fallback cases).
 
 An answer lists only the sources it cites; hit@k, MRR@k and the rest need the ranking
 itself. The runner reads it from the trace of the `ask()` call (`ranking_from_trace`):
@@ -11,7 +12,7 @@ passages. Either way each document keeps its best rank.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from django.conf import settings
 
@@ -38,3 +39,22 @@ def retrieve_for_evaluation(*, question: str, set_ids: tuple[str, ...], k: int) 
     query = document_search_query(text=question, vector=vector, set_ids=set_ids)
     hits = registry.get_vector_store().search(replace(query, top_k=max(k, settings.ARANDU_TOP_K)))
     return list(dict.fromkeys(int(hit.document_id) for hit in hits))
+
+
+@dataclass(frozen=True, slots=True)
+class ModelAttempts:
+    """What the models of `ask()`'s chain did: each failure as "endpoint:model: reason",
+    and whether none of them answered (the answer then came from the documents)."""
+
+    failures: tuple[str, ...] = ()
+    all_failed: bool = False
+
+
+def models_from_trace(trace: Trace) -> ModelAttempts:
+    """The chain's failures from the trace (no model asked: nothing failed)."""
+    record = trace.last("generation")
+    if record is None:
+        return ModelAttempts()
+    generation = record["generation"]
+    failures = tuple(f"{step.label}: {error}" for step, error in generation.failures)
+    return ModelAttempts(failures=failures, all_failed=generation.result is None)

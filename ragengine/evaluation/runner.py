@@ -30,7 +30,12 @@ from ragengine.evaluation.deliveries import deliveries_create, reports_announce
 from ragengine.evaluation.documents import DocumentIndex
 from ragengine.evaluation.judge import Judge, judge_model_for
 from ragengine.evaluation.mlflow_log import run_log_to_mlflow
-from ragengine.evaluation.retrieval import ranking_from_trace, retrieve_for_evaluation
+from ragengine.evaluation.retrieval import (
+    ModelAttempts,
+    models_from_trace,
+    ranking_from_trace,
+    retrieve_for_evaluation,
+)
 from ragengine.evaluation.scoring import Expectation, score_case
 from ragengine.evaluation.signals import run_finished
 from ragengine.evaluation.summary import run_summary
@@ -47,7 +52,7 @@ from ragengine.models import (
     TargetKind,
     UsageRecord,
 )
-from ragengine.services.ask import ALL_DOWN_NOTICE, ask
+from ragengine.services.ask import ask
 from ragengine.trace import tracing
 
 logger = logging.getLogger(__name__)
@@ -57,7 +62,6 @@ CANCEL_CHECK_S = 0.5
 # Result rows are written in batches, with the progress and heartbeat, at least this often
 # (a worker that dies loses at most this much of its answers).
 FLUSH_EVERY_S = 0.5
-FALLBACK_MARK = " did not answer, so "  # the notice ask() adds when a later model answered
 
 
 def run_execute(*, run_id: int) -> EvalRun | None:
@@ -157,7 +161,6 @@ class _Job:
 class _Runner:
     def __init__(self, run: EvalRun) -> None:
         self.run_row = run
-        self.failures = _ProviderFailures(prefix=f"ev{run.pk}t")
         self._retrieved: dict[int, list[int]] = {}
         self._retrieval_locks: dict[int, threading.Lock] = defaultdict(threading.Lock)
         self._lock = threading.Lock()
@@ -189,17 +192,16 @@ class _Runner:
         self.expected = {c.pk: index.ids(c.expected_documents) for c in cases}
         EvalRun.objects.filter(pk=run.pk).update(cases_total=len(cases) * len(targets))
         jobs = [_Job(c, t, members[t.pk]) for c in cases for t in targets]
-        with self.failures.capturing():
-            try:
-                if run.concurrency <= 1:
-                    for job in jobs:
-                        if self.stopped():
-                            break
-                        self.answer(job)
-                else:
-                    self._in_threads(jobs, run.concurrency)
-            finally:
-                self.results.flush()
+        try:
+            if run.concurrency <= 1:
+                for job in jobs:
+                    if self.stopped():
+                        break
+                    self.answer(job)
+            else:
+                self._in_threads(jobs, run.concurrency)
+        finally:
+            self.results.flush()
         return self.stopped(force=True)
 
     # --- concurrency ------------------------------------------------------------------------
@@ -295,7 +297,14 @@ class _Runner:
             logger.exception("evaluation question failed", extra={"request_id": request_id})
             row.status, row.mode, row.error = ResultStatus.FAILED, "error", f"{exc}"[:2000]
         else:
-            self._fill(row, answer, case, target, traced=ranking_from_trace(trace, k=run.k))
+            self._fill(
+                row,
+                answer,
+                case,
+                target,
+                traced=ranking_from_trace(trace, k=run.k),
+                models=models_from_trace(trace),
+            )
         self.results.add(row)
 
     def _fill(
@@ -305,6 +314,7 @@ class _Runner:
         case: EvalCase,
         target: EvalRunTarget,
         traced: list[int] | None = None,
+        models: ModelAttempts | None = None,
     ):
         row.answer = answer.text
         row.mode = str(answer.mode)
@@ -323,8 +333,9 @@ class _Runner:
         row.tokens_in, row.tokens_out = answer.tokens_in, answer.tokens_out
         row.cost = Decimal(answer.cost)
         row.timings_ms = {k: round(v, 3) for k, v in answer.timings_ms.items()}
-        failure = self._failure(answer, target, row.request_id)
-        if any(FALLBACK_MARK in n for n in answer.notices) or ALL_DOWN_NOTICE in answer.notices:
+        models = models or ModelAttempts()
+        failure = self._failure(answer, target, row.request_id, models)
+        if models.failures:  # a later model, or the documents, answered instead
             row.mode = "fallback"
         if failure:
             row.status, row.error = ResultStatus.FAILED, failure[:2000]
@@ -356,16 +367,17 @@ class _Runner:
                     request_id=row.request_id,
                 ).as_dict()
 
-    def _failure(self, answer: Answer, target: EvalRunTarget, request_id: str) -> str:
+    def _failure(
+        self, answer: Answer, target: EvalRunTarget, request_id: str, models: ModelAttempts
+    ) -> str:
         """Why this answer does not measure the target, or "" when it does."""
         if (
             answer.mode == AnswerMode.REFUSED
             and UsageRecord.objects.filter(request_id=request_id, mode="refused").exists()
         ):
             return f"This target's budget cap for the run ({self.run_row.budget_cap}) is used up."
-        if target.kind != TargetKind.EXTRACTIVE and ALL_DOWN_NOTICE in answer.notices:
-            reasons = self.failures.pop(request_id)
-            return "No model answered: " + ("; ".join(reasons) if reasons else ALL_DOWN_NOTICE)
+        if target.kind != TargetKind.EXTRACTIVE and models.all_failed:
+            return "No model answered: " + "; ".join(models.failures)
         return ""
 
 
@@ -396,43 +408,3 @@ class _ResultWriter:
             EvalRun.objects.filter(pk=self.run_id).update(
                 cases_done=F("cases_done") + len(rows), heartbeat_at=timezone.now()
             )
-
-
-class _ProviderFailures(logging.Handler):
-    """Collects the "provider failed" records ask() logs, by request id, so a failed case
-    says what the provider answered (timeout, 401, connection refused…)."""
-
-    LOGGER = "ragengine.services.generation"
-
-    def __init__(self, *, prefix: str) -> None:
-        super().__init__(level=logging.WARNING)
-        self.prefix = prefix
-        self._by_request: dict[str, list[str]] = defaultdict(list)
-        self._guard = threading.Lock()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        request_id = getattr(record, "request_id", "")
-        if not isinstance(request_id, str) or not request_id.startswith(self.prefix):
-            return
-        reason = f"{getattr(record, 'model', '?')}: {getattr(record, 'error', record.getMessage())}"
-        with self._guard:
-            self._by_request[request_id].append(reason)
-
-    def pop(self, request_id: str) -> list[str]:
-        with self._guard:
-            return self._by_request.pop(request_id, [])
-
-    def capturing(self) -> _Capture:
-        return _Capture(self)
-
-
-class _Capture:
-    def __init__(self, handler: _ProviderFailures) -> None:
-        self.handler = handler
-        self.logger = logging.getLogger(_ProviderFailures.LOGGER)
-
-    def __enter__(self) -> None:
-        self.logger.addHandler(self.handler)
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.logger.removeHandler(self.handler)

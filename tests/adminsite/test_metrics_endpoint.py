@@ -72,7 +72,7 @@ def test_only_get_is_served(client):
 def test_scrape_time_gauges_queue_worker_and_last_evaluation_scores(client):
     knowledge_set = knowledge_set_get_or_create(name="metrics-set")
     for n, status in enumerate(
-        [DocumentStatus.PENDING, DocumentStatus.PENDING, DocumentStatus.PROCESSING, "failed"]
+        [DocumentStatus.QUEUED, DocumentStatus.PARSING, DocumentStatus.EMBEDDING, "failed"]
     ):
         Document.objects.create(
             knowledge_set=knowledge_set, title=f"d{n}", source=f"/tmp/d{n}.md", status=status

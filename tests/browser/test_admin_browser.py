@@ -10,8 +10,10 @@ GROUPS = [
     "Knowledge",
     "People & tiers",
     "Models & prices",
+    "Questions",
     "Cache",
     "Evaluation",
+    "Alerts",
     "Chat doors",
     "System",
 ]

@@ -6,76 +6,31 @@ the world's hand-counted figures. Screenshots land in tests/browser/artifacts/."
 from __future__ import annotations
 
 import json
-import os
-import secrets
-import signal
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
-from tests.browser.test_admin_browser import free_port
+from tests.browser.web_server import prepare
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def live_dashboard(tmp_path):
+def live_dashboard(start_arandu):
     """`manage.py runweb` on a fresh data dir with no question asked yet. Yields (base
     URL, password, seed) where `seed()` adds the dashboard world around today."""
-    password = secrets.token_urlsafe(12)
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("ARANDU_", "DATABASE_URL", "SLACK_", "DISCORD_", "DJANGO_"))
-    }
-    env.update(ARANDU_DATA_DIR=str(tmp_path / "data"), ARANDU_ADMIN_PASSWORD=password)
-
-    def shell(*lines: str) -> None:
-        subprocess.run(
-            [sys.executable, "manage.py", "shell", "-c", "; ".join(lines)],
-            cwd=ROOT, env=env, check=True, timeout=300, stdout=subprocess.DEVNULL,
-        )  # fmt: skip
-
-    shell(
-        "from django.core.management import call_command as run",
-        "run('migrate', interactive=False, verbosity=0)",
-        "run('ensure_admin')",
-        "run('collectstatic', interactive=False, verbosity=0)",
-    )
+    live = start_arandu("runweb")
 
     def seed() -> None:
-        shell(
-            "from django.utils import timezone",
-            "from tests.ragengine.selectors.dashboard_world import seed_world",
-            "seed_world(today=timezone.now().date())",
+        prepare(
+            live.env,
+            [
+                "from django.utils import timezone",
+                "from tests.ragengine.selectors.dashboard_world import seed_world",
+                "seed_world(today=timezone.now().date())",
+            ],
         )
 
-    port = free_port()
-    log = tmp_path / "web.log"
-    with log.open("w") as out:
-        web = subprocess.Popen(
-            [sys.executable, "manage.py", "runweb", "--address", f"127.0.0.1:{port}"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=2):
-                    break
-            except OSError:
-                assert web.poll() is None and time.monotonic() < deadline, log.read_text()
-                time.sleep(0.1)
-        yield base, password, seed
-    finally:
-        web.send_signal(signal.SIGTERM)
-        web.wait(timeout=30)
+    return live.base, live.password, seed
 
 
 def kpi(page, key: str) -> str:

@@ -9,10 +9,9 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
-from django_q.models import Schedule
 
 from ragengine.alerts.rules import p95, rule_measure
-from ragengine.models import Document, DocumentStatus, ProviderCircuit, Tier
+from ragengine.models import Document, DocumentStatus, ProviderCircuit, Tier, WorkerHeartbeat
 from tests.factories import AlertRuleFactory, DocumentFactory, MemberFactory
 from tests.ragengine.alerts.helpers import NOW, ledger_row
 
@@ -153,17 +152,16 @@ def test_circuit_open_fires_for_the_named_provider_or_any():
     assert rule_measure(rule=any_rule, now=NOW).value == 2.0
 
 
-def test_worker_down_fires_when_a_schedule_is_overdue():
+def test_worker_down_fires_when_the_heartbeat_is_stale(settings):
+    settings.ARANDU_WORKER_STALE_S = 180
     rule = AlertRuleFactory(kind="worker_down")
     now = timezone.now()
-    Schedule.objects.all().delete()
-    Schedule.objects.create(
-        name="tick", func="ragengine.tasks.usage_sweep_task", schedule_type="I", minutes=1,
-        repeats=-1, next_run=now - timedelta(minutes=1),
-    )  # fmt: skip
+    assert rule_measure(rule=rule, now=now).firing  # no worker has ever reported
+
+    WorkerHeartbeat.objects.create(host="box", pid=7, seen_at=now - timedelta(minutes=1))
     assert not rule_measure(rule=rule, now=now).firing
     measured = rule_measure(rule=rule, now=now + timedelta(minutes=10))
-    assert measured.firing and "'tick'" in measured.message
+    assert measured.firing and "heartbeat" in measured.message
 
 
 def test_ingestion_failures_count_documents_failed_in_the_window():

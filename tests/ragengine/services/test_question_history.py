@@ -142,7 +142,7 @@ def test_retention_empties_text_older_than_the_setting_and_keeps_figures(setting
     old.refresh_from_db()
     young.refresh_from_db()
     assert (old.question, old.answer) == ("", "")
-    assert old.cost == Decimal("0.5") and old.outcome == "extractive"  # figures stay
+    assert old.cost == Decimal("0.5") and old.outcome == "generated"  # figures stay
     assert young.question == "young question"
 
     # with a clock two days on, the younger row passes the limit too; then nothing is left

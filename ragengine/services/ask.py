@@ -72,9 +72,11 @@ def ask(
     """
     request_id = (request_id or current_request_id() or new_request_id())[:32]
     labels = QuestionLabels()
+    watch = Stopwatch()
+    answer = None
     with request_scope(request_id, door=channel.platform):
         try:
-            answer = _answer_or_refusal(
+            answer = _answer(
                 member=member,
                 question=question,
                 channel=channel,
@@ -82,12 +84,36 @@ def ask(
                 request_id=request_id,
                 on_text=on_text,
                 use_cache=use_cache,
+                watch=watch,
                 labels=labels,
             )
+        except Refusal as refusal:
+            answer = _refused(refusal, request_id=request_id, channel=channel, watch=watch)
         except Exception:
             metrics.record_question_error(door=channel.platform, tier=labels.tier)
             raise
+        finally:  # refusals and errors too: the history shows what people could not get
+            question_record(
+                request_id=request_id,
+                member=member,
+                channel=channel,
+                question=question,
+                answer=answer,
+            )
         metrics.record_answer(answer, door=channel.platform, tier=labels.tier)
+        if answer.mode != AnswerMode.REFUSED:
+            logger.info(
+                "question answered",
+                extra={
+                    "request_id": request_id,
+                    "platform": channel.platform,
+                    "mode": str(answer.mode),
+                    "model": answer.model,
+                    "sources": len(answer.sources),
+                    "cost": str(answer.cost),
+                    "total_ms": round(answer.timings_ms["total"], 1),
+                },
+            )
     return answer
 
 
@@ -99,64 +125,17 @@ class QuestionLabels:
     tier: str = ""
 
 
-def _answer_or_refusal(
-    *,
-    member: Member | None,
-    question: str,
-    channel: Channel,
-    history: Sequence[Turn],
-    request_id: str,
-    on_text: TextSink | None,
-    use_cache: bool,
-    labels: QuestionLabels,
-) -> Answer:
-    watch = Stopwatch()
-    answer = None
-    try:
-        answer = _answer(
-            member=member,
-            question=question,
-            channel=channel,
-            history=history,
-            request_id=request_id,
-            on_text=on_text,
-            use_cache=use_cache,
-            watch=watch,
-            labels=labels,
-        )
-    except Refusal as refusal:
-        logger.info(
-            "question refused",
-            extra={
-                "request_id": request_id,
-                "platform": channel.platform,
-                "reason": refusal.message,
-            },
-        )
-        answer = Answer(
-            text=refusal.message,
-            mode=AnswerMode.REFUSED,
-            timings_ms=watch.finish(),
-            request_id=request_id,
-        )
-        return answer
-    finally:  # refusals and errors too: the history shows what people could not get
-        question_record(
-            request_id=request_id, member=member, channel=channel, question=question, answer=answer
-        )
+def _refused(refusal: Refusal, *, request_id: str, channel: Channel, watch: Stopwatch) -> Answer:
     logger.info(
-        "question answered",
-        extra={
-            "request_id": request_id,
-            "platform": channel.platform,
-            "mode": str(answer.mode),
-            "model": answer.model,
-            "sources": len(answer.sources),
-            "cost": str(answer.cost),
-            "total_ms": round(answer.timings_ms["total"], 1),
-        },
+        "question refused",
+        extra={"request_id": request_id, "platform": channel.platform, "reason": refusal.message},
     )
-    return answer
+    return Answer(
+        text=refusal.message,
+        mode=AnswerMode.REFUSED,
+        timings_ms=watch.finish(),
+        request_id=request_id,
+    )
 
 
 def _answer(

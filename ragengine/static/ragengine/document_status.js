@@ -1,6 +1,7 @@
 // The document change list refreshes statuses on its own while any document is queued,
 // parsing or embedding: it polls the admin's small JSON status endpoint every 2 seconds
-// and reloads once when all are done (so filters, counts and messages are current).
+// and updates each row's status, chunks and error in place. It never reloads the page:
+// a reload would wipe the message that says what was just queued.
 (function () {
   "use strict";
   var IN_PROGRESS = { queued: true, parsing: true, embedding: true };
@@ -40,7 +41,6 @@
         if (!body) { return; }
         Object.keys(body.documents).forEach(function (id) { apply(id, body.documents[id]); });
         if (pendingIds().length) { window.setTimeout(poll, INTERVAL_MS); }
-        else { window.location.reload(); }
       })
       .catch(function () { window.setTimeout(poll, INTERVAL_MS * 3); });
   }

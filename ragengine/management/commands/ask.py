@@ -13,16 +13,18 @@ from ragengine.services.members import member_for_cli
 
 
 def format_answer(answer: Answer) -> str:
-    """Plain-text rendering shared by `ask` and `chat`."""
+    """Plain-text rendering shared by `ask` and `chat`, labelled in the question's
+    language (the engine's `Answer.labels`: "Fontes" for a Portuguese question)."""
+    labels = answer.labels
     lines = [answer.text]
     if answer.sources:
-        lines += ["", "Sources:"]
+        lines += ["", f"{labels.get('sources', 'Sources')}:"]
         for source in answer.sources:
             where = f" — {source.location}" if source.location else ""
             link = f" <{source.link}>" if source.link else ""
             lines.append(f"  [{source.number}] {source.title}{where}{link}")
     for notice in answer.notices:
-        lines.append(f"Note: {notice}")
+        lines.append(f"Note: {notice}")  # notices are in English (see composition/labels.py)
     return "\n".join(lines)
 
 

@@ -77,11 +77,15 @@ def test_ask_json_prints_one_object_with_the_documented_keys(embedder, handbook_
     assert data["timings_ms"]["total"] > 0
 
 
-def test_ask_human_output_lists_sources(embedder, handbook_dir):
+def test_ask_human_output_lists_sources_labelled_in_the_questions_language(embedder, handbook_dir):
     run("ingest", str(handbook_dir), "--knowledge-set", "handbook")
     output = run("ask", "Qual é a operadora do plano de saúde?", "--knowledge-set", "handbook")
     assert "SaúdeMais" in output
-    assert "Sources:" in output and "[1]" in output
+    assert "\nFontes:\n" in output and "Sources:" not in output and "[1]" in output
+
+    output = run("ask", "How many vacation days do I get?", "--knowledge-set", "handbook")
+    assert "25 working days" in output
+    assert "\nSources:\n" in output and "Fontes:" not in output
 
 
 def test_chat_keeps_the_thread_history(embedder, handbook_dir, monkeypatch):

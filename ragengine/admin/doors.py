@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from unfold.admin import ModelAdmin
 
 from ragengine.admin.evaluation import page
-from ragengine.admin.evaluation_forms import PickEvalSetForm
+from ragengine.admin.evaluation_forms import PickEvalSetForm, draft_cases_message
 from ragengine.admin.history import history_link
 from ragengine.evaluation.feedback_cases import eval_cases_from_feedback
 from ragengine.models import ChannelBinding, Feedback
@@ -103,16 +103,16 @@ class FeedbackAdmin(ModelAdmin):
             feedback=list(queryset.select_related("member")),
             eval_set=form.cleaned_data["eval_set"],
         )
-        skipped = []
-        if report.skipped_not_down:
-            skipped.append(f"{report.skipped_not_down} not 👎")
-        if report.skipped_already:
-            skipped.append(f"{report.skipped_already} already there")
         self.message_user(
             request,
-            f"{len(report.created)} draft case(s) added to {form.cleaned_data['eval_set']}"
-            + (f" (skipped: {', '.join(skipped)})" if skipped else "")
-            + ". Fill in their expected facts, then enable them.",
+            draft_cases_message(
+                created=len(report.created),
+                eval_set=form.cleaned_data["eval_set"],
+                skipped={
+                    "not 👎": report.skipped_not_down,
+                    "already there": report.skipped_already,
+                },
+            ),
             messages.SUCCESS,
         )
         return None

@@ -217,3 +217,14 @@ class PickEvalSetForm(forms.Form):
         label="Evaluation set",
         help_text="The draft cases are added here, disabled until their facts are filled in.",
     )
+
+
+def draft_cases_message(*, created: int, eval_set: EvalSet, skipped: dict[str, int]) -> str:
+    """What an "add to evaluation set" action did (feedback or question history):
+    `skipped` maps a reason ("already there") to how many rows it kept out."""
+    reasons = [f"{count} {reason}" for reason, count in skipped.items() if count]
+    return (
+        f"{created} draft case(s) added to {eval_set}"
+        + (f" (skipped: {', '.join(reasons)})" if reasons else "")
+        + ". Fill in their expected facts, then enable them."
+    )

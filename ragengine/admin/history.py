@@ -23,7 +23,7 @@ from django.utils.html import format_html, format_html_join
 from unfold.admin import ModelAdmin
 
 from ragengine.admin.evaluation import page
-from ragengine.admin.evaluation_forms import PickEvalSetForm
+from ragengine.admin.evaluation_forms import PickEvalSetForm, draft_cases_message
 from ragengine.evaluation.feedback_cases import eval_cases_from_history
 from ragengine.models import (
     Document,
@@ -382,16 +382,16 @@ class QuestionRecordAdmin(ModelAdmin):
                 action="add_to_evaluation_set",
             )
         report = eval_cases_from_history(records=records, eval_set=form.cleaned_data["eval_set"])
-        skipped = []
-        if report.skipped_no_text:
-            skipped.append(f"{report.skipped_no_text} without their text")
-        if report.skipped_already:
-            skipped.append(f"{report.skipped_already} already there")
         self.message_user(
             request,
-            f"{len(report.created)} draft case(s) added to {form.cleaned_data['eval_set']}"
-            + (f" (skipped: {', '.join(skipped)})" if skipped else "")
-            + ". Fill in their expected facts, then enable them.",
+            draft_cases_message(
+                created=len(report.created),
+                eval_set=form.cleaned_data["eval_set"],
+                skipped={
+                    "without their text": report.skipped_no_text,
+                    "already there": report.skipped_already,
+                },
+            ),
             messages.SUCCESS,
         )
         return None

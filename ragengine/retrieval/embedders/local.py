@@ -59,6 +59,22 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def verify_model_files(expected: dict[Path, str | None]) -> None:
+    """Refuse to load a model whose files are missing or not the ones pinned (sha256;
+    None: only checked to exist, e.g. a tokenizer)."""
+    for path, sha256 in expected.items():
+        if not path.is_file():
+            raise EmbedderUnavailable(f"Embedding model file missing: {path}")
+        if sha256 is None:
+            continue
+        actual = sha256_of(path)
+        if actual != sha256:
+            raise EmbedderUnavailable(
+                f"Embedding model file {path} has sha256 {actual}, "
+                f"expected {sha256}; refusing to use it."
+            )
+
+
 class LocalOnnxEmbedder:
     """Mean-pooled, L2-normalised MiniLM sentence embeddings.
 
@@ -98,15 +114,9 @@ class LocalOnnxEmbedder:
             import onnxruntime as ort
             from tokenizers import Tokenizer
 
-            for path in (self._files.model, self._files.tokenizer):
-                if not path.is_file():
-                    raise EmbedderUnavailable(f"Embedding model file missing: {path}")
-            actual = sha256_of(self._files.model)
-            if actual != self._expected_sha256:
-                raise EmbedderUnavailable(
-                    f"Embedding model {self._files.model} has sha256 {actual}, "
-                    f"expected {self._expected_sha256}; refusing to use it."
-                )
+            verify_model_files(
+                {self._files.model: self._expected_sha256, self._files.tokenizer: None}
+            )
             tokenizer = Tokenizer.from_file(str(self._files.tokenizer))
             tokenizer.enable_truncation(max_length=MAX_SEQUENCE_TOKENS)
             tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")

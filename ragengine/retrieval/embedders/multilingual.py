@@ -23,7 +23,7 @@ from typing import Final, Literal
 
 import numpy as np
 
-from ragengine.retrieval.embedders.local import EmbedderUnavailable, sha256_of
+from ragengine.retrieval.embedders.local import EmbedderUnavailable, verify_model_files
 
 logger = logging.getLogger(__name__)
 
@@ -118,18 +118,9 @@ class MultilingualE5Embedder:
         with self._lock:
             if self._model is not None:
                 return self._model
-            for path, expected in (
-                (self._files.model, self._expected_sha256),
-                (self._files.engine, self._engine_sha256),
-            ):
-                if not path.is_file():
-                    raise EmbedderUnavailable(f"Embedding model file missing: {path}")
-                actual = sha256_of(path)
-                if actual != expected:
-                    raise EmbedderUnavailable(
-                        f"Embedding model file {path} has sha256 {actual}, "
-                        f"expected {expected}; refusing to use it."
-                    )
+            verify_model_files(
+                {self._files.model: self._expected_sha256, self._files.engine: self._engine_sha256}
+            )
             # Idle OpenMP threads must sleep, not spin: on a busy 2-core machine spinning
             # made one query take ~1.6 s instead of ~40 ms (docs/PERFORMANCE.md). The
             # engine's bundled OpenMP reads this once, when it is first loaded.

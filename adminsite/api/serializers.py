@@ -36,41 +36,44 @@ class TurnSerializer(serializers.Serializer):
 
 
 class AskSerializer(serializers.Serializer):
-    question = serializers.CharField(validators=[no_control_characters])
-    knowledge_sets = serializers.ListField(
-        child=serializers.CharField(max_length=120, validators=[no_control_characters]),
-        required=False,
-        allow_empty=False,
-        max_length=MAX_REQUESTED_SETS,
-        help_text="Narrow the answer to some of the sets this token may read (default: all).",
-    )
-    history = TurnSerializer(
-        many=True,
-        required=False,
-        max_length=MAX_HISTORY_TURNS,
-        help_text="Earlier turns of the conversation, oldest first (follow-up questions).",
-    )
-    stream = serializers.BooleanField(
-        required=False,
-        default=False,
-        help_text="Answer as server-sent events: `delta` events with text as a model writes "
-        "it, then one `answer` event with the whole answer and its sources.",
-    )
-
     def get_fields(self) -> dict:
-        """The question's length limits come from the settings of the running server."""
-        fields = super().get_fields()
+        """Built for each request, not declared: the question's length limits come from the
+        settings of the running server, and building four fields costs less than DRF's
+        deep copy of declared ones (a nested list serializer among them)."""
         low, high = settings.ARANDU_QUESTION_MIN_CHARS, settings.ARANDU_QUESTION_MAX_CHARS
-        fields["question"] = serializers.CharField(
-            min_length=low,
-            max_length=high,
-            validators=[no_control_characters],
-            error_messages={
-                "min_length": f"That question is too short: please use at least {low} characters.",
-                "max_length": f"That question is too long: please keep it under {high} characters.",
-            },
-        )
-        return fields
+        return {
+            "question": serializers.CharField(
+                min_length=low,
+                max_length=high,
+                validators=[no_control_characters],
+                error_messages={
+                    "min_length": f"That question is too short: please use at least {low} "
+                    "characters.",
+                    "max_length": f"That question is too long: please keep it under {high} "
+                    "characters.",
+                },
+            ),
+            "knowledge_sets": serializers.ListField(
+                child=serializers.CharField(max_length=120, validators=[no_control_characters]),
+                required=False,
+                allow_empty=False,
+                max_length=MAX_REQUESTED_SETS,
+                help_text="Narrow the answer to some of the sets this token may read "
+                "(default: all).",
+            ),
+            "history": TurnSerializer(
+                many=True,
+                required=False,
+                max_length=MAX_HISTORY_TURNS,
+                help_text="Earlier turns of the conversation, oldest first (follow-up questions).",
+            ),
+            "stream": serializers.BooleanField(
+                required=False,
+                default=False,
+                help_text="Answer as server-sent events: `delta` events with text as a model "
+                "writes it, then one `answer` event with the whole answer and its sources.",
+            ),
+        }
 
 
 class SourceSerializer(serializers.Serializer):

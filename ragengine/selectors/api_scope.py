@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from ragengine.ask_types import Channel
-from ragengine.models import ApiToken, ApiTokenKind
+from ragengine.models import ApiToken, ApiTokenKind, Member, Workspace
+from ragengine.selectors.plain_rows import knowledge_set_names
 
 
 class TokenScopeOrigin(StrEnum):
@@ -50,20 +51,19 @@ NOT_ALLOWED = (
 def api_scope(*, token: ApiToken) -> TokenScope:
     """The knowledge sets `token` may read."""
 
-    def names(queryset) -> tuple[str, ...]:
-        return tuple(sorted(queryset.order_by().values_list("name", flat=True)))
-
     if token.kind == ApiTokenKind.SERVICE:
-        sets = names(token.knowledge_sets.all())
+        sets = knowledge_set_names(model=ApiToken, pk=token.pk, relation="knowledge_sets")
         if sets:
             return TokenScope(sets, TokenScopeOrigin.TOKEN)
         return TokenScope(refusal=NO_SERVICE_SETS.format(name=token.name))
     member = token.member
-    own = names(member.knowledge_sets.all())
+    own = knowledge_set_names(model=Member, pk=member.pk, relation="knowledge_sets")
     if own:
         return TokenScope(own, TokenScopeOrigin.MEMBER)
     if member.workspace_id:
-        defaults = names(member.workspace.default_knowledge_sets.all())
+        defaults = knowledge_set_names(
+            model=Workspace, pk=member.workspace_id, relation="default_knowledge_sets"
+        )
         if defaults:
             return TokenScope(defaults, TokenScopeOrigin.WORKSPACE)
     return TokenScope(refusal=NO_MEMBER_SETS.format(member=member.display_name))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -98,7 +98,7 @@ class SpendTotals:
     newest_in_flight: datetime | None = None
 
 
-_PG_TOTALS = """
+_TOTALS_SQL = """
 SELECT
   SUM(cost + reserved) FILTER (WHERE live AND created_at >= %(day)s),
   SUM(cost + reserved) FILTER (WHERE live AND created_at >= %(month)s),
@@ -115,16 +115,23 @@ FROM (
   FROM {table} WHERE member_id = %(member)s AND created_at >= %(since)s
 ) AS rows
 """
+# SQLite keeps 15 significant digits of a decimal sum (a float): Django's own converter.
+_SQLITE_DECIMAL = Context(prec=15).create_decimal_from_float
 
 
 def member_totals(*, member: Member, periods: Periods, now: datetime) -> SpendTotals:
     """Everything the budget and rate checks need in ONE query (they run it under the
     member lock).
 
-    On PostgreSQL the same aggregate is sent as plain SQL: it runs on every question and
-    building it through the ORM cost more than executing it (docs/PERFORMANCE.md §6)."""
-    if connection.vendor == "postgresql":
-        return _pg_totals(member, periods, now)
+    On PostgreSQL and SQLite the aggregate is sent as plain SQL: it runs on every question,
+    cached answers too, and building it through the ORM cost more than executing it
+    (docs/PERFORMANCE.md §6 and §17). Other databases get the same aggregate from the ORM."""
+    if connection.vendor in ("postgresql", "sqlite"):
+        return _plain_totals(member, periods, now)
+    return _orm_totals(member, periods, now)
+
+
+def _orm_totals(member: Member, periods: Periods, now: datetime) -> SpendTotals:
     spend = live_spend_filter(now)
     quota = Q(counts_toward_quota=True)
     amount = F("cost") + F("reserved")
@@ -156,19 +163,30 @@ def member_totals(*, member: Member, periods: Periods, now: datetime) -> SpendTo
     )
 
 
-def _pg_totals(member: Member, periods: Periods, now: datetime) -> SpendTotals:
+def _plain_totals(member: Member, periods: Periods, now: datetime) -> SpendTotals:
+    """The ORM's aggregate as plain SQL, with the backend's own conversions of datetimes
+    (SQLite keeps them as text) and decimals both ways."""
+    when = connection.ops.adapt_datetimefield_value
     params = {
-        "day": periods.day_start,
-        "month": periods.month_start,
-        "hour": periods.hour_start,
-        "stale": now - reservation_life(),
+        "day": when(periods.day_start),
+        "month": when(periods.month_start),
+        "hour": when(periods.hour_start),
+        "stale": when(now - reservation_life()),
         "member": member.pk,
-        "since": min(periods.month_start, periods.hour_start),
+        "since": when(min(periods.month_start, periods.hour_start)),
     }
     with connection.cursor() as cursor:
-        cursor.execute(_PG_TOTALS.format(table=UsageRecord._meta.db_table), params)
+        cursor.execute(_TOTALS_SQL.format(table=UsageRecord._meta.db_table), params)
         (day, month, hour_n, day_n, oldest, day_res, month_res, in_flight, newest) = (
             cursor.fetchone()
+        )
+    if connection.vendor == "sqlite":
+        day, month, day_res, month_res = (
+            None if v is None else _SQLITE_DECIMAL(v) for v in (day, month, day_res, month_res)
+        )
+        oldest, newest = (
+            connection.ops.convert_datetimefield_value(v, None, connection)
+            for v in (oldest, newest)
         )
     return SpendTotals(
         day_spent=day or ZERO,

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from ragengine.models import ApiToken, ApiTokenKind, KnowledgeSet, Member
 from ragengine.models.api_tokens import TOKEN_PREFIX
+from ragengine.selectors.plain_rows import api_token_by_lookup
 
 logger = logging.getLogger(__name__)
 
@@ -104,10 +105,7 @@ def api_token_authenticate(*, plain: str, now: datetime | None = None) -> TokenC
     lookup, _, secret = rest.partition("_")
     if prefix != TOKEN_PREFIX or len(lookup) != 12 or not secret:
         return TokenCheck(problem=INVALID_TOKEN)
-    try:  # get(): no ORDER BY to build on every request
-        token = ApiToken.objects.select_related("member").get(lookup=lookup)
-    except ApiToken.DoesNotExist:
-        token = None
+    token = api_token_by_lookup(lookup=lookup)  # one plain query, its member attached
     # Compared in constant time; an unknown lookup costs the same hash as a known one.
     expected = token.secret_hash if token is not None else "0" * 64
     if not hmac.compare_digest(_hash(plain), expected) or token is None:

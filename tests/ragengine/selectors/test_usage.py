@@ -47,8 +47,8 @@ def test_live_reservations_count_and_stale_ones_do_not():
     assert member_spend(member=member, since=now - timedelta(days=1), now=now) == Decimal("0.2")
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="the plain-SQL path is PostgreSQL's")
-def test_postgres_totals_match_the_orm_aggregate(monkeypatch):
+def test_plain_sql_totals_match_the_orm_aggregate():
+    """PostgreSQL and SQLite run the aggregate as plain SQL; the ORM's is the reference."""
     member = MemberFactory()
     now = datetime.now(UTC)
     UsageRecordFactory(member=member, cost=Decimal("0.40"), created_at=now - timedelta(minutes=10))
@@ -59,14 +59,30 @@ def test_postgres_totals_match_the_orm_aggregate(monkeypatch):
         counts_toward_quota=False,
     )
     UsageRecordFactory(member=member, cost=Decimal("9.00"), created_at=now - timedelta(days=45))
+    UsageRecordFactory(member=MemberFactory(), cost=Decimal("5.00"), created_at=now)
     UsageRecord.objects.create(member=member, reserved=Decimal("0.25"), request_id="live")
     stale = UsageRecord.objects.create(member=member, reserved=Decimal("7"), request_id="old")
     UsageRecord.objects.filter(pk=stale.pk).update(created_at=now - timedelta(minutes=30))
     periods = periods_at(now)
 
     plain = member_totals(member=member, periods=periods, now=now)
-    monkeypatch.setattr(usage.connection, "vendor", "other")
-    orm = member_totals(member=member, periods=periods, now=now)
+    orm = usage._orm_totals(member, periods, now)
 
+    assert connection.vendor in ("postgresql", "sqlite")  # the plain path ran
     assert plain == orm
     assert plain.hour_questions == 3  # the two recent reservations count as questions
+    assert plain.day_reserved == Decimal("0.25")  # the stale reservation no longer counts
+    assert plain.in_flight == 1
+    assert plain.oldest_in_hour is not None and plain.oldest_in_hour.tzinfo is not None
+    assert plain.oldest_in_hour <= now - timedelta(minutes=30)
+
+
+def test_plain_sql_totals_of_a_member_without_usage_are_zero():
+    member = MemberFactory()
+    now = datetime.now(UTC)
+
+    totals = member_totals(member=member, periods=periods_at(now), now=now)
+
+    assert totals == usage._orm_totals(member, periods_at(now), now)
+    assert (totals.day_spent, totals.month_spent, totals.hour_questions) == (Decimal("0"), 0, 0)
+    assert totals.oldest_in_hour is None and totals.newest_in_flight is None

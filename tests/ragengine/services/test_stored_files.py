@@ -5,8 +5,8 @@ their file; a file missing from the storage fails with the reason."""
 from __future__ import annotations
 
 import pytest
-from django.core.files.base import ContentFile
 from django.core.files import File
+from django.core.files.base import ContentFile
 from django.core.files.storage import Storage, default_storage
 
 from ragengine.models import Document, DocumentStatus

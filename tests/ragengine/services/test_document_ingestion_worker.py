@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import signal
 import sqlite3
 import threading
@@ -72,8 +73,6 @@ def embeddings_url():
 
 @pytest.fixture
 def setup(tmp_path, embeddings_url):
-    import os
-
     env = {
         k: v
         for k, v in os.environ.items()
@@ -89,7 +88,11 @@ def setup(tmp_path, embeddings_url):
         ARANDU_EMBEDDER_API_KEY_ENV="ARANDU_TEST_OPENAI_API_KEY",
         ARANDU_TEST_OPENAI_API_KEY="sk-test-fake-key",
     )
-    django(env, "from django.core.management import call_command; call_command('migrate', interactive=False, verbosity=0)")  # fmt: skip
+    django(
+        env,
+        "from django.core.management import call_command; "
+        "call_command('migrate', interactive=False, verbosity=0)",
+    )
     return env, tmp_path / "data" / "arandu.sqlite3", tmp_path
 
 
@@ -160,7 +163,8 @@ def test_a_worker_killed_mid_ingestion_is_swept_and_a_new_worker_finishes(setup)
     assert (
         rows(
             db,
-            "SELECT COUNT(*) FROM ragengine_document WHERE status IN ('queued', 'parsing', 'embedding')",
+            "SELECT COUNT(*) FROM ragengine_document "
+            "WHERE status IN ('queued', 'parsing', 'embedding')",
         )[0][0]
         == 0
     )

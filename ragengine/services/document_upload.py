@@ -5,7 +5,8 @@ An upload is kept at `<set slug>/<file name>`: uploading a file of the same name
 same set again replaces that document (its chunks are swapped atomically by ingestion;
 unchanged bytes are not queued at all). The same bytes under another name are refused as a
 duplicate. Uploads into one set are serialised by a row lock on the set, so two admins
-uploading the same file at once end with one document.
+uploading the same file at once end with one document. A JSON/JSONL export is stored the
+same way as an `export` row; ingestion makes its records documents (`ingest_exports`).
 """
 
 from __future__ import annotations

@@ -135,7 +135,13 @@ class DocumentAdmin(ModelAdmin):
         """An export links to its records; a record to its export."""
         changelist = reverse("admin:ragengine_document_changelist")
         if obj.kind == DocumentKind.EXPORT:
-            return format_html('<a href="{}?parent__id__exact={}">records</a>', changelist, obj.pk)
+            count = (obj.metadata or {}).get("records")
+            return format_html(
+                '<a href="{}?parent__id__exact={}">{}</a>',
+                changelist,
+                obj.pk,
+                "records" if count is None else f"{count} record{'' if count == 1 else 's'}",
+            )
         if obj.parent_id:
             url = reverse("admin:ragengine_document_change", args=[obj.parent_id])
             return format_html('<a href="{}">{}</a>', url, obj.parent.title)

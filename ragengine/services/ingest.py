@@ -116,6 +116,7 @@ class _Ingestor:
         self.limits = DocumentLimits(
             max_paragraphs=settings.ARANDU_MAX_DOC_PARAGRAPHS,
             max_chars=settings.ARANDU_MAX_DOC_CHARS,
+            max_records=settings.ARANDU_MAX_RECORDS_PER_FILE,
         )
         self.timeout_s = settings.ARANDU_PARSE_TIMEOUT_S
         self.parser = registry.get_parse_worker()
@@ -156,6 +157,7 @@ class _Ingestor:
         progress = self.export_progress
         if progress is not None and progress.export is not None:
             document.kind, document.parent = DocumentKind.RECORD, progress.export
+            document.uploaded_by = progress.export.uploaded_by
         elif found is None and "#" in source:
             document.kind = DocumentKind.RECORD
         elif found is None and PurePath(source).suffix.lower() in RECORD_EXTENSIONS:

@@ -78,7 +78,9 @@ class ExportProgress:
             return
         Document.objects.filter(knowledge_set_id=export.knowledge_set_id).filter(
             Q(source__startswith=f"{export.source}#")
-        ).exclude(parent=export).update(parent=export, kind=DocumentKind.RECORD)
+        ).exclude(parent=export, uploaded_by=export.uploaded_by).update(
+            parent=export, kind=DocumentKind.RECORD, uploaded_by=export.uploaded_by
+        )
         metadata = {**export.metadata, "records_done": self.total}
         Document.objects.filter(pk=export.pk).update(
             status=DocumentStatus.READY,

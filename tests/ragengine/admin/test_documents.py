@@ -138,7 +138,8 @@ def test_a_jsonl_export_becomes_an_export_whose_records_are_listed_as_documents(
     listing = admin_client.get(reverse("admin:ragengine_document_changelist")).content.decode()
     assert "Ready (2 records, 1 skipped)" in listing
     assert "1 record skipped: Line 3 is not valid JSON" in listing
-    assert f'href="/admin/ragengine/document/?parent__id__exact={faq.pk}"' in listing
+    assert f'href="/admin/ragengine/document/?parent__id__exact={faq.pk}">2 records</a>' in listing
+    assert all(r.uploaded_by == "admin" for r in records)  # as the export was
     only_records = admin_client.get(
         reverse("admin:ragengine_document_changelist") + f"?parent__id__exact={faq.pk}"
     )

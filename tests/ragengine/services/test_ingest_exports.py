@@ -251,3 +251,11 @@ def test_moving_a_record_moves_its_export(
 
     assert len(queued) == 1
     assert Document.objects.get(pk=export.pk).status == DocumentStatus.QUEUED
+
+
+def test_an_export_with_too_many_records_fails_whole(embedder, facilities, settings):
+    settings.ARANDU_MAX_RECORDS_PER_FILE = 2
+    export = upload_and_ingest(facilities, "faq.jsonl", jsonl(FAQ))
+    assert export.status == DocumentStatus.FAILED
+    assert "more than 2 records, the limit for one export" in export.error
+    assert not Document.objects.filter(parent=export).exists()

@@ -97,7 +97,7 @@ def test_upload_watch_ask_reingest_delete(start_arandu, browser, screenshots, tm
     page.screenshot(path=screenshots / "documents-02-list.png", full_page=True)
 
     # Its records are documents of their own, listed from the export's row.
-    export_row.get_by_role("link", name="2 records").click()
+    export_row.get_by_role("link", name="records").click()  # "2 records" once reloaded
     page.wait_for_url(re.compile(r".*\?parent__id__exact=\d+$"))
     rows = page.locator("#result_list tbody tr")
     assert rows.count() == 2

@@ -289,6 +289,8 @@ ARANDU_MAX_FILE_MB = env.float("ARANDU_MAX_FILE_MB", default=20.0)
 # One document's caps and one file's parse time (a child process killed at the deadline).
 ARANDU_MAX_DOC_PARAGRAPHS = env.int("ARANDU_MAX_DOC_PARAGRAPHS", default=50_000)
 ARANDU_MAX_DOC_CHARS = env.int("ARANDU_MAX_DOC_CHARS", default=5_000_000)
+# Records one JSON/JSONL export may hold (each becomes a document).
+ARANDU_MAX_RECORDS_PER_FILE = env.int("ARANDU_MAX_RECORDS_PER_FILE", default=100_000)
 ARANDU_PARSE_TIMEOUT_S = env.float("ARANDU_PARSE_TIMEOUT_S", default=60.0)
 ARANDU_QUESTION_MIN_CHARS = env.int("ARANDU_QUESTION_MIN_CHARS", default=3)
 ARANDU_QUESTION_MAX_CHARS = env.int("ARANDU_QUESTION_MAX_CHARS", default=1000)
@@ -360,6 +362,7 @@ _require(ARANDU_MAX_FILE_MB > 0, "ARANDU_MAX_FILE_MB must be positive.")
 _require(ARANDU_QUESTION_RETENTION_DAYS >= 0, "ARANDU_QUESTION_RETENTION_DAYS must be 0 or more.")
 _require(ARANDU_MAX_DOC_PARAGRAPHS >= 1, "ARANDU_MAX_DOC_PARAGRAPHS must be at least 1.")
 _require(ARANDU_MAX_DOC_CHARS >= 1, "ARANDU_MAX_DOC_CHARS must be at least 1.")
+_require(ARANDU_MAX_RECORDS_PER_FILE >= 1, "ARANDU_MAX_RECORDS_PER_FILE must be at least 1.")
 _require(ARANDU_PARSE_TIMEOUT_S > 0, "ARANDU_PARSE_TIMEOUT_S must be positive (seconds).")
 _require(
     1 <= ARANDU_QUESTION_MIN_CHARS <= ARANDU_QUESTION_MAX_CHARS,

@@ -7,9 +7,11 @@ from datetime import date
 
 from django.conf import settings
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from ragengine.models import Document
+from ragengine.models import Document, DocumentKind
+from ragengine.selectors.knowledge import export_records
 from ragengine.selectors.usage_report import GROUPS, PERIODS
 
 # Report days outside these years can't hold usage (and would overflow calendar math).
@@ -141,10 +143,31 @@ class KnowledgeSetListSerializer(serializers.Serializer):
     )
 
 
+class ExportRecordsSerializer(serializers.Serializer):
+    total = serializers.IntegerField(help_text="The export's records that are documents.")
+    ready = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    in_progress = serializers.IntegerField()
+    skipped = serializers.IntegerField(
+        help_text="Records of the file that could not be used (see `skipped_reasons`)."
+    )
+    in_file = serializers.IntegerField(help_text="Usable records in the file last read.")
+    done = serializers.IntegerField(help_text="Of those, ingested so far (progress).")
+
+
 class DocumentSerializer(serializers.ModelSerializer):
     url = serializers.SerializerMethodField()
     knowledge_set = serializers.CharField(source="knowledge_set.name")
     filename = serializers.SerializerMethodField()
+    parent = serializers.SerializerMethodField(
+        help_text="A record's export (its URL); null for other documents."
+    )
+    records = serializers.SerializerMethodField(
+        help_text="An export's records by state; null for other documents."
+    )
+    skipped_reasons = serializers.SerializerMethodField(
+        help_text="Why records of an export were skipped (the first 20)."
+    )
 
     class Meta:
         model = Document
@@ -154,6 +177,10 @@ class DocumentSerializer(serializers.ModelSerializer):
             "knowledge_set",
             "title",
             "filename",
+            "kind",
+            "parent",
+            "records",
+            "skipped_reasons",
             "status",
             "error",
             "chunk_count",
@@ -165,9 +192,26 @@ class DocumentSerializer(serializers.ModelSerializer):
         ]
 
     def get_url(self, document: Document) -> str:
-        path = reverse("api:document", args=[document.pk])
+        return self._url(document.pk)
+
+    def _url(self, document_id: int) -> str:
+        path = reverse("api:document", args=[document_id])
         request = self.context.get("request")
         return request.build_absolute_uri(path) if request is not None else path
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_parent(self, document: Document) -> str | None:
+        return self._url(document.parent_id) if document.parent_id else None
+
+    @extend_schema_field(ExportRecordsSerializer(allow_null=True))
+    def get_records(self, document: Document) -> dict | None:
+        if document.kind != DocumentKind.EXPORT:
+            return None
+        return export_records(export=document)
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_skipped_reasons(self, document: Document) -> list[str]:
+        return list(document.metadata.get("skipped_reasons") or [])
 
     def get_filename(self, document: Document) -> str:
         return str(document.metadata.get("filename") or document.source.rsplit("/", 1)[-1])

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.utils import display_for_value
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
@@ -18,8 +19,13 @@ from unfold.admin import ModelAdmin, TabularInline
 
 from ragengine.admin.confirm import destructive_action
 from ragengine.admin.document_forms import DocumentUploadForm, MoveForm
-from ragengine.models import Chunk, Document, DocumentStatus, KnowledgeSet
-from ragengine.selectors.knowledge import MAX_POLLED, documents_status
+from ragengine.models import Chunk, Document, DocumentKind, DocumentStatus, KnowledgeSet
+from ragengine.selectors.knowledge import (
+    MAX_POLLED,
+    document_label,
+    document_notes,
+    documents_status,
+)
 from ragengine.services.document_ingestion import documents_move, documents_reingest
 from ragengine.services.document_upload import (
     UploadResult,
@@ -43,6 +49,11 @@ class ChunkInline(TabularInline):
         return False
 
 
+def _when(moment) -> str:
+    """A time as the admin's list shows a date-time field (the same text when polled)."""
+    return str(display_for_value(moment, "-")) if moment else "-"
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
@@ -51,7 +62,7 @@ def _delete_consequence(modeladmin, request: HttpRequest, queryset: QuerySet) ->
     n = queryset.count()
     return (
         f"{_plural(n, 'document')} will be deleted with their chunks, which leave the vector "
-        "store at once; uploaded files are deleted too."
+        "store at once; uploaded files are deleted too, and an export with all its records."
     )
 
 
@@ -63,18 +74,21 @@ class DocumentAdmin(ModelAdmin):
         "status_badge",
         "chunks",
         "size",
+        "export",
         "uploaded_by",
         "created_at",
-        "ingested_at",
+        "ingested",
         "short_error",
     )
-    list_filter = ("status", "knowledge_set", "mime_type")
+    list_filter = ("status", "kind", "knowledge_set", "mime_type")
     search_fields = ("title", "source", "error", "uploaded_by")
-    list_select_related = ("knowledge_set",)
+    list_select_related = ("knowledge_set", "parent")
     date_hierarchy = "created_at"
     fields = (
         "title",
         "knowledge_set",
+        "kind",
+        "parent",
         "status",
         "error",
         "source",
@@ -105,7 +119,7 @@ class DocumentAdmin(ModelAdmin):
             '<span class="doc-status" data-document-status="{}" data-state="{}">{}</span>',
             obj.pk,
             obj.status,
-            obj.get_status_display(),
+            document_label(status=obj.status, kind=obj.kind, metadata=obj.metadata or {}),
         )
 
     @admin.display(description="chunks", ordering="chunk_count")
@@ -116,9 +130,33 @@ class DocumentAdmin(ModelAdmin):
     def size(self, obj: Document) -> str:
         return filesizeformat(obj.size_bytes)
 
+    @admin.display(description="export")
+    def export(self, obj: Document) -> str:
+        """An export links to its records; a record to its export."""
+        changelist = reverse("admin:ragengine_document_changelist")
+        if obj.kind == DocumentKind.EXPORT:
+            count = (obj.metadata or {}).get("records")
+            return format_html(
+                '<a href="{}?parent__id__exact={}">{}</a>',
+                changelist,
+                obj.pk,
+                "records" if count is None else f"{count} record{'' if count == 1 else 's'}",
+            )
+        if obj.parent_id:
+            url = reverse("admin:ragengine_document_change", args=[obj.parent_id])
+            return format_html('<a href="{}">{}</a>', url, obj.parent.title)
+        return ""
+
+    @admin.display(description="ingested at", ordering="ingested_at")
+    def ingested(self, obj: Document) -> str:
+        return format_html(
+            '<span data-document-ingested="{}">{}</span>', obj.pk, _when(obj.ingested_at)
+        )
+
     @admin.display(description="error")
     def short_error(self, obj: Document) -> str:
-        shown = (obj.error[:120] + "…") if len(obj.error) > 120 else obj.error
+        error = obj.error or document_notes(kind=obj.kind, metadata=obj.metadata)
+        shown = (error[:120] + "…") if len(error) > 120 else error
         return format_html('<span data-document-error="{}">{}</span>', obj.pk, shown)
 
     # --- pages --------------------------------------------------------------------------
@@ -219,7 +257,10 @@ class DocumentAdmin(ModelAdmin):
             raise PermissionDenied
         raw = request.GET.get("ids", "").split(",")[:MAX_POLLED]
         ids = [int(x) for x in raw if x.strip().isdigit() and len(x.strip()) < 19]
-        return JsonResponse({"documents": documents_status(document_ids=ids)})
+        documents = documents_status(document_ids=ids)
+        for shown in documents.values():
+            shown["ingested_at"] = _when(shown["ingested_at"])
+        return JsonResponse({"documents": documents})
 
     # --- actions ------------------------------------------------------------------------
     def get_actions(self, request: HttpRequest):

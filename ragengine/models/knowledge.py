@@ -49,8 +49,22 @@ class DocumentStatus(models.TextChoices):
         return (cls.QUEUED, cls.PARSING, cls.EMBEDDING)
 
 
+class DocumentKind(models.TextChoices):
+    """A document is a file, a JSON/JSONL export (a container whose records are the
+    documents that answer: it has no chunks of its own), or one record of an export."""
+
+    FILE = "file", "File"
+    EXPORT = "export", "Export"
+    RECORD = "record", "Record"
+
+
 class Document(models.Model):
     """One source file (or one record of a JSON/JSONL export) in a knowledge set.
+
+    An uploaded export is a row of kind `export` (its status is the reading of the file;
+    `metadata` holds its record counts); each record is a row of kind `record` whose
+    `parent` is the export, so deleting, re-ingesting or moving the export does the same
+    to all its records.
 
     `content_hash` is the hash of the bytes last seen; `indexed_hash` the hash whose
     chunks are in the vector store. They differ while a change is being applied, or
@@ -62,6 +76,17 @@ class Document(models.Model):
     )
     title = models.CharField(max_length=500)
     source = models.CharField(max_length=1000, help_text="File path or URL the text came from.")
+    kind = models.CharField(
+        max_length=10, choices=DocumentKind.choices, default=DocumentKind.FILE, db_index=True
+    )
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="records",
+        help_text="The export this record came from.",
+    )
     mime_type = models.CharField(max_length=120, blank=True)
     size_bytes = models.PositiveBigIntegerField(default=0)
     content_hash = models.CharField(max_length=64, blank=True)

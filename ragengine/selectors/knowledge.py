@@ -9,7 +9,7 @@ from datetime import datetime
 
 from django.db.models import Count, Max, Sum
 
-from ragengine.models import ChannelBinding, Document, DocumentStatus, KnowledgeSet
+from ragengine.models import ChannelBinding, Document, DocumentKind, DocumentStatus, KnowledgeSet
 
 MAX_POLLED = 500
 
@@ -54,18 +54,86 @@ def knowledge_set_summary(*, knowledge_set: KnowledgeSet) -> KnowledgeSetSummary
 
 
 def documents_status(*, document_ids: Iterable[int]) -> dict[str, dict]:
-    """Status, label, chunk count and error of the given documents (at most MAX_POLLED;
-    ids that do not exist are left out)."""
+    """Status, label (an export's with its records: "Ready (120 records)"), chunk count,
+    error (an export's skipped records) and time of ingestion of the given documents (at
+    most MAX_POLLED; ids that do not exist are left out)."""
     ids = list(document_ids)[:MAX_POLLED]
-    rows = Document.objects.filter(pk__in=ids).values("pk", "status", "chunk_count", "error")
-    labels = dict(DocumentStatus.choices)
+    rows = Document.objects.filter(pk__in=ids).values(
+        "pk", "status", "kind", "chunk_count", "error", "metadata", "ingested_at"
+    )
     return {
         str(row["pk"]): {
             "status": row["status"],
-            "label": labels.get(row["status"], row["status"]),
+            "label": document_label(
+                status=row["status"], kind=row["kind"], metadata=row["metadata"] or {}
+            ),
             "chunks": row["chunk_count"],
-            "error": row["error"],
+            "error": row["error"] or document_notes(kind=row["kind"], metadata=row["metadata"]),
+            "ingested_at": row["ingested_at"],
             "done": row["status"] not in DocumentStatus.in_progress(),
         }
         for row in rows
     }
+
+
+def document_label(*, status: str, kind: str, metadata: dict) -> str:
+    label = dict(DocumentStatus.choices).get(status, status)
+    if kind != DocumentKind.EXPORT:
+        return label
+    return export_label(status=status, label=label, metadata=metadata)
+
+
+def document_notes(*, kind: str, metadata: dict | None) -> str:
+    """What an admin should know about a document that is not an error: an export's
+    skipped records."""
+    return export_notes(metadata or {}) if kind == DocumentKind.EXPORT else ""
+
+
+def export_records(*, export: Document) -> dict[str, int]:
+    """An export's records by state, for the API: total, ready, failed, in progress, and
+    skipped (records of the file that could not be used, so never became documents)."""
+    by_status = dict(
+        Document.objects.filter(parent=export)
+        .order_by()
+        .values_list("status")
+        .annotate(n=Count("pk"))
+        .values_list("status", "n")
+    )
+    in_progress = sum(by_status.get(s, 0) for s in DocumentStatus.in_progress())
+    return {
+        "total": sum(by_status.values()),
+        "ready": by_status.get(DocumentStatus.READY, 0),
+        "failed": by_status.get(DocumentStatus.FAILED, 0),
+        "in_progress": in_progress,
+        "skipped": int(export.metadata.get("skipped") or 0),
+        "in_file": int(export.metadata.get("records") or 0),
+        "done": int(export.metadata.get("records_done") or 0),
+    }
+
+
+def export_label(*, status: str, label: str, metadata: dict) -> str:
+    """An export's status as admins read it: "Embedding (40 of 120 records)",
+    "Ready (118 records, 2 skipped)"; other documents keep their plain label."""
+    total = metadata.get("records")
+    if total is None or status in (DocumentStatus.QUEUED, DocumentStatus.PARSING):
+        return label
+    if status == DocumentStatus.EMBEDDING:
+        return f"{label} ({metadata.get('records_done', 0)} of {_records(total)})"
+    if status == DocumentStatus.READY:
+        skipped = metadata.get("skipped") or 0
+        return f"{label} ({_records(total)}" + (f", {skipped} skipped)" if skipped else ")")
+    return label
+
+
+def export_notes(metadata: dict) -> str:
+    """Why records of an export were skipped, for the admin's error column."""
+    skipped = metadata.get("skipped") or 0
+    if not skipped:
+        return ""
+    reasons = " ".join(metadata.get("skipped_reasons") or [])
+    word = "record" if skipped == 1 else "records"
+    return f"{skipped} {word} skipped: {reasons}"
+
+
+def _records(n: int) -> str:
+    return f"{n} record" + ("" if n == 1 else "s")

@@ -13,18 +13,19 @@ import logging
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from datetime import datetime, timedelta
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django_q.tasks import async_task
 
 from ragengine.models import Document, DocumentStatus, KnowledgeSet
 from ragengine.retrieval import registry
-from ragengine.services.ingest import documents_ingest_paths
+from ragengine.services.ingest import StoredFile, documents_ingest_paths, documents_ingest_stored
 from ragengine.services.knowledge import KnowledgeSetError, knowledge_set_bump_version
+from ragengine.services.stored_files import GONE, stored_exists, stored_name, stored_read
 
 logger = logging.getLogger(__name__)
 
@@ -106,27 +107,40 @@ def documents_ingest(*, document_ids: Sequence[int]) -> dict[int, str]:
 
 def _ingest_group(documents: list[Document]) -> dict[int, str]:
     """One ingestion run for documents of one set; the reason each one might still lack
-    (the run's failure, when it stopped before reaching them)."""
+    (the run's failure, when it stopped before reaching them). Uploads are read through
+    the storage, files ingested from a folder from their path."""
     paths: set[Path] = set()
+    stored: dict[str, StoredFile] = {}
+    max_bytes = int(settings.ARANDU_MAX_FILE_MB * 1024 * 1024)
     for document in documents:
-        path = Path(document.source.split("#", 1)[0])
-        if path.exists():
-            paths.add(path)
-        else:
-            _failed(document, "The file is gone; upload it again.")
-    reason = "Ingestion ended without a result for this document; try again."
-    if paths:
-        try:
-            documents_ingest_paths(paths=sorted(paths), knowledge_set=documents[0].knowledge_set)
-        except FileNotFoundError:
-            reason = "The file is gone; upload it again."
-        except KnowledgeSetError as exc:
-            reason = str(exc)
-        except Exception as exc:  # no row may stay in progress
-            logger.exception(
-                "document ingestion failed", extra={"documents": [d.pk for d in documents]}
+        file_source = document.source.split("#", 1)[0]
+        name = stored_name(source=file_source)
+        if name is not None and stored_exists(name=name):
+            stored[file_source] = StoredFile(
+                source=file_source,
+                filename=PurePath(name).name,
+                read=lambda name=name: stored_read(name=name, max_bytes=max_bytes),
             )
-            reason = f"Ingestion failed unexpectedly ({type(exc).__name__}); try again."
+        elif name is None and Path(file_source).exists():
+            paths.add(Path(file_source))
+        else:
+            _failed(document, GONE)
+    reason = "Ingestion ended without a result for this document; try again."
+    knowledge_set = documents[0].knowledge_set
+    try:
+        if stored:
+            documents_ingest_stored(files=list(stored.values()), knowledge_set=knowledge_set)
+        if paths:
+            documents_ingest_paths(paths=sorted(paths), knowledge_set=knowledge_set)
+    except FileNotFoundError:
+        reason = GONE
+    except KnowledgeSetError as exc:
+        reason = str(exc)
+    except Exception as exc:  # no row may stay in progress
+        logger.exception(
+            "document ingestion failed", extra={"documents": [d.pk for d in documents]}
+        )
+        reason = f"Ingestion failed unexpectedly ({type(exc).__name__}); try again."
     return {document.pk: reason for document in documents}
 
 
@@ -158,8 +172,9 @@ def _failed(document: Document, message: str) -> None:
 
 
 def document_move(*, document_id: int, knowledge_set_id: int) -> str:
-    """Move a document to another knowledge set: its chunks leave the store at once, then
-    it is ingested again into the new set. Returns its status afterwards."""
+    """Move a document (an export with all its records) to another knowledge set: its
+    chunks leave the store at once, then it is ingested again into the new set. Returns
+    its status afterwards."""
     with document_lock(document_id):
         document = Document.objects.filter(pk=document_id).first()
         target = KnowledgeSet.objects.filter(pk=knowledge_set_id).first()
@@ -170,35 +185,55 @@ def document_move(*, document_id: int, knowledge_set_id: int) -> str:
             return DocumentStatus.FAILED
         if document.knowledge_set_id == target.pk:
             return document.status
-        if Document.objects.filter(knowledge_set=target, source=document.source).exists():
+        taken = Q(source=document.source) | Q(source__startswith=f"{document.source}#")
+        if Document.objects.filter(taken, knowledge_set=target).exists():
             _failed(document, f"Not moved: “{target.name}” already has a document from this file.")
             return DocumentStatus.FAILED
-        registry.get_vector_store().delete_documents(document_ids=[str(document.pk)])
+        moving = [
+            document.pk,
+            *Document.objects.filter(parent=document).values_list("pk", flat=True),
+        ]
+        registry.get_vector_store().delete_documents(document_ids=[str(pk) for pk in moving])
         with transaction.atomic():
             old_set = document.knowledge_set_id
-            Document.objects.filter(pk=document.pk).update(
+            Document.objects.filter(pk__in=moving).update(
                 knowledge_set=target,
                 status=DocumentStatus.QUEUED,
                 indexed_hash="",
                 updated_at=timezone.now(),
             )
             knowledge_set_bump_version(knowledge_set_id=old_set)
-    logger.info("document moved", extra={"document_id": document_id, "knowledge_set": target.name})
-    return document_ingest(document_id=document_id)
+    logger.info(
+        "document moved",
+        extra={"document_id": document_id, "knowledge_set": target.name, "documents": len(moving)},
+    )
+    status = document_ingest(document_id=document_id)
+    # Records the file no longer holds were removed; any left queued ended with the export.
+    Document.objects.filter(parent_id=document_id, status=DocumentStatus.QUEUED).update(
+        status=status, error="" if status == DocumentStatus.READY else _error_of(document_id)
+    )
+    return status
+
+
+def _error_of(document_id: int) -> str:
+    return Document.objects.filter(pk=document_id).values_list("error", flat=True).first() or ""
 
 
 def documents_move(*, documents: Sequence[Document], knowledge_set: KnowledgeSet) -> int:
-    """Queue moves to `knowledge_set`; returns how many were queued."""
+    """Queue moves to `knowledge_set`; returns how many were queued. A record of an
+    uploaded export moves with its export (alone, the next reading of the file would
+    bring it back)."""
     count = 0
+    movers = {d.parent_id or d.pk: d.knowledge_set_id for d in documents}
     with transaction.atomic():
-        for document in documents:
-            if document.knowledge_set_id == knowledge_set.pk:
+        for pk, set_id in movers.items():
+            if set_id == knowledge_set.pk:
                 continue
-            Document.objects.filter(pk=document.pk).update(
+            Document.objects.filter(pk=pk).update(
                 status=DocumentStatus.QUEUED, error="", ingest_attempts=0, updated_at=timezone.now()
             )
             transaction.on_commit(
-                lambda pk=document.pk: async_task(
+                lambda pk=pk: async_task(
                     "ragengine.tasks.document_move_task", pk, knowledge_set.pk, group="ingest"
                 )
             )

@@ -5,7 +5,8 @@ An upload is kept at `<set slug>/<file name>`: uploading a file of the same name
 same set again replaces that document (its chunks are swapped atomically by ingestion;
 unchanged bytes are not queued at all). The same bytes under another name are refused as a
 duplicate. Uploads into one set are serialised by a row lock on the set, so two admins
-uploading the same file at once end with one document.
+uploading the same file at once end with one document. A JSON/JSONL export is stored the
+same way as an `export` row; ingestion makes its records documents (`ingest_exports`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePath
+from pathlib import PurePath
 from typing import Literal
 
 from django.conf import settings
@@ -25,16 +26,17 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils.text import get_valid_filename, slugify
 
-from ragengine.models import Document, DocumentStatus, KnowledgeSet
+from ragengine.models import Document, DocumentKind, DocumentStatus, KnowledgeSet
 from ragengine.retrieval.parsers import RECORD_EXTENSIONS, SUPPORTED_EXTENSIONS
 from ragengine.services.document_ingestion import document_lock, document_queue_ingest
 from ragengine.services.knowledge import documents_delete
+from ragengine.services.stored_files import stored_delete, upload_source
 
 logger = logging.getLogger(__name__)
 
 MAX_NAME_CHARS = 150
-UPLOAD_EXTENSIONS = frozenset(SUPPORTED_EXTENSIONS - RECORD_EXTENSIONS)
-SHOWN_TYPES = "md, txt, html, pdf or docx"
+UPLOAD_EXTENSIONS = frozenset(SUPPORTED_EXTENSIONS)
+SHOWN_TYPES = "md, txt, html, pdf, docx, json or jsonl"
 UploadOutcome = Literal["queued", "unchanged", "refused"]
 
 
@@ -72,11 +74,6 @@ def upload_filename(filename: str) -> str:
 
 def _check(name: str, size: int) -> None:
     suffix = PurePath(name).suffix.lower()
-    if suffix in RECORD_EXTENSIONS:
-        raise UploadError(
-            "JSON/JSONL exports hold many documents (one per record): ingest them with "
-            "`manage.py ingest FILE --knowledge-set NAME` or a folder source instead."
-        )
     if suffix not in UPLOAD_EXTENSIONS:
         shown = suffix or "without an extension"
         raise UploadError(f"Unsupported file type {shown}: upload {SHOWN_TYPES} files.")
@@ -224,7 +221,7 @@ class _Batch:
         self.by_hash = {d.content_hash: d for d in documents if d.status != DocumentStatus.FAILED}
 
     def _path(self, name: str) -> str:
-        return str(Path(default_storage.path(f"{self.knowledge_set.slug}/{name}")).resolve())
+        return upload_source(name=f"{self.knowledge_set.slug}/{name}")
 
     def store(self, upload: _Accepted) -> UploadResult:
         name, digest = upload.name, upload.digest
@@ -273,6 +270,8 @@ class _Batch:
         )
         document.status = DocumentStatus.QUEUED
         document.error = ""
+        if PurePath(name).suffix.lower() in RECORD_EXTENSIONS:
+            document.kind = DocumentKind.EXPORT  # its records become documents
         document.size_bytes = upload.size
         document.content_hash = (
             upload.digest
@@ -286,25 +285,20 @@ class _Batch:
 
 def documents_delete_with_files(*, documents: Sequence[Document]) -> int:
     """Delete documents with their chunks (store first, as `documents_delete` does), and
-    the stored file of those that were uploaded. Waits for a running ingestion of each."""
+    the stored file of those that were uploaded; an export goes with all its records.
+    Waits for a running ingestion of each."""
     deleted = 0
     for document in documents:
         with document_lock(document.pk):
             current = Document.objects.filter(pk=document.pk).first()
             if current is None:
                 continue  # deleted a moment ago
-            deleted += documents_delete(documents=[current])
-            _delete_stored_file(current)
+            records = list(Document.objects.filter(parent=current))
+            deleted += documents_delete(documents=[*records, current])
+            stored_delete(source=current.source)
     return deleted
 
 
 def document_delete(*, document: Document) -> None:
     """Delete the document with its chunks, and its stored file when it was uploaded."""
     documents_delete_with_files(documents=[document])
-
-
-def _delete_stored_file(document: Document) -> None:
-    media_root = Path(settings.MEDIA_ROOT).resolve()
-    source = Path(document.source)
-    if source.is_relative_to(media_root):
-        default_storage.delete(str(source.relative_to(media_root)))

@@ -25,7 +25,7 @@ import mimetypes
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Literal
 
 from django.conf import settings
@@ -34,7 +34,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ragengine import metrics
-from ragengine.models import Chunk, Document, DocumentStatus, KnowledgeSet
+from ragengine.models import Chunk, Document, DocumentKind, DocumentStatus, KnowledgeSet
 from ragengine.retrieval import registry
 from ragengine.retrieval.chunking import ChunkDraft, chunk_sections
 from ragengine.retrieval.parsers import (
@@ -48,6 +48,7 @@ from ragengine.retrieval.parsers.base import unexpected_error
 from ragengine.retrieval.types import Embedder, StoreRecord, text_hash
 from ragengine.services.chunk_records import HEADING_SEPARATOR, chunk_record
 from ragengine.services.embedding import texts_embed_cached, vector_to_bytes
+from ragengine.services.ingest_exports import ExportProgress, export_row
 from ragengine.services.ingest_files import FoundFile, find_files, read_found, size_on_disk
 from ragengine.services.knowledge import (
     KnowledgeSetError,
@@ -115,12 +116,14 @@ class _Ingestor:
         self.limits = DocumentLimits(
             max_paragraphs=settings.ARANDU_MAX_DOC_PARAGRAPHS,
             max_chars=settings.ARANDU_MAX_DOC_CHARS,
+            max_records=settings.ARANDU_MAX_RECORDS_PER_FILE,
         )
         self.timeout_s = settings.ARANDU_PARSE_TIMEOUT_S
         self.parser = registry.get_parse_worker()
         # Ready documents under the paths being ingested, read in one query on first use.
         self.known_under = list(known_under)
         self._ready: dict[str, tuple[int, str, int, str, str]] | None = None
+        self.export_progress: ExportProgress | None = None  # while an export's records go
 
     def _unchanged(self, *, source: str, content_hash: str) -> IngestOutcome | None:
         """`source`'s outcome when its ready, indexed version hashes to `content_hash`:
@@ -150,7 +153,16 @@ class _Ingestor:
     def _document(self, *, source: str, title: str) -> Document:
         """The set's document for `source`, or a new unsaved one."""
         found = Document.objects.filter(knowledge_set=self.knowledge_set, source=source).first()
-        return found or Document(knowledge_set=self.knowledge_set, source=source, title=title)
+        document = found or Document(knowledge_set=self.knowledge_set, source=source, title=title)
+        progress = self.export_progress
+        if progress is not None and progress.export is not None:
+            document.kind, document.parent = DocumentKind.RECORD, progress.export
+            document.uploaded_by = progress.export.uploaded_by
+        elif found is None and "#" in source:
+            document.kind = DocumentKind.RECORD
+        elif found is None and PurePath(source).suffix.lower() in RECORD_EXTENSIONS:
+            document.kind = DocumentKind.EXPORT  # a whole export that failed
+        return document
 
     def ingest_document(
         self,
@@ -283,7 +295,12 @@ class _Ingestor:
     ) -> IngestOutcome:
         """Record a readable error on the document; a previous good version keeps serving."""
         if document.pk and document.indexed_hash:
-            error = f"{error} The previously ingested version is still being used."
+            kept = (
+                "records ingested before are"
+                if document.kind == "export"
+                else ("previously ingested version is")
+            )
+            error = f"{error} The {kept} still being used."
         document.status = DocumentStatus.FAILED
         document.error = error
         document.size_bytes = size_bytes
@@ -335,30 +352,55 @@ class _Ingestor:
 
     # --- per file ---------------------------------------------------------------------
     def ingest_file(self, found: FoundFile) -> list[IngestOutcome]:
-        """The outcomes of one file (several for a JSON/JSONL export); never raises for
-        anything the file itself causes."""
+        """The outcomes of one file on disk (several for a JSON/JSONL export)."""
         path = found.path
-        source = str(path)
-        is_records = path.suffix.lower() in RECORD_EXTENSIONS
-        title_hint = path.stem.replace("-", " ").replace("_", " ").strip() or path.name
+        return self.ingest_data(
+            source=str(path),
+            filename=path.name,
+            read=lambda: read_found(found, max_bytes=_max_bytes()),
+            size_on_failure=lambda: size_on_disk(path),
+        )
+
+    def ingest_data(
+        self,
+        *,
+        source: str,
+        filename: str,
+        read: Callable[[], bytes],
+        size_on_failure: Callable[[], int] = lambda: 0,
+    ) -> list[IngestOutcome]:
+        """The outcomes of one file whose documents are named after `source`, read by
+        `read` (from disk, or from the storage that keeps uploads); never raises for
+        anything the file itself causes."""
+        name = PurePath(filename)
+        is_records = name.suffix.lower() in RECORD_EXTENSIONS
+        title_hint = name.stem.replace("-", " ").replace("_", " ").strip() or filename
+        export = export_row(knowledge_set=self.knowledge_set, source=source) if is_records else None
         data = b""
         try:
-            data = read_found(found, max_bytes=_max_bytes())
+            data = read()
             if is_records:
                 result = self.parser.parse_records(
-                    data, filename=path.name, limits=self.limits, timeout_s=self.timeout_s
+                    data, filename=filename, limits=self.limits, timeout_s=self.timeout_s
                 )
         except Exception as exc:
             return [
                 self._fail_safely(
                     source=source,
-                    title=path.name if is_records else title_hint,
+                    title=filename if is_records else title_hint,
                     error=exc,
-                    size_bytes=len(data) or size_on_disk(path),
+                    size_bytes=len(data) or size_on_failure(),
                 )
             ]
         if is_records:
-            return self._ingest_records(path, source, result)
+            try:
+                outcomes = self._ingest_records(filename, source, result, export=export)
+                progress = self.export_progress
+            finally:
+                self.export_progress = None
+            if progress is not None:
+                progress.finish(content_hash=hashlib.sha256(data).hexdigest(), size_bytes=len(data))
+            return outcomes
         digest = hashlib.sha256(data).hexdigest()
         return [
             self.ingest_document(
@@ -367,30 +409,35 @@ class _Ingestor:
                 size_bytes=len(data),
                 parse=lambda: self.parser.parse_bytes(
                     data,
-                    filename=path.name,
+                    filename=filename,
                     max_bytes=_max_bytes(),
                     limits=self.limits,
                     timeout_s=self.timeout_s,
                 ),
                 title_hint=title_hint,
-                metadata={"mime_type": mimetypes.guess_type(path.name)[0] or ""},
+                metadata={"mime_type": mimetypes.guess_type(filename)[0] or ""},
             )
         ]
 
     def _ingest_records(
-        self, path: Path, source: str, result: RecordsResult
+        self, filename: str, source: str, result: RecordsResult, *, export: Document | None
     ) -> list[IngestOutcome]:
-        """JSON/JSONL exports: each record is its own document, `file#id` its source."""
+        """JSON/JSONL exports: each record is its own document, `file#id` its source (with
+        the export's row as its parent, when the export has one)."""
         outcomes: list[IngestOutcome] = []
         seen: set[str] = set()
-        for record in result.records:
+        self.export_progress = ExportProgress(
+            export, total=len(result.records), skipped=result.failures
+        )
+        for done, record in enumerate(result.records, start=1):
             record_source = f"{source}#{record.record_id}"
             seen.add(record_source)
             outcomes.append(self._ingest_record(record, source=record_source))
+            self.export_progress.record_done(done)
         for locator, message in result.failures:
             outcomes.append(
                 IngestOutcome(
-                    source=f"{source}#{locator}", status="failed", title=path.name, error=message
+                    source=f"{source}#{locator}", status="failed", title=filename, error=message
                 )
             )
         # Records that disappeared from the export are removed with their chunks.
@@ -451,6 +498,16 @@ def _check_embedder(knowledge_set: KnowledgeSet, embedder: Embedder) -> None:
         knowledge_set.save(update_fields=["embedder", "updated_at"])
 
 
+@dataclass(frozen=True, slots=True)
+class StoredFile:
+    """A file kept in a storage rather than read from a folder (an upload): `source` names
+    its documents, `read()` returns its bytes or raises a ParseError saying why not."""
+
+    source: str
+    filename: str
+    read: Callable[[], bytes]
+
+
 def documents_ingest_paths(
     *,
     paths: Sequence[Path],
@@ -467,29 +524,60 @@ def documents_ingest_paths(
     missing = [p for p in paths if not p.exists()]
     if missing:
         raise FileNotFoundError(f"No such file or folder: {', '.join(str(p) for p in missing)}")
-    embedder = registry.get_embedder()
-    _check_embedder(knowledge_set, embedder)
-    ingestor = _Ingestor(
+    files = find_files(paths)
+    return _ingest_run(
         knowledge_set=knowledge_set,
-        embedder=embedder,
         known_under=[  # as `find_files` names what it finds under each path
             os.path.realpath(p) if p.is_dir() else os.path.join(os.path.realpath(p.parent), p.name)
             for p in paths
         ],
+        files=[lambda ingestor, found=found: ingestor.ingest_file(found) for found in files],
+        after=(lambda: _prune(knowledge_set, paths)) if prune else None,
+        progress=progress,
     )
+
+
+def documents_ingest_stored(
+    *, files: Sequence[StoredFile], knowledge_set: KnowledgeSet
+) -> IngestReport:
+    """Ingest files kept in a storage (uploads) into `knowledge_set`: read through the
+    storage's API, so a storage without local paths (S3 and the like) works as well."""
+    return _ingest_run(
+        knowledge_set=knowledge_set,
+        known_under=[f.source for f in files],
+        files=[
+            lambda ingestor, f=f: ingestor.ingest_data(
+                source=f.source, filename=f.filename, read=f.read
+            )
+            for f in files
+        ],
+    )
+
+
+def _ingest_run(
+    *,
+    knowledge_set: KnowledgeSet,
+    known_under: Sequence[str],
+    files: Sequence[Callable[[_Ingestor], list[IngestOutcome]]],
+    after: Callable[[], list[IngestOutcome]] | None = None,
+    progress: ProgressCallback | None = None,
+) -> IngestReport:
+    """One ingestion run: each file in turn, then `after` (a prune), one store commit
+    per ARANDU_INGEST_COMMIT_EVERY documents, and whatever was written reaches the store."""
+    embedder = registry.get_embedder()
+    _check_embedder(knowledge_set, embedder)
+    ingestor = _Ingestor(knowledge_set=knowledge_set, embedder=embedder, known_under=known_under)
     report = IngestReport()
-    files = find_files(paths)
     try:
-        for index, found in enumerate(files, start=1):
-            for outcome in ingestor.ingest_file(found):
+        for index, ingest_one in enumerate(files, start=1):
+            for outcome in ingest_one(ingestor):
                 report.outcomes.append(outcome)
                 if progress:
                     progress(outcome, index, len(files))
-        if prune:
-            for outcome in _prune(knowledge_set, paths):
-                report.outcomes.append(outcome)
-                if progress:
-                    progress(outcome, len(files), len(files))
+        for outcome in after() if after else ():
+            report.outcomes.append(outcome)
+            if progress:
+                progress(outcome, len(files), len(files))
     finally:
         # Whatever was written to the database before an error still reaches the store.
         ingestor.flush()

@@ -1,6 +1,7 @@
 """Documents in a real browser against `manage.py serve` (gunicorn + the django-q2
-worker): upload two files (one corrupt) through the admin form, watch one become ready and
-the other failed with its reason without reloading, ask the CLI a question the new file
+worker): upload three files (one corrupt, one a JSONL export) through the admin form, watch
+one become ready, the other failed with its reason and the export ready with its records
+without reloading, open the export's records, ask the CLI a question the new file
 answers, look at the knowledge set's page, re-ingest, delete. Screenshots land in
 tests/browser/artifacts/."""
 
@@ -25,6 +26,13 @@ SETUP = (
     "ChannelBinding.objects.create(platform='slack', channel_id='C0PEOPLE', name='#people')"
     ".knowledge_sets.add(ks)",
 )
+VISITOR_FAQ = (
+    '{"id": "badges", "text": "Visitors collect a blue badge at the front desk.", '
+    '"metadata": {"title": "Visitor badges"}}\n'
+    '{"id": "wifi", "text": "The guest wifi password is printed on the visitor badge.", '
+    '"metadata": {"title": "Guest wifi"}}\n'
+    "{this line was cut off\n"
+)
 WAIT_MS = 120_000
 
 
@@ -43,6 +51,8 @@ def test_upload_watch_ask_reingest_delete(start_arandu, browser, screenshots, tm
     good.write_text(BIKES)
     corrupt = tmp_path / "scanned-contract.pdf"
     corrupt.write_bytes(b"%PDF-1.4\n%\xe2\xe3 this file was cut off in transfer")
+    export = tmp_path / "visitor-faq.jsonl"
+    export.write_text(VISITOR_FAQ)
 
     page = browser.new_page(viewport={"width": 1440, "height": 1000})
     bad_responses: list[str] = []
@@ -59,14 +69,14 @@ def test_upload_watch_ask_reingest_delete(start_arandu, browser, screenshots, tm
     page.wait_for_url("**/admin/ragengine/document/upload/")
     assert "20 MB each" in page.inner_text("#upload-form")
     page.select_option("#id_knowledge_set", label="handbook")
-    page.set_input_files("#id_files", [str(good), str(corrupt)])
-    assert page.locator("#upload-chosen li").count() == 2
+    page.set_input_files("#id_files", [str(good), str(corrupt), str(export)])
+    assert page.locator("#upload-chosen li").count() == 3
     page.screenshot(path=screenshots / "documents-01-upload.png", full_page=True)
     page.locator("#upload-form button[type=submit]").click()
 
     # Back on the set's documents at once; the statuses change without a manual reload.
     page.wait_for_url(re.compile(r".*/admin/ragengine/document/\?knowledge_set__id__exact=\d+$"))
-    assert "Queued 2 files for ingestion" in page.inner_text("body")
+    assert "Queued 3 files for ingestion" in page.inner_text("body")
     page.wait_for_selector(
         "#result_list tr:has-text('scanned') [data-state=failed]", timeout=WAIT_MS
     )
@@ -77,7 +87,23 @@ def test_upload_watch_ask_reingest_delete(start_arandu, browser, screenshots, tm
     assert "PDF" in failed_row.inner_text()
     ready_row = page.locator("#result_list tbody tr", has_text="Bicycle parking")
     assert "admin" in ready_row.inner_text()
+    assert ready_row.locator("[data-document-ingested]").inner_text() != "-"  # polled in
+    # The export: ready with its records counted and the cut-off line reported.
+    page.wait_for_selector(
+        "#result_list [data-state=ready]:has-text('2 records, 1 skipped')", timeout=WAIT_MS
+    )
+    export_row = page.locator("#result_list tbody tr", has_text="2 records, 1 skipped")
+    assert "Line 3 is not valid JSON" in export_row.inner_text()
     page.screenshot(path=screenshots / "documents-02-list.png", full_page=True)
+
+    # Its records are documents of their own, listed from the export's row.
+    export_row.get_by_role("link", name="records").click()  # "2 records" once reloaded
+    page.wait_for_url(re.compile(r".*\?parent__id__exact=\d+$"))
+    rows = page.locator("#result_list tbody tr")
+    assert rows.count() == 2
+    assert "Guest wifi" in rows.nth(0).inner_text() and "Visitor badges" in rows.nth(1).inner_text()
+    assert page.locator("#result_list [data-state=ready]").count() == 2
+    page.screenshot(path=screenshots / "documents-02b-export-records.png", full_page=True)
 
     # The CLI answers from the uploaded file.
     asked = live.manage(
@@ -93,7 +119,8 @@ def test_upload_watch_ask_reingest_delete(start_arandu, browser, screenshots, tm
     page.get_by_role("link", name="handbook").first.click()
     page.wait_for_url("**/change/")
     summary = page.locator("#knowledge-set-summary")
-    assert summary.locator("[data-count=ready]").inner_text().strip() == "1"
+    # ready: the Markdown file, the export and its two records
+    assert summary.locator("[data-count=ready]").inner_text().strip() == "4"
     assert summary.locator("[data-count=failed]").inner_text().strip() == "1"
     assert "#people" in summary.inner_text() and "local:" in summary.inner_text()
     summary.scroll_into_view_if_needed()

@@ -19,7 +19,7 @@ from adminsite.api.serializers import (
     KnowledgeSetListSerializer,
 )
 from adminsite.api.views.docs import errors
-from ragengine.models import ApiScope, Document, DocumentStatus, KnowledgeSet
+from ragengine.models import ApiScope, Document, DocumentKind, DocumentStatus, KnowledgeSet
 from ragengine.selectors.api_scope import NOT_ALLOWED
 from ragengine.services.document_upload import UploadError, document_delete, document_upload
 
@@ -46,7 +46,13 @@ class KnowledgeSetListView(APIView):
         scope = token_scope(token=request.auth)
         rows = (
             KnowledgeSet.objects.filter(name__in=scope.knowledge_sets)
-            .annotate(ready=Count("documents", filter=Q(documents__status=DocumentStatus.READY)))
+            .annotate(
+                ready=Count(
+                    "documents",
+                    filter=Q(documents__status=DocumentStatus.READY)
+                    & ~Q(documents__kind=DocumentKind.EXPORT),  # no text of its own
+                )
+            )
             .order_by("name")
         )
         return Response(
@@ -70,7 +76,11 @@ class DocumentUploadView(APIView):
         description="Stores the file and queues its ingestion: 202 with the document, whose "
         "`url` shows its status (`queued` → `parsing` → `embedding` → `ready`, or `failed` "
         "with `error`). A file with the name of one already in the set replaces it; the same "
-        "content under another name is refused as a duplicate.",
+        "content under another name is refused as a duplicate. A JSON or JSONL export "
+        "becomes an `export` whose records are documents of their own (`records` counts "
+        "them; records that could not be used are listed in `skipped_reasons`); deleting "
+        "the export deletes its records, uploading it again adds, changes and removes "
+        "records to match the file.",
         request={"multipart/form-data": DocumentUploadSerializer},
         responses={
             202: DocumentSerializer,
@@ -141,7 +151,7 @@ class DocumentView(APIView):
 
     @extend_schema(
         operation_id="documents_destroy",
-        summary="Delete a document with its chunks",
+        summary="Delete a document with its chunks (an export with all its records)",
         responses={204: None, **errors(401, 403, 404, 429)},
     )
     def delete(self, request: Request, document_id: int) -> Response:

@@ -151,6 +151,16 @@ class Document:
     created_at: str
     updated_at: str
     ingested_at: str | None
+    # A JSON/JSONL upload is an "export" whose records are documents ("record", with the
+    # export's URL as `parent`); `records` counts an export's records by state.
+    kind: Literal["file", "export", "record"] = "file"
+    parent: str | None = None
+    records: dict[str, int] | None = None
+    skipped_reasons: tuple[str, ...] = ()
+
+
+def _document(data: dict[str, Any]) -> Document:
+    return Document(**{**data, "skipped_reasons": tuple(data.get("skipped_reasons") or ())})
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,10 +359,10 @@ class AranduClient:
         response = self._http.post(
             "/documents", data={"knowledge_set": knowledge_set}, files={"file": (name, file)}
         )
-        return Document(**self._json(response))
+        return _document(self._json(response))
 
     def document(self, document_id: int) -> Document:
-        return Document(**self._json(self._http.get(f"/documents/{int(document_id)}")))
+        return _document(self._json(self._http.get(f"/documents/{int(document_id)}")))
 
     def delete_document(self, document_id: int) -> None:
         self._json(self._http.delete(f"/documents/{int(document_id)}"))

@@ -82,6 +82,7 @@ class DocumentLimits:
 
     max_paragraphs: int = 50_000
     max_chars: int = 5_000_000
+    max_records: int = 100_000  # records in one JSON/JSONL export (each is a document)
 
     def check_paragraphs(self, count: int, *, kind: str) -> None:
         """`kind` names the document: "The Word document"."""

@@ -192,7 +192,11 @@ def _write_request(process: subprocess.Popen[bytes], header: bytes, data: bytes)
 
 
 def _limit_args(limits: DocumentLimits) -> dict[str, int]:
-    return {"max_paragraphs": limits.max_paragraphs, "max_chars": limits.max_chars}
+    return {
+        "max_paragraphs": limits.max_paragraphs,
+        "max_chars": limits.max_chars,
+        "max_records": limits.max_records,
+    }
 
 
 def _worker_environment() -> dict[str, str]:

@@ -78,6 +78,11 @@ def parse_records(
     count = 0
     for locator, value in items:
         count += 1
+        if count > limits.max_records:
+            raise ParseError(
+                f"The file holds more than {limits.max_records:,} records, the limit for one "
+                "export; split it into smaller files."
+            )
         try:
             record = _record(value, locator=locator, limits=limits)
             if record.record_id in seen:

@@ -37,7 +37,11 @@ Task = Callable[[dict[str, Any], bytes], Any]
 
 # --- tasks ----------------------------------------------------------------------------
 def _limits(args: dict[str, Any]) -> DocumentLimits:
-    return DocumentLimits(max_paragraphs=args["max_paragraphs"], max_chars=args["max_chars"])
+    return DocumentLimits(
+        max_paragraphs=args["max_paragraphs"],
+        max_chars=args["max_chars"],
+        max_records=args.get("max_records", DocumentLimits.max_records),
+    )
 
 
 def _parse_bytes(args: dict[str, Any], data: bytes) -> Any:

@@ -1,6 +1,7 @@
 // The document change list refreshes statuses on its own while any document is queued,
 // parsing or embedding: it polls the admin's small JSON status endpoint every 2 seconds
-// and updates each row's status, chunks and error in place. It never reloads the page:
+// and updates each row's status (an export's with its record count), chunks, time of
+// ingestion and error in place. It never reloads the page:
 // a reload would wipe the message that says what was just queued.
 (function () {
   "use strict";
@@ -28,6 +29,8 @@
     if (badge) { badge.dataset.state = doc.status; badge.textContent = doc.label; }
     var chunks = document.querySelector('[data-document-chunks="' + id + '"]');
     if (chunks) { chunks.textContent = doc.chunks; }
+    var ingested = document.querySelector('[data-document-ingested="' + id + '"]');
+    if (ingested) { ingested.textContent = doc.ingested_at; }
     var error = document.querySelector('[data-document-error="' + id + '"]');
     if (error) { error.textContent = doc.error.length > 120 ? doc.error.slice(0, 120) + "…" : doc.error; }
   }

@@ -80,6 +80,20 @@ def test_upload_status_and_delete(arandu, embedder, tmp_path):
     with pytest.raises(AranduError) as gone:
         arandu.document(uploaded.id)
     assert gone.value.status == 404 and gone.value.code == "not_found"
+    assert status.kind == "file" and status.records is None and status.parent is None
+
+
+def test_an_uploaded_export_shows_its_records(arandu, embedder, tmp_path):
+    path = tmp_path / "faq.jsonl"
+    path.write_text('{"id": "a", "text": "Lunch is at noon."}\n{"id": "b"}\n')
+
+    uploaded = arandu.upload_document(knowledge_set="handbook", file=path)
+    status = arandu.document(uploaded.id)
+
+    assert uploaded.kind == "export" and status.status == "ready"
+    assert status.records["total"] == 1 and status.records["skipped"] == 1
+    assert status.skipped_reasons == ('Line 2 has no "text" or "content" field.',)
+    arandu.delete_document(uploaded.id)
 
 
 def test_errors_carry_status_code_detail_and_fields(arandu, live_server, issue):

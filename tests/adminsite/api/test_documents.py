@@ -105,7 +105,6 @@ def test_a_file_that_can_t_be_read_ends_failed_with_its_reason(issue, embedder, 
 @pytest.mark.parametrize(
     ("name", "content", "words"),
     [
-        ("export.jsonl", b'{"text": "x"}\n', "manage.py ingest"),
         ("empty.md", b"", "empty"),
         ("***.md", POLICY, "needs a name"),
     ],
@@ -211,4 +210,77 @@ def test_delete_removes_the_document_its_chunks_and_its_file(issue, embedder, up
     assert not Document.objects.filter(pk=body["id"]).exists()
     assert get_vector_store().count(document_ids=[str(body["id"])]) == 0
     assert not source.exists()
+    assert client_for(issued).get(body["url"]).status_code == 404
+
+
+# --- JSON / JSONL exports --------------------------------------------------------------------
+
+EXPORT = (
+    b'{"id": "bikes", "text": "Bicycles are parked in the basement rack B7."}\n'
+    b'{"id": "lunch", "text": "Lunch is served in the canteen from noon."}\n'
+    b'{"id": "no-text", "title": "empty"}\n'
+)
+
+
+def test_an_export_is_202_with_its_url_and_shows_its_records(issue, embedder, upload):
+    issued = documents_token(issue, KnowledgeSetFactory(name="facilities"))
+
+    response = upload(issued, knowledge_set="facilities", name="faq.jsonl", content=EXPORT)
+
+    assert response.status_code == 202, response.content
+    body = response.json()
+    assert response["Location"] == body["url"]
+    assert body["kind"] == "export" and body["status"] == "queued"
+    status = client_for(issued).get(body["url"]).json()
+    assert status["status"] == "ready" and status["error"] == ""
+    assert status["records"] == {
+        "total": 2, "ready": 2, "failed": 0, "in_progress": 0, "skipped": 1,
+        "in_file": 2, "done": 2,
+    }  # fmt: skip
+    assert status["skipped_reasons"] == ['Line 3 has no "text" or "content" field.']
+    record = Document.objects.get(source__endswith="#bikes")
+    shown = client_for(issued).get(reverse("api:document", args=[record.pk])).json()
+    assert shown["kind"] == "record" and shown["parent"] == body["url"]
+    assert shown["records"] is None and shown["status"] == "ready"
+    answer = client_for(issued).post(
+        reverse("api:ask"), {"question": "Where are bicycles parked?"}, format="json"
+    )
+    assert "B7" in answer.json()["answer"]
+    sets = client_for(issued).get(reverse("api:knowledge-sets")).json()
+    assert sets["knowledge_sets"][0]["documents"] == 2  # the records, not the export
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("faq.json", b'[{"text": "a"}, {"text": ', "The file is not valid JSON"),
+        ("faq.json", b"[]", "The file contains no records."),
+        ("faq.jsonl", b"\n\n", "The file is empty."),
+        ("faq.jsonl", b'{"title": "a"}\n', "None of the 1 records could be used"),
+    ],
+)
+def test_a_bad_export_ends_failed_with_the_reason(issue, embedder, upload, name, content, reason):
+    issued = documents_token(issue, KnowledgeSetFactory(name="facilities"))
+    kept = upload(issued, knowledge_set="facilities").json()
+
+    body = upload(issued, knowledge_set="facilities", name=name, content=content).json()
+
+    status = client_for(issued).get(body["url"]).json()
+    assert status["status"] == "failed" and reason in status["error"]
+    assert status["records"]["total"] == 0
+    assert client_for(issued).get(kept["url"]).json()["status"] == "ready"
+
+
+def test_deleting_an_export_deletes_all_its_records(issue, embedder, upload):
+    issued = documents_token(issue, KnowledgeSetFactory(name="facilities"))
+    body = upload(issued, knowledge_set="facilities", name="faq.jsonl", content=EXPORT).json()
+    records = [
+        str(pk) for pk in Document.objects.filter(parent_id=body["id"]).values_list("pk", flat=True)
+    ]
+    assert len(records) == 2
+
+    assert client_for(issued).delete(body["url"]).status_code == 204
+
+    assert not Document.objects.exists() and not Chunk.objects.exists()
+    assert get_vector_store().count(document_ids=records) == 0
     assert client_for(issued).get(body["url"]).status_code == 404

@@ -5,13 +5,15 @@ ingestion summary. Tasks run in django-q2's sync mode once the request commits."
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
-from ragengine.models import Chunk, Document, DocumentStatus
+from ragengine.models import Chunk, Document, DocumentKind, DocumentStatus
 from ragengine.retrieval.registry import get_vector_store
 from ragengine.services.knowledge import knowledge_set_get_or_create
 from tests.factories import ChannelBindingFactory, DocumentFactory, KnowledgeSetFactory
@@ -108,17 +110,63 @@ def test_files_are_queued_ingested_and_each_bad_one_reported_alone(
     assert 'data-state="ready"' in listing and 'data-state="failed"' in listing
 
 
-def test_json_exports_are_refused_with_the_way_to_ingest_them(
+def test_a_jsonl_export_becomes_an_export_whose_records_are_listed_as_documents(
     admin_client, handbook, django_capture_on_commit_callbacks
 ):
+    export = (
+        b'{"id": "wifi", "text": "The guest wifi password is on the reception badge."}\n'
+        b'{"id": "lunch", "text": "Lunch is served from 12:00 to 14:00."}\n'
+        b"{not json\n"
+    )
     response = upload(
         admin_client,
         handbook,
-        SimpleUploadedFile("export.jsonl", b'{"text": "hello"}\n'),
+        SimpleUploadedFile("faq.jsonl", export),
+        SimpleUploadedFile("broken.json", b'[{"text": "a"}, {"text": '),
         capture=django_capture_on_commit_callbacks,
     )
-    assert any("manage.py ingest" in m for m in page_messages(response))
+
+    assert any("Queued 2 files for ingestion: faq.jsonl, broken.json" in m
+               for m in page_messages(response))  # fmt: skip
+    faq = Document.objects.get(title="faq")
+    broken = Document.objects.get(title="broken")
+    assert faq.kind == DocumentKind.EXPORT and faq.status == DocumentStatus.READY
+    assert broken.status == DocumentStatus.FAILED and "not valid JSON" in broken.error
+    records = Document.objects.filter(parent=faq)
+    assert records.count() == 2 and all(r.status == DocumentStatus.READY for r in records)
+
+    listing = admin_client.get(reverse("admin:ragengine_document_changelist")).content.decode()
+    assert "Ready (2 records, 1 skipped)" in listing
+    assert "1 record skipped: Line 3 is not valid JSON" in listing
+    assert f'href="/admin/ragengine/document/?parent__id__exact={faq.pk}">2 records</a>' in listing
+    assert all(r.uploaded_by == "admin" for r in records)  # as the export was
+    only_records = admin_client.get(
+        reverse("admin:ragengine_document_changelist") + f"?parent__id__exact={faq.pk}"
+    )
+    assert only_records.status_code == 200
+    assert list(only_records.context["cl"].result_list) == list(records.order_by("title"))
+    polled = json.loads(admin_client.get(reverse(STATUS) + f"?ids={faq.pk}").content)
+    assert polled["documents"][str(faq.pk)]["label"] == "Ready (2 records, 1 skipped)"
+
+
+def test_deleting_an_export_in_the_admin_deletes_its_records(
+    admin_client, handbook, django_capture_on_commit_callbacks
+):
+    upload(
+        admin_client,
+        handbook,
+        SimpleUploadedFile("faq.jsonl", b'{"id": "a", "text": "Lunch is at noon."}\n'),
+        capture=django_capture_on_commit_callbacks,
+    )
+    export = Document.objects.get(kind=DocumentKind.EXPORT)
+    record = Document.objects.get(parent=export)
+
+    page = act(admin_client, "document", "delete_documents", [export.pk])
+    assert "an export with all its records" in page.content.decode()
+    confirm(admin_client, "document", page)
+
     assert not Document.objects.exists()
+    assert get_vector_store().count(document_ids=[str(record.pk)]) == 0
 
 
 def test_pasted_text_becomes_a_document(admin_client, handbook, django_capture_on_commit_callbacks):
@@ -210,6 +258,7 @@ def test_the_status_endpoint_answers_only_for_existing_ids(admin_client):
     assert set(body) == {str(queued.pk), str(failed.pk)}
     assert body[str(queued.pk)] == {
         "status": "parsing", "label": "Parsing", "chunks": 0, "error": "", "done": False,
+        "ingested_at": "-",
     }  # fmt: skip
     assert body[str(failed.pk)]["done"] and "No text" in body[str(failed.pk)]["error"]
 
@@ -222,9 +271,21 @@ def test_the_status_endpoint_needs_staff_with_view_permission():
 
 
 def test_the_change_list_polls_while_anything_is_in_progress(admin_client):
-    DocumentFactory(status=DocumentStatus.EMBEDDING)
+    document = DocumentFactory(status=DocumentStatus.EMBEDDING)
     page = admin_client.get(reverse("admin:ragengine_document_changelist")).content.decode()
     assert "ragengine/document_status.js" in page and 'data-state="embedding"' in page
+    assert f'<span data-document-ingested="{document.pk}">-</span>' in page
+
+
+def test_the_polled_time_of_ingestion_reads_as_the_list_shows_it(admin_client):
+    when = timezone.make_aware(datetime(2026, 3, 4, 5, 6, 7))
+    document = DocumentFactory(status=DocumentStatus.READY, ingested_at=when)
+    page = admin_client.get(reverse("admin:ragengine_document_changelist")).content.decode()
+    polled = json.loads(admin_client.get(reverse(STATUS) + f"?ids={document.pk}").content)
+
+    shown = polled["documents"][str(document.pk)]["ingested_at"]
+    assert "2026" in shown
+    assert f'<span data-document-ingested="{document.pk}">{shown}</span>' in page
 
 
 # --- actions ---------------------------------------------------------------------------------

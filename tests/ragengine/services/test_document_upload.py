@@ -90,7 +90,7 @@ def test_an_unexpected_ingest_error_ends_failed(
     def explode(**kwargs):
         raise OSError("disk on fire")
 
-    monkeypatch.setattr("ragengine.services.document_ingestion.documents_ingest_paths", explode)
+    monkeypatch.setattr("ragengine.services.document_ingestion.documents_ingest_stored", explode)
 
     assert document_ingest(document_id=document.pk) == DocumentStatus.FAILED
     assert "OSError" in Document.objects.get(pk=document.pk).error

@@ -134,3 +134,16 @@ def test_a_record_above_the_character_cap_fails_alone():
     assert result.failures == [
         ("line 2", "Line 2 holds more than 500 characters of text, the limit for one document.")
     ]
+
+
+def test_more_records_than_the_cap_fail_the_whole_file_as_soon_as_it_is_passed():
+    from ragengine.retrieval.parsers import DocumentLimits
+
+    lines = [json.dumps({"id": i, "text": f"record {i}"}) for i in range(5)]
+    limits = DocumentLimits(max_records=3)
+    assert len(parse_records(jsonl(*lines[:3]), filename="a.jsonl", limits=limits).records) == 3
+    with pytest.raises(ParseError, match="more than 3 records, the limit for one export"):
+        parse_records(jsonl(*lines), filename="a.jsonl", limits=limits)
+    with pytest.raises(ParseError, match="more than 3 records"):
+        parse_records(json.dumps([json.loads(x) for x in lines]).encode(), filename="a.json",
+                      limits=limits)  # fmt: skip

@@ -325,6 +325,7 @@ def answer_extractively(
     chosen = _select(candidates, max_sentences, steps="how_to" in wanted)
     if "how_to" in wanted:
         chosen = _with_continuation(chosen, candidates, max_sentences)
+        chosen = _from_list_start(chosen, candidates, max_sentences)
     if chosen and _focus_unseen(focus_words, sentences, candidates):
         logger.info("extractive: no passage mentions what the question asks about")
         chosen = []
@@ -729,6 +730,38 @@ def _select(
         ):
             chosen.append(candidate)
     return chosen
+
+
+def _from_list_start(
+    chosen: list[_Candidate], candidates: Sequence[_Candidate], max_sentences: int
+) -> list[_Candidate]:
+    """For a how-to question whose best quote is a list item, the other quotes are the
+    first items of that same list, in document order: a procedure or checklist starts
+    at its first step, and the item that repeats the question's words ("Acme pays for
+    the first-day lunch") is rarely the only one asked for ("Collect your access
+    badge")."""
+    if not chosen or chosen[0].sentence.unit.kind != "item":
+        return chosen
+    best = chosen[0].sentence
+    mates = {
+        c.sentence.order: c
+        for c in candidates
+        if c.sentence.number == best.number and c.sentence.rank == best.rank
+    }
+    start = best.order
+    while start - 1 in mates and mates[start - 1].sentence.unit.kind == "item":
+        start -= 1
+    out = [chosen[0]]
+    order = start
+    while len(out) < max_sentences and order in mates and mates[order].sentence.unit.kind == "item":
+        item = mates[order]
+        if item is not chosen[0] and not any(
+            _near_duplicate(item.normalized, c.normalized) for c in out
+        ):
+            out.append(item)
+        order += 1
+    out += [c for c in chosen[1:] if c not in out][: max_sentences - len(out)]
+    return out
 
 
 def _with_continuation(

@@ -1,6 +1,7 @@
-"""Refusals for questions narrower than what the passages say (extractive.py,
-`_narrower_than_passages`): each rule with a case it fires on and a paraphrase or
-neighbouring case it must leave answered."""
+"""Rules of the extractive answerer for questions narrower than the passages
+(`_narrower_than_passages`), how-to answers that continue into the next sentence
+(`_with_continuation`) and checklists quoted from their first step (`_from_list_start`):
+each with a case it fires on and a neighbouring case it must leave alone."""
 
 from __future__ import annotations
 
@@ -131,3 +132,35 @@ def test_a_question_that_is_not_a_how_to_gets_no_continuation() -> None:
 
     assert answer.found
     assert "HMAC" not in answer.text
+
+
+# --- a checklist is quoted from its first step ---------------------------------------------
+
+_CHECKLIST = """Your first-day checklist
+
+- Collect your access badge from reception.
+- Pick up your laptop at the IT desk.
+- Sign in to PeoplePortal and confirm your personal details.
+- Meet your onboarding buddy, your contact for everyday questions.
+- Have lunch with your team. Acme pays for the first-day lunch."""
+
+
+def test_how_to_answer_from_a_list_starts_at_its_first_item() -> None:
+    answer = answer_extractively(
+        question="What do I need to do on my first day?", passages=passages(_CHECKLIST)
+    )
+
+    assert answer.found
+    lines = answer.text.splitlines()[2:]
+    assert "first-day lunch" in lines[0]  # the best match still comes first
+    assert "access badge" in lines[1] and "laptop" in lines[2]
+
+
+def test_a_list_question_that_is_not_a_how_to_keeps_the_matching_item_only() -> None:
+    answer = answer_extractively(
+        question="Who pays for the first-day lunch?", passages=passages(_CHECKLIST)
+    )
+
+    assert answer.found
+    assert "first-day lunch" in answer.text
+    assert "access badge" not in answer.text

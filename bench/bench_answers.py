@@ -96,17 +96,14 @@ def answer_questions(
     knowledge_set_id: str,
     answerers: dict,
     questions: list[dict],
-    expand: bool = False,
 ) -> tuple[dict[str, list[Outcome]], dict[str, list[float]], list[dict]]:
     """Ask every question as `ask()` would on the extractive path: the same search, then
-    each answerer from the same hits with what `ragengine.services.document_answers` passes.
-    With `expand`, the keyword side searches the question followed by its
-    other-language words (`bilingual.expand_query`), the proposed cross-language
-    retrieval change. Returns the outcomes and timings per answerer, and one row per
+    each answerer from the same hits with what `ragengine.services.document_answers` passes
+    (its search also gives the keyword side the question's other-language words,
+    `bilingual.expand_query`). Returns the outcomes and timings per answerer, and one row per
     question."""
     from django.conf import settings
 
-    from ragengine.composition.bilingual import expand_query
     from ragengine.composition.citations import cited_sources
     from ragengine.composition.extractive import Passage
     from ragengine.retrieval import registry
@@ -124,7 +121,7 @@ def answer_questions(
         vector = embedder.embed_query(question)
         hits = store.search(
             document_search_query(
-                text=expand_query(question) if expand else question,
+                text=question,
                 vector=vector,
                 set_ids=(knowledge_set_id,),
             )
@@ -183,9 +180,7 @@ def ingest_examples(name: str):
     return knowledge_set, report, sw.seconds
 
 
-def run_embedder(
-    name: str, answerers: dict, questions: list[dict], store_dir: Path, *, expand: bool = False
-) -> dict:
+def run_embedder(name: str, answerers: dict, questions: list[dict], store_dir: Path) -> dict:
     from django.conf import settings
 
     from ragengine.retrieval import registry
@@ -206,7 +201,6 @@ def run_embedder(
         knowledge_set_id=str(knowledge_set.pk),
         answerers=answerers,
         questions=questions,
-        expand=expand,
     )
     distinct = [len(set(row["hits"])) for row in rows]
     return {
@@ -281,11 +275,6 @@ def main() -> None:
         "--embedders", nargs="+", default=["minilm"], choices=["minilm", "e5", "e5-enpt", "use"]
     )
     parser.add_argument("--baseline-rev", default=None, help="git revision of 'before'")
-    parser.add_argument(
-        "--expand-query",
-        action="store_true",
-        help="search the keyword side with the question plus its pt<->en translations",
-    )
     parser.add_argument("--show-failures", action="store_true")
     parser.add_argument(
         "--save-passages", action="store_true", help="keep each question's hit texts"
@@ -303,9 +292,7 @@ def main() -> None:
         answerers = {f"before@{rev}": before, "after": answer_extractively}
         labels = list(answerers)
         for name in args.embedders:
-            results[name] = run_embedder(
-                name, answerers, questions, scratch / f"store-{name}", expand=args.expand_query
-            )
+            results[name] = run_embedder(name, answerers, questions, scratch / f"store-{name}")
             print_summary(name, results[name], labels)
             if args.show_failures:
                 for row in results[name]["questions"]:

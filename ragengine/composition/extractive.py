@@ -12,6 +12,11 @@ line `ALGORITHM = "HS256"`, not the sentence around it. The question's type (a n
 duration or time, a name, yes/no, how-to steps) favours units that carry that kind of
 answer, and one precise quote is preferred to several loose ones: a further quote must be
 nearly as relevant, and even more so when it comes from another passage.
+
+One module on purpose, though longer than most: scoring, selection and the refusal checks
+read the same private unit and candidate records and are tuned against each other (a
+threshold in one is measured with the others in place, docs/PERFORMANCE.md); the pure
+question-side rules live in question_types.py.
 """
 
 from __future__ import annotations
@@ -124,6 +129,8 @@ _UNSEEN_MIN_RELEVANCE: Final = 0.15
 # Names (acronyms, CamelCase, capitalised words inside the question) are not paraphrased:
 # passages that never say "Kubernetes" or "GraphQL" cannot say which version or whether.
 _NAME_WORD: Final = re.compile(r"^(?:[A-Z]{2,}[a-z]?|[A-Za-z][a-z]+[A-Z]\w*)$")
+# "Who is the leader of ...", "Quem é o líder do ...": a role question.
+_ROLE_QUESTION: Final = re.compile(r"^\s*(?:who|quem)\s", re.IGNORECASE)
 # Capitalised in English without being names.
 _NOT_NAMES: Final = frozenset(
     {
@@ -316,6 +323,9 @@ def answer_extractively(
         )
 
     chosen = _select(candidates, max_sentences, steps="how_to" in wanted)
+    if "how_to" in wanted:
+        chosen = _with_continuation(chosen, candidates, max_sentences)
+        chosen = _from_list_start(chosen, candidates, max_sentences)
     if chosen and _focus_unseen(focus_words, sentences, candidates):
         logger.info("extractive: no passage mentions what the question asks about")
         chosen = []
@@ -323,6 +333,9 @@ def answer_extractively(
         question, sentences, candidates, best=chosen[0], embedded=cosines is not None
     ):
         logger.info("extractive: the passages never mention a topic of the question")
+        chosen = []
+    if chosen and (reason := _narrower_than_passages(question, focus_words, sentences, chosen[0])):
+        logger.info("extractive: %s", reason)
         chosen = []
     if not chosen:
         logger.info("extractive: no relevant sentence among %d candidates", len(candidates))
@@ -452,6 +465,44 @@ def _focus_unseen(
         )
 
     return any(word and not any(mentioned(stem) for stem in word) for word in focus_words)
+
+
+def _narrower_than_passages(
+    question: str,
+    focus_words: Sequence[frozenset[str]],
+    sentences: Sequence[_Sentence],
+    best: _Candidate,
+) -> str:
+    """Why the passages answer a broader or neighbouring question than `question` (''
+    when they do not). Unlike the checks above, a unit close by embedding does not
+    excuse these: "which database stores the metrics" and "the database receives 120
+    connections" embed close together, and that closeness is the confusion.
+
+    - A role and what it is the role of never in one unit: "the *leader* of the
+      Platform *team*" over passages that name a team's responsibilities and, elsewhere,
+      an on-call leader.
+    - "Which X ..." answered by a unit that shares nothing with the question but X: "Qual
+      banco de dados guarda as métricas de longo prazo?" answered by a sentence about the
+      database's connections, which says nothing of metrics. Only a prose sentence:
+      a code line, table row or list item that names X with its value is the answer
+      (`replicas: 6` for "Quantas réplicas ...").
+    """
+    if len(focus_words) == 2 and _ROLE_QUESTION.search(question):
+        role, of = focus_words
+        if not any(_holds(s, role) and _holds(s, of) for s in sentences):
+            return "no unit names the role together with what it is the role of"
+    if focus_words and best.sentence.unit.kind == "prose":
+        focus = frozenset().union(*focus_words)
+        own = best.sentence.terms | best.sentence.key_terms | best.sentence.context
+        others = [g for g in _query_groups(question) if g.isdisjoint(focus)]
+        if others and all(g.isdisjoint(own) for g in others):
+            return "the best unit shares nothing with the question but what it asks about"
+    return ""
+
+
+def _holds(sentence: _Sentence, group: frozenset[str]) -> bool:
+    """Whether a unit (its words, keys or heading) mentions a word of `group`."""
+    return not group.isdisjoint(sentence.terms | sentence.key_terms | sentence.context)
 
 
 def _shape(
@@ -679,6 +730,70 @@ def _select(
         ):
             chosen.append(candidate)
     return chosen
+
+
+def _from_list_start(
+    chosen: list[_Candidate], candidates: Sequence[_Candidate], max_sentences: int
+) -> list[_Candidate]:
+    """For a how-to question whose best quote is a list item, the other quotes are the
+    first items of that same list, in document order: a procedure or checklist starts
+    at its first step, and the item that repeats the question's words ("Acme pays for
+    the first-day lunch") is rarely the only one asked for ("Collect your access
+    badge")."""
+    if not chosen or chosen[0].sentence.unit.kind != "item":
+        return chosen
+    best = chosen[0].sentence
+    mates = {
+        c.sentence.order: c
+        for c in candidates
+        if c.sentence.number == best.number and c.sentence.rank == best.rank
+    }
+    start = best.order
+    while start - 1 in mates and mates[start - 1].sentence.unit.kind == "item":
+        start -= 1
+    out = [chosen[0]]
+    order = start
+    while len(out) < max_sentences and order in mates and mates[order].sentence.unit.kind == "item":
+        item = mates[order]
+        if item is not chosen[0] and not any(
+            _near_duplicate(item.normalized, c.normalized) for c in out
+        ):
+            out.append(item)
+        order += 1
+    out += [c for c in chosen[1:] if c not in out][: max_sentences - len(out)]
+    return out
+
+
+def _with_continuation(
+    chosen: list[_Candidate], candidates: Sequence[_Candidate], max_sentences: int
+) -> list[_Candidate]:
+    """For a how-to question, the prose sentence right after the best one (same passage)
+    is quoted with it: an explanation runs over consecutive sentences ("Orbita sends a
+    POST to your webhook URL ... Each delivery is signed with HMAC-SHA256 ...") and the
+    second often holds the step asked for without repeating the question's words."""
+    if not chosen or len(chosen) >= max_sentences or chosen[0].sentence.unit.kind != "prose":
+        return chosen
+    best = chosen[0].sentence
+    following = next(
+        (
+            c
+            for c in candidates
+            if c.sentence.number == best.number
+            and c.sentence.rank == best.rank
+            and c.sentence.order == best.order + 1
+        ),
+        None,
+    )
+    if (
+        following is None
+        or following in chosen
+        or following.sentence.unit.kind != "prose"
+        or following.fragment
+        or following.sentence.text.rstrip(_CLOSERS).endswith(("?", ":"))
+        or any(_near_duplicate(following.normalized, c.normalized) for c in chosen)
+    ):
+        return chosen
+    return [*chosen, following]
 
 
 def _near_duplicate(a: str, b: str) -> bool:

@@ -80,7 +80,15 @@ _VERDICT: Final = re.compile(
 _FOCUS: Final = re.compile(
     r"\b(?:which|what|qual|quais|quantos|quantas|how many|how much)"
     r"(?:\s+(?:is|are|é|e|the|o|a|os|as))*\s+(?P<word>[^\W\d_]+)"
-    r"(?:\s+(?:of|of the|do|da|dos|das|de)\s+(?P<of>[^\W\d_]+))?",
+    r"(?:\s+(?:of the|of|do|da|dos|das|de)\s+(?P<of>[^\W\d_]+))?",
+    re.IGNORECASE,
+)
+# "Who is the leader of the Platform team", "Quem é o líder do time de Plataforma": the
+# role asked about and what it is the role of.
+_ROLE: Final = re.compile(
+    r"\b(?:who|quem)\s+(?:is|are|was|é|e|sao|são|foi)\s+(?:(?:the|o|a|os|as)\s+)?"
+    r"(?P<word>[^\W\d_]+)"
+    r"(?:\s+(?:of the|of|do|da|dos|das|de)\s+(?P<of>[^\W\d_]+))?",
     re.IGNORECASE,
 )
 # Words after "what" that name no topic of their own ("what time", "which way").
@@ -129,21 +137,25 @@ def question_focus(question: str, *, ignore: Collection[str] = ()) -> list[froze
     """For each word the question asks about, its stems and translations' stems.
 
     "Qual algoritmo ...", "Which port ...": the word after the question word. In
-    "versão do Python" or "código de vestimenta" both words count. Words in `ignore`
+    "versão do Python" or "código de vestimenta" both words count. "Who is the *leader*
+    of the *team*" asks about a role (both words count too). Words in `ignore`
     (accent-folded question filler) and vague ones ("what time") are never the focus.
     """
-    match = _FOCUS.search(question)
-    if not match:
+    if match := _FOCUS.search(question):
+        chosen = [w for w in (match["word"], match["of"]) if w and _may_focus(w, ignore)]
+    elif match := _ROLE.search(question):
+        # No vague words here: "time" after "quem é o líder do" is a team.
+        chosen = [w for w in (match["word"], match["of"]) if w and _may_focus(w, ignore, ())]
+    else:
         return []
-    chosen = [w for w in (match["word"], match["of"]) if w and _may_focus(w, ignore)]
     return [
         frozenset([*analyze(w), *(t for o in translations(w) for t in analyze(o))]) for w in chosen
     ]
 
 
-def _may_focus(word: str, ignore: Collection[str]) -> bool:
+def _may_focus(word: str, ignore: Collection[str], vague: Collection[str] = _VAGUE) -> bool:
     folded = fold_accents(word.lower())
-    return folded not in _NOT_FOCUS and folded not in ignore and folded not in _VAGUE
+    return folded not in _NOT_FOCUS and folded not in ignore and folded not in vague
 
 
 # "Is there a gym discount", "Does the API support GraphQL", "A empresa oferece auxílio

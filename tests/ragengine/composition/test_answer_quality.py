@@ -77,13 +77,15 @@ def test_answer_quality_on_the_labelled_set_does_not_regress(embedder) -> None:
     ]
 
     assert overall["source_top5"]["share"] >= 0.94
-    assert overall["fact_quoted"]["share"] >= 0.85, failed
-    assert figures["same_language"]["fact_quoted"]["share"] >= 0.87, failed
+    assert overall["fact_quoted"]["share"] >= 0.87, failed
+    assert figures["same_language"]["fact_quoted"]["share"] >= 0.92, failed
     for category in ("code", "table"):
         assert figures["by_category"][category]["fact_quoted"]["share"] >= 0.90, category
-    assert figures["by_category"]["list"]["fact_quoted"]["share"] >= 0.70
-    assert figures["by_category"]["prose"]["fact_quoted"]["share"] >= 0.75
-    assert overall["answerable_refused"]["share"] <= 0.07
-    assert overall["unanswerable_refused"]["share"] >= 0.80
+    assert figures["by_category"]["list"]["fact_quoted"]["share"] >= 0.83
+    assert figures["by_category"]["prose"]["fact_quoted"]["share"] >= 0.83
+    assert figures["by_category"]["multi_sentence"]["fact_quoted"]["share"] >= 0.75
+    assert overall["answerable_refused"]["share"] <= 0.06
+    # 15 of 16 measured; one borderline semantic match may flip between runs.
+    assert overall["unanswerable_refused"]["share"] >= 0.87
     assert overall["unrelated_lines_per_answer"] <= 0.15
     assert overall["quoted_lines_per_answer"] <= 1.5

@@ -1,0 +1,42 @@
+"""The search `ask()` runs (`document_search_query`): the keyword side also searches the
+question's words in the other language."""
+
+from __future__ import annotations
+
+import pytest
+
+from ragengine.ask_types import AnswerMode, Channel
+from ragengine.models import Document
+from ragengine.services.ask import ask
+from ragengine.services.document_answers import document_search_query
+from tests.factories import MemberFactory
+
+
+def test_the_keyword_text_adds_the_other_languages_words_and_keeps_the_question() -> None:
+    query = document_search_query(text="Posso trabalhar de casa?", vector=None, set_ids=None)
+
+    assert query.text.startswith("Posso trabalhar de casa?")
+    assert {"work", "home"} <= set(query.text.split())
+    english = document_search_query(text="How many vacation days?", vector=None, set_ids=None)
+    assert "ferias" in english.text.split()
+
+
+def test_a_question_with_no_known_translation_is_searched_as_asked() -> None:
+    query = document_search_query(text="Zyxw qwerty?", vector=None, set_ids=("1",))
+
+    assert query.text == "Zyxw qwerty?"
+    assert query.knowledge_sets == ("1",)
+
+
+@pytest.mark.django_db
+def test_a_portuguese_question_is_answered_from_an_english_document(handbook) -> None:
+    answer = ask(
+        member=MemberFactory(),
+        question="Quando o contracheque fica disponível?",
+        channel=Channel(platform="cli"),
+    )
+
+    assert answer.mode == AnswerMode.EXTRACTIVE, answer.text
+    assert "two working days before payday" in answer.text
+    sources = [Document.objects.get(pk=s.document_id).source for s in answer.sources]
+    assert any("faq-export.jsonl" in source for source in sources)

@@ -38,19 +38,23 @@ class ProviderHealth:
 
 
 def provider_health(
-    *, scope: DashboardScope, snapshots: dict[str, BreakerSnapshot] | None = None
+    *,
+    scope: DashboardScope,
+    snapshots: dict[str, BreakerSnapshot] | None = None,
+    answers: dict[str, int] | None = None,
 ) -> list[ProviderHealth]:
     """Every endpoint with its circuit and the period's answers (`snapshots` defaults
-    to this process's breakers)."""
+    to this process's breakers; `answers`, per provider, to a read of the ledger)."""
     if snapshots is None:
         snapshots = circuit_breakers().snapshots()
-    answers = dict(
-        ledger_in(scope)
-        .filter(~Q(provider=""))
-        .values_list("provider")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
+    if answers is None:
+        answers = dict(
+            ledger_in(scope)
+            .filter(~Q(provider=""))
+            .values_list("provider")
+            .annotate(n=Count("pk"))
+            .order_by()
+        )
     rows = []
     for endpoint in ProviderEndpoint.objects.order_by("name"):
         snap = snapshots.get(endpoint.name)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from datetime import date, datetime, timedelta
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
@@ -32,14 +32,26 @@ FILL_DAYS = MAX_CUSTOM_DAYS
 
 def rollups_store(*, days: list[date]) -> int:
     """Compute and store the figures of `days` (closed ones), replacing any stored."""
+    stored = 0
     for day in days:
         figures = day_figures(day)
-        with transaction.atomic():
-            DashboardDay.objects.filter(day=day).delete()
-            DashboardDay.objects.bulk_create(
-                DashboardDay(day=day, view=view, figures=data) for view, data in figures.items()
-            )
-    return len(days)
+        try:
+            with transaction.atomic():
+                _clear(day)
+                DashboardDay.objects.bulk_create(
+                    DashboardDay(day=day, view=view, figures=data) for view, data in figures.items()
+                )
+        except IntegrityError:
+            # Another process (the worker's task, a second page) stored it meanwhile,
+            # from the same rows: theirs stands.
+            logger.info("dashboard day rolled up elsewhere", extra={"day": day.isoformat()})
+            continue
+        stored += 1
+    return stored
+
+
+def _clear(day: date) -> None:
+    DashboardDay.objects.filter(day=day).delete()
 
 
 def _missing(days: list[date], now: datetime) -> list[date]:

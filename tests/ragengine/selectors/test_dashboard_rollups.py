@@ -234,6 +234,28 @@ def test_deleting_a_person_drops_every_rollup(world):
     assert rolled(chosen)["activity"].people == live(chosen)["activity"].people == 2
 
 
+def test_a_day_stored_meanwhile_by_another_process_is_kept(world, monkeypatch):
+    """Two processes rolling up the same day: the second one's insert meets the first
+    one's rows (unique day and view) and leaves them, without an error on the page."""
+    from ragengine.selectors.dashboard_days import day_figures
+
+    def other_process_stores(day):
+        DashboardDay.objects.filter(day=day).delete()
+        DashboardDay.objects.bulk_create(
+            DashboardDay(day=day, view=v, figures=f) for v, f in day_figures(day).items()
+        )
+
+    monkeypatch.setattr("ragengine.services.dashboard_rollups._clear", other_process_stores)
+    chosen = scope(world, period="custom", first_day=date(2026, 3, 8), last_day=date(2026, 3, 9))
+    assert rollups_ensure(scope=chosen) == 0  # both days were stored "elsewhere"
+    # Here the "other process" wrote inside our transaction, so its rows rolled back with
+    # our insert; the days read from their rows meanwhile, and the next read stores them.
+    assert not DashboardDay.objects.filter(day__in=chosen.days).exists()
+    assert_same(rolled(chosen), live(chosen))
+    monkeypatch.undo()
+    assert rollups_ensure(scope=chosen) == 2
+
+
 def test_a_late_vote_shows_at_once(world):
     """Feedback is read live, never rolled up: a vote on a closed day counts at once."""
     chosen = scope(world)

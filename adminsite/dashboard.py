@@ -148,7 +148,9 @@ def dashboard_context(request: HttpRequest) -> dict[str, Any]:
     """Everything the home page shows."""
     scope, form, error = scope_from(request)
     view = view_of(scope)
-    if view is None:  # two filters or more: not rolled up, read from the rows
+    if view is None or not rollups_ensure(scope=scope):
+        # Two filters or more (not rolled up), or days the hourly task has not rolled
+        # up yet: read from the rows.
         act = activity(scope=scope)
         sets = top_knowledge_sets(scope=scope)
         money_ = spend(scope=scope)
@@ -156,7 +158,6 @@ def dashboard_context(request: HttpRequest) -> dict[str, Any]:
         fast = speed(scope=scope)
         answers = None
     else:
-        rollups_ensure(scope=scope)
         days = figures_by_day(scope=scope, view=view)
         act = activity_from(scope=scope, days=days)
         sets = top_knowledge_sets_from(days=days)

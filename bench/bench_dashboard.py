@@ -10,6 +10,7 @@ client (the whole view: form, selectors, template) for each period and filter, a
 render and `--renders` measured ones each, and times each selector alone.
 
     PYTHONPATH=. .venv/bin/python bench/bench_dashboard.py [--rows 1000000] [--days 365]
+        [--database arandu_dash] [--reuse: measure again what a previous run seeded]
 """
 
 from __future__ import annotations
@@ -156,6 +157,17 @@ def seed(*, rows: int, days: int) -> dict:
     }
 
 
+def seeded_counts() -> dict:
+    from ragengine.models import Feedback, QuestionRecord, UsageRecord
+
+    return {
+        "ledger_rows": UsageRecord.objects.count(),
+        "question_rows": QuestionRecord.objects.count(),
+        "feedback_rows": Feedback.objects.count(),
+        "reused": True,
+    }
+
+
 def render_times(client, query: dict, renders: int) -> list[float]:
     client.get("/admin/", query)  # warm-up: connection, templates, plans
     samples = []
@@ -252,13 +264,22 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--renders", type=int, default=7)
     parser.add_argument("--database", default="arandu_dash")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="measure the database a previous run seeded (and rolled up) instead of re-creating it",
+    )
     add_run_args(parser, "dashboard")
     args = parser.parse_args()
 
     with scratch_dir("dashboard", keep=args.keep) as data_dir:
         os.environ.update(
             ARANDU_DATA_DIR=str(data_dir),
-            DATABASE_URL=fresh_postgres(args.database),
+            DATABASE_URL=(
+                f"postgres://postgres@127.0.0.1:5432/{args.database}"
+                if args.reuse
+                else fresh_postgres(args.database)
+            ),
             DJANGO_SETTINGS_MODULE="adminsite.settings",
             DJANGO_ALLOWED_HOSTS="testserver",
             ARANDU_LOG_LEVEL="WARNING",
@@ -276,15 +297,20 @@ def main() -> None:
 
         from ragengine.models import Tier
 
-        print(f"Seeding {args.rows:,} ledger rows over {args.days} days …", flush=True)
-        seeded = seed(rows=args.rows, days=args.days)
-        print(f"  {seeded}")
-        admin = get_user_model().objects.create_superuser("bench", password="bench-pw")
+        if args.reuse:
+            seeded = seeded_counts()
+            print(f"Reusing {args.database}: {seeded}")
+        else:
+            print(f"Seeding {args.rows:,} ledger rows over {args.days} days …", flush=True)
+            seeded = seed(rows=args.rows, days=args.days)
+            print(f"  {seeded}")
+        admin = get_user_model().objects.filter(username="bench").first()
+        admin = admin or get_user_model().objects.create_superuser("bench", password="bench-pw")
         client = Client()
         client.force_login(admin)
         tier_id = str(Tier.objects.get(name="bench-1").pk)
 
-        print("Rolling up the closed days (the hourly task's first run) …", flush=True)
+        print("Rolling up the closed days not rolled up yet (the hourly task) …", flush=True)
         filled = fill_rollups()
         print(f"  {filled}")
         wait_for_quiet(args.quiet_wait)

@@ -62,15 +62,25 @@ def _missing(days: list[date], now: datetime) -> list[date]:
     return [d for d in closed if d not in rolled]
 
 
-def rollups_ensure(*, scope: DashboardScope) -> int:
+# Most missing days a page rolls up itself (each takes ~0.1-2 s); with more missing (a
+# fresh install before the hourly task's first run) the page reads the rows instead.
+LAZY_DAYS = 3
+
+
+def rollups_ensure(*, scope: DashboardScope, limit: int = LAZY_DAYS) -> bool:
     """Roll up the scope's closed days that have no rollup yet (the page's first read
-    after a late write, or before the hourly task caught up); how many were stored."""
+    after a late write, or before the hourly task caught up). False when the scope has
+    no view or more than `limit` days are missing: read it live this time."""
     if view_of(scope) is None:
-        return 0
+        return False
     missing = _missing(list(scope.days), scope.now)
+    if len(missing) > limit:
+        logger.info("dashboard read live: days not rolled up", extra={"days": len(missing)})
+        return False
     if missing:
         logger.info("dashboard days rolled up on read", extra={"days": len(missing)})
-    return rollups_store(days=missing)
+        rollups_store(days=missing)
+    return True
 
 
 def rollups_fill(*, now: datetime | None = None, days_back: int = FILL_DAYS) -> int:

@@ -173,7 +173,18 @@ def day_figures(day: date) -> dict[str, dict]:
             _add_ledger(
                 views[view], member_id, tier_id, mode, provider, model, cost, saved, timings
             )
-    return {view: figures.as_json() for view, figures in views.items()}
+    result = {view: figures.as_json() for view, figures in views.items()}
+    result[PEOPLE]["zone"] = str(zone())  # days of another ARANDU_TIME_ZONE don't count
+    return result
+
+
+def rolled_days(days: list[date]) -> set[date]:
+    """Which of `days` have a rollup, computed in today's ARANDU_TIME_ZONE."""
+    return set(
+        DashboardDay.objects.filter(
+            day__in=days, view=PEOPLE, figures__zone=str(zone())
+        ).values_list("day", flat=True)
+    )
 
 
 def _sets_key(names: list) -> str:
@@ -200,9 +211,7 @@ def figures_by_day(*, scope: DashboardScope, view: str) -> dict[date, dict]:
     """`view`'s figures for each day of the scope: stored for closed days rolled up,
     computed from the rows for the others (not stored: that is the service's job)."""
     closed = [d for d in scope.days if is_closed(d, now=scope.now)]
-    rolled = set(
-        DashboardDay.objects.filter(day__in=closed, view=PEOPLE).values_list("day", flat=True)
-    )
+    rolled = rolled_days(closed)
     stored = dict(
         DashboardDay.objects.filter(day__in=rolled, view=view).values_list("day", "figures")
     )

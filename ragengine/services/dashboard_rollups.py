@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from ragengine.models import DashboardDay, Member, QuestionRecord, UsageRecord
 from ragengine.selectors.dashboard import MAX_CUSTOM_DAYS, ROW_GAP, DashboardScope, zone
-from ragengine.selectors.dashboard_days import PEOPLE, day_figures, is_closed, view_of
+from ragengine.selectors.dashboard_days import day_figures, is_closed, rolled_days, view_of
 
 logger = logging.getLogger(__name__)
 
@@ -56,9 +56,7 @@ def _clear(day: date) -> None:
 
 def _missing(days: list[date], now: datetime) -> list[date]:
     closed = [d for d in days if is_closed(d, now=now)]
-    rolled = set(
-        DashboardDay.objects.filter(day__in=closed, view=PEOPLE).values_list("day", flat=True)
-    )
+    rolled = rolled_days(closed)
     return [d for d in closed if d not in rolled]
 
 

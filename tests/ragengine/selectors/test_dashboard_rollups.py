@@ -182,6 +182,13 @@ def test_days_of_another_time_zone_roll_up_alike(db, settings):
         "generated": 1
     }
     assert_same(rolled(chosen), live(chosen))
+    # Days rolled up in another zone are not this zone's days: computed again.
+    settings.TIME_ZONE = "UTC"
+    chosen = dashboard_scope(now=NOW, period="7d")
+    assert_same(rolled(chosen), live(chosen))
+    assert rolled(chosen)["activity"].per_outcome["generated"][-2:] == [0, 1]
+    assert ensure(chosen)
+    assert DashboardDay.objects.get(day=date(2026, 3, 9), view="").figures["zone"] == "UTC"
 
 
 def test_a_reservation_settled_after_midnight_invalidates_its_day(world):

@@ -22,7 +22,6 @@ from ragengine.selectors.dashboard_speed import DAILY_STAGES, STAGES, Speed, Sta
 from ragengine.selectors.dashboard_spend import (
     NO_MODEL,
     NO_TIER,
-    ZERO,
     Spend,
     Spender,
     SpendSums,
@@ -73,16 +72,20 @@ def spend_from(*, scope: DashboardScope, days: Days) -> Spend:
 
 
 def top_spenders_from(*, scope: DashboardScope, days: Days, limit: int = 10) -> list[Spender]:
-    totals: dict[int, list] = defaultdict(lambda: [ZERO, 0])
+    totals: dict[int, list] = defaultdict(lambda: [0, 0])
     for figures in days.values():
-        for member_id, (cost, n) in figures.get("members", {}).items():
-            person = totals[int(member_id)]
-            person[0] += Decimal(cost)
+        ids, costs, counts = figures.get("members") or ([], [], [])
+        for member_id, cost, n in zip(ids, costs, counts, strict=True):
+            person = totals[member_id]
+            person[0] += cost
             person[1] += n
     ranked = sorted(
         ((m, c, n) for m, (c, n) in totals.items() if c > 0), key=lambda r: (-r[1], r[0])
     )
-    top = [{"member_id": m, "cost": c, "questions": n} for m, c, n in ranked[:limit]]
+    top = [
+        {"member_id": m, "cost": Decimal(c).scaleb(-8), "questions": n}
+        for m, c, n in ranked[:limit]
+    ]
     return spenders_with_today(scope=scope, top=top)
 
 

@@ -68,9 +68,10 @@ LAZY_DAYS = 3
 def rollups_ensure(*, scope: DashboardScope, limit: int = LAZY_DAYS) -> bool:
     """Roll up the scope's closed days that have no rollup yet (the page's first read
     after a late write, or before the hourly task caught up). False when the scope has
-    no view or more than `limit` days are missing: read it live this time."""
-    if view_of(scope) is None:
-        return False
+    no view, no closed day (one open day reads faster in SQL than through the Python
+    that rolls a day up) or more than `limit` days missing: read it live this time."""
+    if view_of(scope) is None or not any(is_closed(d, now=scope.now) for d in scope.days):
+        return False  # no view, or nothing to read from rollups (today): the rows it is
     missing = _missing(list(scope.days), scope.now)
     if len(missing) > limit:
         logger.info("dashboard read live: days not rolled up", extra={"days": len(missing)})

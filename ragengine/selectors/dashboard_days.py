@@ -137,9 +137,10 @@ def spend_key(label: str, tier_id: int | None) -> str:
     return f"{tier_id or ''}|{label}"
 
 
-def day_figures(day: date) -> dict[str, dict]:
-    """Every view's figures for `day`, from its rows: the questions asked that day and
-    the ledger rows settled that day (what `questions_in` and `ledger_in` read)."""
+def day_figures(day: date, *, only: str | None = None) -> dict[str, dict]:
+    """Every view's figures for `day` (or `only` that view's), from its rows: the
+    questions asked that day and the ledger rows settled that day (what `questions_in`
+    and `ledger_in` read)."""
     start, end = day_bounds(day)
     tiers: dict[str, set] = defaultdict(set)
     for request_id, tier_id in UsageRecord.objects.filter(
@@ -163,6 +164,8 @@ def day_figures(day: date) -> dict[str, dict]:
         if created_at >= end:
             continue  # a later day's question, read only for its ledger row's sets
         for view in _views(door, tiers.get(request_id, ()), dict.fromkeys(names)):
+            if only is not None and view != only:
+                continue
             figures = views[view]
             figures.outcomes[outcome] += 1
             figures.not_found += bool(not_found)
@@ -181,6 +184,8 @@ def day_figures(day: date) -> dict[str, dict]:
     ):  # fmt: skip
         request_id, member_id, tier_id, channel, mode, provider, model, cost, saved, timings = row
         for view in _views(ledger_door(channel), (tier_id,), sorted(sets_of.get(request_id, ()))):
+            if only is not None and view != only:
+                continue
             _add_ledger(
                 views[view], member_id, tier_id, mode, provider, model, cost, saved, timings
             )
@@ -244,5 +249,5 @@ def figures_by_day(*, scope: DashboardScope, view: str) -> dict[date, dict]:
         if day in rolled:
             result[day] = stored.get(day, {})
         else:
-            result[day] = day_figures(day).get(view, {})
+            result[day] = day_figures(day, only=view).get(view, {})
     return result

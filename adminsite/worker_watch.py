@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 
 from ragengine.alerts.evaluate import EvaluationSummary, alerts_evaluate
 from ragengine.models import AlertKind
@@ -44,17 +44,25 @@ class WorkerWatch:
 def worker_rule_check() -> EvaluationSummary | None:
     """Evaluate the enabled "worker not running" rules now; a failure (database down) is
     logged and the next tick tries again, the supervisor goes on."""
-    close_old_connections()
+    _drop_broken_connections()
     try:
         summary = alerts_evaluate(kinds=[AlertKind.WORKER_DOWN])
     except Exception:
         logger.exception("worker alert rule could not be checked")
         return None
     finally:
-        close_old_connections()
+        _drop_broken_connections()
     if summary.fired or summary.resolved:
         logger.info(
             "worker alert rule checked from the supervisor",
             extra={"fired": summary.fired, "resolved": summary.resolved},
         )
     return summary
+
+
+def _drop_broken_connections() -> None:
+    """A long-lived supervisor holds its connection between checks: drop it when the
+    database went away, so the next check connects again (not inside a transaction,
+    which only the tests hold around it)."""
+    if not connection.in_atomic_block:
+        close_old_connections()

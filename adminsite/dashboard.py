@@ -21,6 +21,7 @@ from django.utils import timezone
 from ragengine.models import KnowledgeSet, Tier
 from ragengine.selectors.dashboard import DOORS, TESTS, DashboardScope, dashboard_scope, day_labels
 from ragengine.selectors.dashboard_activity import OUTCOMES, activity, top_knowledge_sets
+from ragengine.selectors.dashboard_days import figures_by_day, view_of
 from ragengine.selectors.dashboard_gaps import content_gaps
 from ragengine.selectors.dashboard_providers import provider_health
 from ragengine.selectors.dashboard_quality import (
@@ -29,8 +30,17 @@ from ragengine.selectors.dashboard_quality import (
     feedback_figures,
     latest_comments,
 )
+from ragengine.selectors.dashboard_rolled import (
+    activity_from,
+    provider_answers_from,
+    speed_from,
+    spend_from,
+    top_knowledge_sets_from,
+    top_spenders_from,
+)
 from ragengine.selectors.dashboard_speed import DAILY_STAGES, speed
 from ragengine.selectors.dashboard_spend import spend, tier_budgets, top_spenders
+from ragengine.services.dashboard_rollups import rollups_ensure
 
 PERIODS = [("today", "Today"), ("7d", "Last 7 days"), ("30d", "Last 30 days"), ("custom", "Custom")]
 DOOR_LABELS = {
@@ -137,17 +147,30 @@ class Kpi:
 def dashboard_context(request: HttpRequest) -> dict[str, Any]:
     """Everything the home page shows."""
     scope, form, error = scope_from(request)
-    act = activity(scope=scope)
-    sets = top_knowledge_sets(scope=scope)
-    money_ = spend(scope=scope)
+    view = view_of(scope)
+    if view is None or not rollups_ensure(scope=scope):
+        # Two filters or more (not rolled up), or days the hourly task has not rolled
+        # up yet: read from the rows.
+        act = activity(scope=scope)
+        sets = top_knowledge_sets(scope=scope)
+        money_ = spend(scope=scope)
+        spenders = top_spenders(scope=scope)
+        fast = speed(scope=scope)
+        answers = None
+    else:
+        days = figures_by_day(scope=scope, view=view)
+        act = activity_from(scope=scope, days=days)
+        sets = top_knowledge_sets_from(days=days)
+        money_ = spend_from(scope=scope, days=days)
+        spenders = top_spenders_from(scope=scope, days=days)
+        fast = speed_from(scope=scope, days=days)
+        answers = provider_answers_from(days=days)
     budgets = tier_budgets(scope=scope)
-    spenders = top_spenders(scope=scope)
-    fast = speed(scope=scope)
     votes = feedback_figures(scope=scope)
     comments = latest_comments(scope=scope)
     trend = evaluation_trend()
     gaps, gap_total = content_gaps(scope=scope)
-    providers = provider_health(scope=scope)
+    providers = provider_health(scope=scope, answers=answers)
     total_stage = next(s for s in fast.stages if s.stage == "total")
     kpis = [
         Kpi(

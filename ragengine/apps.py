@@ -7,3 +7,8 @@ class RagengineConfig(AppConfig):
     name = "ragengine"
     verbose_name = "Knowledge engine"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from ragengine.services.dashboard_rollups import connect_signals
+
+        connect_signals()

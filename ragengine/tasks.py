@@ -9,6 +9,7 @@ from ragengine.evaluation.runner import run_execute
 from ragengine.evaluation.runs import run_sweep_stale
 from ragengine.evaluation.schedules import scheduled_run
 from ragengine.services.budgets import usage_sweep
+from ragengine.services.dashboard_rollups import rollups_fill
 from ragengine.services.document_ingestion import (
     document_ingest,
     document_move,
@@ -27,6 +28,11 @@ def cache_prune_task() -> int:
 def question_history_prune_task() -> int:
     """Empty question and answer text past ARANDU_QUESTION_RETENTION_DAYS (daily)."""
     return question_history_prune()
+
+
+def dashboard_rollups_task() -> int:
+    """Roll up the dashboard's closed days that have none yet (hourly); how many."""
+    return rollups_fill()
 
 
 def usage_sweep_task() -> int:

@@ -13,7 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from adminsite.playground.access import playground_allowed
+from adminsite.playground.access import EVERY_SET_REFUSED, every_set_allowed, playground_allowed
 from adminsite.playground.forms import PlaygroundForm
 from adminsite.playground.render import answer_html
 from adminsite.playground.trace_view import trace_view
@@ -37,9 +37,18 @@ def playground(request: HttpRequest) -> HttpResponse:
     form = PlaygroundForm(request.POST if request.method == "POST" else None)
     columns: list[dict] = []
     error = ""
+    refused = False
     if request.method == "POST" and form.is_valid():
-        columns, error = _ask_all(request, form.cleaned_data)
-    status = 400 if request.method == "POST" and (form.errors or error) else 200
+        data = form.cleaned_data
+        if (
+            data["member"] is None
+            and data["binding"] is None
+            and not every_set_allowed(request.user)
+        ):
+            refused, error = True, EVERY_SET_REFUSED
+        else:
+            columns, error = _ask_all(request, data)
+    status = 403 if refused else 400 if request.method == "POST" and (form.errors or error) else 200
     context = {
         **admin.site.each_context(request),
         "title": "Playground",

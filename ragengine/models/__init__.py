@@ -23,6 +23,7 @@ from ragengine.models.cache import (
     CacheRule,
 )
 from ragengine.models.channels import ChannelBinding
+from ragengine.models.dashboard import DashboardDay
 from ragengine.models.embeddings import EmbeddingCacheEntry
 from ragengine.models.evaluation import CaseLanguage, CaseOrigin, EvalCase, EvalSet
 from ragengine.models.evaluation_reports import (
@@ -77,6 +78,7 @@ __all__ = [
     "CaseOrigin",
     "ChannelBinding",
     "Chunk",
+    "DashboardDay",
     "Document",
     "DeliveryChannel",
     "DeliveryStatus",

@@ -54,6 +54,10 @@ class QuestionRecord(models.Model):
         verbose_name = "question"
         verbose_name_plural = "question history"
         ordering = ["-created_at"]
+        permissions = [
+            # The playground with no member and no channel reads every knowledge set.
+            ("ask_every_set", "Can ask the playground over every knowledge set"),
+        ]
         indexes = [
             models.Index(fields=["door", "created_at"]),
             # The dashboard reads a period's rows from the index alone (PostgreSQL).

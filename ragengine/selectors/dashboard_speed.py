@@ -35,6 +35,11 @@ class Speed:
     per_day: dict[str, dict[str, list[float | None]]]  # stage -> {"p50": [...], "p95": [...]}
     stages: list[StageLatency]  # over the whole period
     sampled: bool  # computed over the latest PYTHON_SAMPLE rows only
+    error: float = 0.0  # read from histograms: each percentile within this share of exact
+
+    @property
+    def error_percent(self) -> int:
+        return math.ceil(self.error * 100)
 
 
 def percentile(values: Sequence[float], fraction: float) -> float | None:

@@ -72,39 +72,51 @@ def spend(*, scope: DashboardScope) -> Spend:
         )
         .order_by()
     )
-    by_model: dict[str, dict[date, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-    by_tier: dict[str, dict[date, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-    day_cost: dict[date, Decimal] = defaultdict(Decimal)
-    answered: dict[date, int] = defaultdict(int)
-    hits: dict[date, int] = defaultdict(int)
-    saved: dict[date, Decimal] = defaultdict(Decimal)
+    sums = SpendSums()
     for row in rows:
-        day = row["day"]
-        if row["cost"]:
-            label = row["label"] if row["label"] != ":" else NO_MODEL
-            by_model[label][day] += row["cost"]
-            by_tier[row["tier_name"]][day] += row["cost"]
-        day_cost[day] += row["cost"]
-        answered[day] += row["answered"]
-        hits[day] += row["hits"]
-        saved[day] += row["saved"]
+        label = row["label"] if row["label"] != ":" else NO_MODEL
+        sums.add(row["day"], label, row["tier_name"], row["cost"], row["saved"],
+                 row["answered"], row["hits"])  # fmt: skip
+    return sums.spend(scope)
 
-    def series(groups: dict[str, dict[date, Decimal]]) -> dict[str, list[Decimal]]:
-        ordered = sorted(groups.items(), key=lambda item: (-sum(item[1].values()), item[0]))
-        return {key: per_day(scope, values, default=ZERO) for key, values in ordered}
 
-    return Spend(
-        cost_by_model=series(by_model),
-        cost_by_tier=series(by_tier),
-        cost_per_day=per_day(scope, day_cost, default=ZERO),
-        cost=sum(day_cost.values(), ZERO),
-        answered_per_day=per_day(scope, answered),
-        hits_per_day=per_day(scope, hits),
-        saved_per_day=per_day(scope, saved, default=ZERO),
-        answered=sum(answered.values()),
-        hits=sum(hits.values()),
-        saved=sum(saved.values(), ZERO),
-    )
+class SpendSums:
+    """Spend figures as they add up, by day, model label and tier name."""
+
+    def __init__(self) -> None:
+        self.by_model: dict[str, dict[date, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+        self.by_tier: dict[str, dict[date, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+        self.day_cost: dict[date, Decimal] = defaultdict(Decimal)
+        self.answered: dict[date, int] = defaultdict(int)
+        self.hits: dict[date, int] = defaultdict(int)
+        self.saved: dict[date, Decimal] = defaultdict(Decimal)
+
+    def add(self, day, label, tier, cost, saved, answered, hits) -> None:
+        if cost:
+            self.by_model[label][day] += cost
+            self.by_tier[tier][day] += cost
+        self.day_cost[day] += cost
+        self.answered[day] += answered
+        self.hits[day] += hits
+        self.saved[day] += saved
+
+    def spend(self, scope: DashboardScope) -> Spend:
+        def series(groups: dict[str, dict[date, Decimal]]) -> dict[str, list[Decimal]]:
+            ordered = sorted(groups.items(), key=lambda item: (-sum(item[1].values()), item[0]))
+            return {key: per_day(scope, values, default=ZERO) for key, values in ordered}
+
+        return Spend(
+            cost_by_model=series(self.by_model),
+            cost_by_tier=series(self.by_tier),
+            cost_per_day=per_day(scope, self.day_cost, default=ZERO),
+            cost=sum(self.day_cost.values(), ZERO),
+            answered_per_day=per_day(scope, self.answered),
+            hits_per_day=per_day(scope, self.hits),
+            saved_per_day=per_day(scope, self.saved, default=ZERO),
+            answered=sum(self.answered.values()),
+            hits=sum(self.hits.values()),
+            saved=sum(self.saved.values(), ZERO),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +146,12 @@ def top_spenders(*, scope: DashboardScope, limit: int = 10) -> list[Spender]:
         .filter(cost__gt=0)
         .order_by("-cost", "member_id")[:limit]
     )
+    return spenders_with_today(scope=scope, top=top)
+
+
+def spenders_with_today(*, scope: DashboardScope, top: list[dict]) -> list[Spender]:
+    """The period's top spenders (`member_id`, `cost`, `questions`, best first) with
+    their names, tiers and today's spend."""
     ids = [row["member_id"] for row in top]
     members = Member.objects.select_related("tier").in_bulk(ids)
     today = {

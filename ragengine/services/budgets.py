@@ -30,6 +30,7 @@ from ragengine.selectors.usage import (
     periods_at,
     reservation_life,
 )
+from ragengine.services.dashboard_rollups import rollups_invalidate_at
 from ragengine.transactions import relax_commit_durability
 
 logger = logging.getLogger(__name__)
@@ -73,6 +74,7 @@ class Reservation:
     request_id: str = ""
     channel: str = ""
     counts_toward_quota: bool = True
+    created_at: datetime | None = None  # the ledger row's time (the day it counts on)
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +262,7 @@ def usage_open(
         member_id=member.pk,
         tier_id=record.tier_id,
         request_id=request_id,
+        created_at=record.created_at,
         channel=record.channel,
         counts_toward_quota=counts_toward_quota,
     )
@@ -298,7 +301,10 @@ def usage_settle(*, reservation: Reservation, details: UsageDetails) -> None:
         tokens_out=details.tokens_out,
         latencies_ms={k: round(v, 3) for k, v in details.latencies_ms.items()},
     )
-    if not UsageRecord.objects.filter(pk=reservation.record_id).update(**fields):
+    updated = UsageRecord.objects.filter(pk=reservation.record_id).update(**fields)
+    # Settled after its day closed (a question across midnight): that day's rollup is stale.
+    rollups_invalidate_at(created_at=reservation.created_at)
+    if not updated:
         # The reservation was lost (database crash before its flush): record the usage.
         UsageRecord.objects.create(
             member_id=reservation.member_id,

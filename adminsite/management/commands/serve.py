@@ -2,7 +2,8 @@
 
 Collects the static files, then starts the web process (gunicorn: admin, /slack/events)
 and the django-q2 worker; the Slack and Discord bots join when their tokens are set.
-Stops everything when one of them exits, on Ctrl-C or on SIGTERM.
+Stops everything when one of them exits, on Ctrl-C or on SIGTERM. Checks the "worker not
+running" alert rule itself meanwhile (the worker runs every other rule).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from adminsite.web import gunicorn_argv, metrics_dir_reset, static_files_missing, web_address
+from adminsite.worker_watch import WorkerWatch
 
 logger = logging.getLogger(__name__)
 
@@ -91,9 +93,12 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(f"Arandu is running: admin at {where}  (Ctrl-C stops)")
         )
+        # The worker runs the alert rules; the one saying it stopped is checked here too.
+        watch = WorkerWatch()
         try:
             while all(child.poll() is None for child in children.values()):
                 time.sleep(0.5)
+                watch.tick()
             ended = [n for n, c in children.items() if c.poll() is not None]
             self.stderr.write(self.style.ERROR(f"{', '.join(ended)} exited; stopping the rest."))
         except KeyboardInterrupt:

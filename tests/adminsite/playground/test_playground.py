@@ -195,6 +195,27 @@ def test_non_staff_and_staff_without_history_access_are_refused(client):
     assert client.get(URL).status_code == 200
 
 
+def test_every_set_needs_a_superuser_or_its_own_permission(client, handbook):
+    """Neither member nor channel reads every knowledge set: history access is not enough."""
+    user = get_user_model().objects.create_user("viewer", password="pw", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_questionrecord"))
+    client.force_login(user)
+    response = client.post(URL, {"question": QUESTION})
+    assert response.status_code == 403
+    error = page(response).select_one("#playground-error").get_text()
+    assert "every knowledge set" in error and "Choose a member or a channel" in error
+    assert not QuestionRecord.objects.exists() and not UsageRecord.objects.exists()
+    # With a member, their own scope applies: allowed.
+    member = MemberFactory(display_name="Ana")
+    assert client.post(URL, {"question": QUESTION, "member": member.pk}).status_code == 200
+    assert QuestionRecord.objects.count() == 1
+    user.user_permissions.add(Permission.objects.get(codename="ask_every_set"))
+    user = get_user_model().objects.get(pk=user.pk)  # permissions are cached per object
+    client.force_login(user)
+    assert client.post(URL, {"question": QUESTION}).status_code == 200
+    assert QuestionRecord.objects.count() == 2
+
+
 def test_the_form_needs_a_csrf_token(handbook):
     from django.test import Client
 

@@ -262,6 +262,24 @@ def test_provider_health_from_the_circuits_and_the_ledger(world):
     )
 
 
+def test_provider_circuits_recorded_by_other_processes_show(world):
+    """A worker opened the circuit: the web process, whose own breaker never saw a call,
+    shows it open (with since when); a close recorded later shows closed."""
+    from ragengine.llm.circuit_record import circuit_change_record
+
+    ProviderEndpoint.objects.create(name="local", kind="ollama")
+    circuit_change_record("openai", "open", 5)  # as the worker's breaker does
+    health = {h.endpoint: h for h in provider_health(scope=scope(), snapshots={})}
+    assert (health["openai"].state, health["openai"].healthy) == ("open", False)
+    assert health["openai"].state_changed_at is not None
+    assert (health["local"].state, health["local"].state_changed_at) == ("unused", None)
+    breakers = CircuitBreakers(failure_threshold=2)
+    breakers.get("openai").record_success()  # this process's breaker: closed
+    circuit_change_record("openai", "closed", 0)
+    health = {h.endpoint: h for h in provider_health(scope=scope(), snapshots=breakers.snapshots())}
+    assert (health["openai"].state, health["openai"].recent_calls) == ("closed", 1)
+
+
 def test_days_follow_the_configured_time_zone(db, settings):
     settings.TIME_ZONE = "America/Sao_Paulo"  # UTC-3
     UsageRecordFactory(cost=D("1"), latencies_ms={"total": 100}, created_at=at(10, 2))  # 03-09

@@ -19,7 +19,7 @@ def classify(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("ragengine", "0021_dashboard_indexes"),
+        ("ragengine", "0022_dashboard_daily_rollups"),
     ]
 
     operations = [

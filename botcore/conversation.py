@@ -14,8 +14,7 @@ from ragengine.models import Member
 from ragengine.request_context import current_request_id
 from ragengine.request_context import new_request_id as fresh_request_id
 from ragengine.selectors.channels import ChannelScope, ScopeOrigin, channel_scope
-from ragengine.services.ask import ask
-from ragengine.services.generation import TextSink
+from ragengine.services.ask import TextSink, ask
 from ragengine.services.members import member_resolve
 
 logger = logging.getLogger(__name__)

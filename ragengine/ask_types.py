@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -35,6 +36,12 @@ class Channel:
     channel_id: str = ""
     knowledge_sets: tuple[str, ...] | None = None
     refusal: str = ""
+
+    @classmethod
+    def cli(cls, knowledge_sets: Sequence[str] | None = None) -> Channel:
+        """The server operator's terminal: the sets named on the command line, else
+        every set."""
+        return cls(platform="cli", knowledge_sets=tuple(knowledge_sets) if knowledge_sets else None)
 
 
 @dataclass(frozen=True, slots=True)

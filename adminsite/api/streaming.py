@@ -20,7 +20,7 @@ from django.db import close_old_connections, connections
 from django.http import StreamingHttpResponse
 
 from ragengine.ask_types import Answer
-from ragengine.services.generation import TextSink
+from ragengine.services.ask import TextSink
 
 logger = logging.getLogger(__name__)
 

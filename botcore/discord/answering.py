@@ -115,14 +115,12 @@ async def _answer_message(
             replies, mode = plain_replies(HELP_TEXT), "help"
         else:
             history = await _history(client, message, where, request_id=request_id)
-            incoming = Incoming(
-                platform=PLATFORM,
-                user_id=str(message.author.id),
+            incoming = _incoming(
+                user=message.author,
+                guild_id=guild.id if guild else None,
+                guild=guild,
                 channel_id=channel_id,
                 text=question,
-                workspace_id=str(guild.id) if guild else "",
-                workspace_name=guild.name if guild else "",
-                user_name=message.author.display_name,
                 parent_channel_id=parent_id,
                 is_direct=where is Where.DIRECT,
                 is_thread=is_thread,
@@ -142,6 +140,38 @@ async def _answer_message(
             "latency_ms": ms_since(started),
             "mode": mode,
         },
+    )
+
+
+def _incoming(
+    *,
+    user: discord.abc.User,
+    guild_id: int | None,
+    guild: discord.Guild | None,
+    channel_id: str,
+    text: str,
+    parent_channel_id: str,
+    is_direct: bool,
+    is_thread: bool,
+    request_id: str,
+    history: tuple[Turn, ...] = (),
+) -> Incoming:
+    """The conversation layer's view of a Discord question, one rule for messages and
+    `/ask`: the guild is the workspace (none in a DM; its name only when it is cached),
+    the display name the user's."""
+    return Incoming(
+        platform=PLATFORM,
+        user_id=str(user.id),
+        channel_id=channel_id,
+        text=text,
+        workspace_id=str(guild_id or ""),
+        workspace_name=guild.name if guild else "",
+        user_name=user.display_name,
+        parent_channel_id=parent_channel_id,
+        is_direct=is_direct,
+        is_thread=is_thread,
+        history=history,
+        request_id=request_id,
     )
 
 
@@ -178,14 +208,12 @@ async def _answer_interaction(
         parent_id = channel.parent_id if isinstance(channel, discord.Thread) else None
         guild = interaction.guild
         outcome = await ask_in_worker(
-            Incoming(
-                platform=PLATFORM,
-                user_id=str(interaction.user.id),
+            _incoming(
+                user=interaction.user,
+                guild_id=interaction.guild_id,
+                guild=guild,
                 channel_id=str(interaction.channel_id or ""),
                 text=question,
-                workspace_id=str(interaction.guild_id or ""),
-                workspace_name=guild.name if guild else "",
-                user_name=interaction.user.display_name,
                 parent_channel_id=str(parent_id or ""),
                 is_direct=is_bot_dm(interaction),
                 is_thread=is_thread,

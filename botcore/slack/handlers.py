@@ -38,6 +38,7 @@ from botcore.slack.blocks import (
     streaming_text,
 )
 from botcore.slack.history import thread_turns
+from ragengine.ask_types import Turn
 from ragengine.selectors.channels import ChannelScope, ScopeOrigin
 
 logger = logging.getLogger(__name__)
@@ -84,6 +85,24 @@ class SlashQuestion:
     is_direct: bool = False
 
 
+def _incoming(
+    question: ThreadQuestion | SlashQuestion, *, text: str, history: tuple[Turn, ...] = ()
+) -> Incoming:
+    """The conversation layer's view of a Slack question, one rule for messages and
+    `/ask`: the team is the workspace, and the event's request id goes along."""
+    return Incoming(
+        platform=PLATFORM,
+        user_id=question.user_id,
+        channel_id=question.channel_id,
+        text=text,
+        workspace_id=question.team_id,
+        user_name=question.user_name if isinstance(question, SlashQuestion) else "",
+        is_direct=question.is_direct,
+        history=history,
+        request_id=question.request_id,
+    )
+
+
 def announce_in_thread(
     *, client: WebClient, question: ThreadQuestion, answer_jobs: BackgroundJobs
 ) -> None:
@@ -119,19 +138,7 @@ def answer_in_thread(
         if placeholder_ts
         else None
     )
-    outcome = answer_incoming(
-        Incoming(
-            platform=PLATFORM,
-            user_id=question.user_id,
-            channel_id=question.channel_id,
-            text=text,
-            workspace_id=question.team_id,
-            is_direct=question.is_direct,
-            history=history,
-            request_id=question.request_id,
-        ),
-        on_text=editor,
-    )
+    outcome = answer_incoming(_incoming(question, text=text, history=history), on_text=editor)
     message = outcome_message(outcome)
     if placeholder_ts:
         slack.update(question.channel_id, placeholder_ts, message)
@@ -162,34 +169,13 @@ def _history(slack: SlackCalls, question: ThreadQuestion, *, placeholder_ts: str
 
 def answer_slash(*, respond: Respond, question: SlashQuestion) -> None:
     """`/ask <question>`: the answer replaces the ephemeral "Looking that up…"."""
-    outcome = answer_incoming(
-        Incoming(
-            platform=PLATFORM,
-            user_id=question.user_id,
-            channel_id=question.channel_id,
-            text=question.text,
-            workspace_id=question.team_id,
-            user_name=question.user_name,
-            is_direct=question.is_direct,
-            request_id=question.request_id,
-        )
-    )
+    outcome = answer_incoming(_incoming(question, text=question.text))
     _respond(respond, outcome_message(outcome), request_id=question.request_id)
 
 
 def describe_sets(*, respond: Respond, question: SlashQuestion) -> None:
     """`/ask sets`: which knowledge sets answer here, and why."""
-    scope = channel_sets(
-        Incoming(
-            platform=PLATFORM,
-            user_id=question.user_id,
-            channel_id=question.channel_id,
-            text="",
-            workspace_id=question.team_id,
-            user_name=question.user_name,
-            is_direct=question.is_direct,
-        )
-    )
+    scope = channel_sets(_incoming(question, text=""))
     text = sets_text(scope, is_direct=question.is_direct)
     _respond(respond, plain_message(text), request_id=question.request_id)
 

@@ -8,14 +8,11 @@ question has no ledger row, and the history's text may be gone while the money s
 
 from __future__ import annotations
 
-import csv
-import json
-from collections.abc import Iterator
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import admin, messages
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -24,21 +21,19 @@ from unfold.admin import ModelAdmin
 
 from ragengine.admin.evaluation import page
 from ragengine.admin.evaluation_forms import PickEvalSetForm, draft_cases_message
+from ragengine.admin.history_export import history_csv_lines
+from ragengine.admin.history_filters import KnowledgeSetFilter, MemberFilter, TierFilter
 from ragengine.evaluation.feedback_cases import eval_cases_from_history
 from ragengine.models import (
     Document,
     Feedback,
     FeedbackValue,
-    KnowledgeSet,
-    Member,
     QuestionRecord,
-    Tier,
     UsageRecord,
 )
 
 # Stages in the order a question goes through them (others follow, as recorded).
 STAGES = ("validate", "budget", "cache", "embed", "retrieve", "generate", "total")
-EXPORT_CHUNK = 500
 
 
 def history_url(request_id: str) -> str:
@@ -74,59 +69,6 @@ def stage_timings(latencies_ms: dict) -> str:
         ),
     )
     return format_html('<table class="stage-timings text-sm">{}</table>', rows)
-
-
-class TierFilter(admin.SimpleListFilter):
-    """The tier that answered (the ledger row's), else the member's tier today."""
-
-    title = "tier"
-    parameter_name = "tier"
-
-    def lookups(self, request, model_admin):
-        return [(str(pk), name) for pk, name in Tier.objects.values_list("pk", "name")]
-
-    def queryset(self, request, queryset):
-        if not self.value():
-            return queryset
-        paid = UsageRecord.objects.filter(tier_id=self.value()).values("request_id")
-        return queryset.filter(Q(request_id__in=paid) | Q(member__tier_id=self.value()))
-
-
-class KnowledgeSetFilter(admin.SimpleListFilter):
-    """Questions scoped to a set (or to every set)."""
-
-    title = "knowledge set"
-    parameter_name = "knowledge_set"
-    EVERY = "*every*"
-
-    def lookups(self, request, model_admin):
-        names = KnowledgeSet.objects.values_list("name", flat=True).order_by("name")
-        return [(name, name) for name in names] + [(self.EVERY, "every set (unscoped)")]
-
-    def queryset(self, request, queryset):
-        if not self.value():
-            return queryset
-        if self.value() == self.EVERY:
-            return queryset.filter(knowledge_sets=[])
-        # A JSON list's text holds each name quoted: portable across SQLite and PostgreSQL.
-        return queryset.filter(knowledge_sets__icontains=json.dumps(self.value()))
-
-
-class MemberFilter(admin.SimpleListFilter):
-    title = "member"
-    parameter_name = "member"
-
-    def lookups(self, request, model_admin):
-        asked = QuestionRecord.objects.filter(member__isnull=False).values("member_id")
-        return [
-            (str(pk), name)
-            for pk, name in Member.objects.filter(pk__in=asked)
-            .order_by("display_name")
-            .values_list("pk", "display_name")[:200]
-        ]
-
-    def queryset(self, request, queryset):
-        return queryset.filter(member_id=self.value()) if self.value() else queryset
 
 
 @admin.register(QuestionRecord)
@@ -358,7 +300,9 @@ class QuestionRecordAdmin(ModelAdmin):
         changelist = self.get_changelist_instance(request)
         rows = changelist.get_queryset(request).select_related("member").order_by("-created_at")
         stamp = timezone.now().strftime("%Y%m%d-%H%M")
-        response = StreamingHttpResponse(_csv_lines(rows), content_type="text/csv; charset=utf-8")
+        response = StreamingHttpResponse(
+            history_csv_lines(rows), content_type="text/csv; charset=utf-8"
+        )
         response["Content-Disposition"] = f'attachment; filename="questions-{stamp}.csv"'
         return response
 
@@ -395,64 +339,3 @@ class QuestionRecordAdmin(ModelAdmin):
             messages.SUCCESS,
         )
         return None
-
-
-CSV_COLUMNS = (
-    "created_at",
-    "request_id",
-    "member",
-    "door",
-    "channel",
-    "knowledge_sets",
-    "question",
-    "answer",
-    "outcome",
-    "not_found",
-    "sources",
-    "provider",
-    "model",
-    "cost",
-    "total_ms",
-    "feedback",
-)
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_lines(rows: QuerySet) -> Iterator[str]:
-    """CSV lines, fetched in chunks so a long history neither waits nor fills memory.
-    Cells that a spreadsheet would run as a formula are prefixed with a quote."""
-    writer = csv.writer(_Echo())
-    yield writer.writerow(CSV_COLUMNS)
-    for row in rows.iterator(chunk_size=EXPORT_CHUNK):
-        vote = getattr(row, "vote", None)
-        yield writer.writerow(
-            [
-                _cell(v)
-                for v in (
-                    row.created_at.isoformat(),
-                    row.request_id,
-                    row.member.display_name if row.member else "",
-                    row.door,
-                    row.channel,
-                    "; ".join(row.knowledge_sets),
-                    row.question,
-                    row.answer,
-                    row.outcome,
-                    "yes" if row.not_found else "no",
-                    "; ".join(f"[{s.get('number')}] {s.get('title', '')}" for s in row.sources),
-                    row.provider,
-                    row.model,
-                    f"{row.cost:.8f}",
-                    f"{row.total_ms:.1f}",
-                    {None: "", FeedbackValue.UP: "up", FeedbackValue.DOWN: "down"}.get(vote, ""),
-                )
-            ]
-        )
-
-
-def _cell(value: str) -> str:
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value

@@ -22,7 +22,6 @@ from ragengine.cache.lookup import CacheHit, cache_lookup
 from ragengine.cache.replies import answer_payload
 from ragengine.cache.rules import RuleDecision, cache_rule_for
 from ragengine.cache.store import cache_store
-from ragengine.trace import trace_record
 
 EXTRACTIVE_FAMILY = "extractive"
 
@@ -54,15 +53,14 @@ class QuestionCache:
         set_ids: tuple[str, ...] | None,
         family: ModelFamily,
         semantic_allowed: bool,
-    ) -> QuestionCache | None:
-        """The cache for `question`, or None when its rule says never cache (real-time
-        questions are never served stale)."""
+    ) -> tuple[RuleDecision, QuestionCache | None]:
+        """The rule in force for `question`, and the cache for it, or None when the rule
+        says never cache (real-time questions are never served stale)."""
         decision = cache_rule_for(question=question)
-        trace_record("cache_rule", decision=decision)
         if not decision.cacheable:
-            return None
+            return decision, None
         scope = cache_scope(set_ids=set_ids, model_family=family.label)
-        return cls(
+        return decision, cls(
             question=question,
             set_ids=set_ids,
             family=family,

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from ragengine.evaluation.progress import RunProgress, run_progress
-from ragengine.evaluation.runner import results_summary
+from ragengine.evaluation.run_end import results_summary
 from ragengine.evaluation.targets import parse_target
 from ragengine.models import EvalResult, EvalRun
 

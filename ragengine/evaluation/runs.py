@@ -146,7 +146,7 @@ def run_cancel(*, run: EvalRun) -> bool:
 def run_sweep_stale(*, now: datetime | None = None) -> int:
     """Mark failed the runs whose worker died (no heartbeat for ARANDU_EVAL_STALE_MINUTES)
     and the queued runs no worker took; their partial results and summary are kept."""
-    from ragengine.evaluation.runner import run_finish
+    from ragengine.evaluation.run_end import run_finish
 
     now = now or timezone.now()
     stale = now - timedelta(minutes=settings.ARANDU_EVAL_STALE_MINUTES)

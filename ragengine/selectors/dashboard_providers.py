@@ -15,8 +15,8 @@ from datetime import datetime
 
 from django.db.models import Count, Q
 
+from ragengine.llm.circuit_breaker import BreakerSnapshot
 from ragengine.llm.registry import circuit_breakers
-from ragengine.llm.resilience import BreakerSnapshot
 from ragengine.models import ProviderCircuit, ProviderEndpoint
 from ragengine.selectors.dashboard import DashboardScope, ledger_in
 

@@ -13,8 +13,11 @@ the moment it returns, so nothing after it (a cache write, rendering, logging) c
 what is charged; a failure before the end settles whatever the calls cost so far. The
 cache is an optimisation: a failure to store an answer is logged and the answer still
 goes out. With no model configured (the embedded default) answers are extractive and
-cost nothing. The question's request id is bound for its logs (ragengine.request_context)
-and its final answer, refused or not, is counted once in the metrics.
+cost nothing. The question's request id is bound for its logs (ragengine.request_context).
+
+What each step decides goes on the question's `AskRecord`; once the answer is final
+(refused or failed too) `ask_record_save` writes it down once: the history row, the
+metrics, the log line and the trace.
 """
 
 from __future__ import annotations
@@ -22,28 +25,25 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass
 
-from ragengine import metrics
 from ragengine.ask_types import Answer, AnswerMode, Channel, Refusal, Turn
 from ragengine.cache import QuestionCache
 from ragengine.models import Member
 from ragengine.request_context import current_request_id, new_request_id, request_scope
 from ragengine.retrieval.types import VectorStoreError
+from ragengine.services.ask_record import AskRecord, ask_record_save
 from ragengine.services.document_answers import (
     ALL_DOWN_NOTICE,
     QuestionVector,
     answer_from_documents,
 )
 from ragengine.services.generation import TextSink
-from ragengine.services.question_history import question_record
 from ragengine.services.questions import INACTIVE_MESSAGE, question_intake
 from ragengine.services.routing import route_for
 from ragengine.services.spending import plan_answer, plan_finish, plan_release, serve_cached
 from ragengine.services.timing import Stopwatch
-from ragengine.trace import trace_record
 
-__all__ = ["ALL_DOWN_NOTICE", "INACTIVE_MESSAGE", "STORE_DOWN_MESSAGE", "ask"]
+__all__ = ["ALL_DOWN_NOTICE", "INACTIVE_MESSAGE", "STORE_DOWN_MESSAGE", "TextSink", "ask"]
 
 logger = logging.getLogger(__name__)
 
@@ -70,103 +70,50 @@ def ask(
     `use_cache=False` neither reads nor writes the answer cache (evaluation runs measure
     answering, not the cache).
     """
-    request_id = (request_id or current_request_id() or new_request_id())[:32]
-    labels = QuestionLabels()
-    watch = Stopwatch()
-    answer = None
-    with request_scope(request_id, door=channel.platform):
+    record = AskRecord(
+        request_id=(request_id or current_request_id() or new_request_id())[:32],
+        member=member,
+        question=question,
+        channel=channel,
+        use_cache=use_cache,
+        watch=Stopwatch(),
+    )
+    with request_scope(record.request_id, door=channel.platform):
         try:
-            answer = _answer(
-                member=member,
-                question=question,
-                channel=channel,
-                history=history,
-                request_id=request_id,
-                on_text=on_text,
-                use_cache=use_cache,
-                watch=watch,
-                labels=labels,
-            )
+            record.answer = _answer(record, history=history, on_text=on_text)
         except Refusal as refusal:
-            answer = _refused(refusal, request_id=request_id, channel=channel, watch=watch)
+            record.answer = Answer(
+                text=refusal.message,
+                mode=AnswerMode.REFUSED,
+                timings_ms=record.watch.finish(),
+                request_id=record.request_id,
+            )
         except Exception:
-            metrics.record_question_error(door=channel.platform, tier=labels.tier)
+            record.failed = True
             raise
-        finally:  # refusals and errors too: the history shows what people could not get
-            question_record(
-                request_id=request_id,
-                member=member,
-                channel=channel,
-                question=question,
-                answer=answer,
-            )
-        metrics.record_answer(answer, door=channel.platform, tier=labels.tier)
-        if answer.mode != AnswerMode.REFUSED:
-            logger.info(
-                "question answered",
-                extra={
-                    "request_id": request_id,
-                    "platform": channel.platform,
-                    "mode": str(answer.mode),
-                    "model": answer.model,
-                    "sources": len(answer.sources),
-                    "cost": str(answer.cost),
-                    "total_ms": round(answer.timings_ms["total"], 1),
-                },
-            )
-    return answer
+        finally:  # refusals and errors too
+            ask_record_save(record)
+    return record.answer
 
 
-@dataclass(slots=True)
-class QuestionLabels:
-    """What the metrics label a question with, learnt on the way (none for a question
-    refused before its tier is known)."""
-
-    tier: str = ""
-
-
-def _refused(refusal: Refusal, *, request_id: str, channel: Channel, watch: Stopwatch) -> Answer:
-    logger.info(
-        "question refused",
-        extra={"request_id": request_id, "platform": channel.platform, "reason": refusal.message},
-    )
-    return Answer(
-        text=refusal.message,
-        mode=AnswerMode.REFUSED,
-        timings_ms=watch.finish(),
-        request_id=request_id,
-    )
-
-
-def _answer(
-    *,
-    member: Member | None,
-    question: str,
-    channel: Channel,
-    history: Sequence[Turn],
-    request_id: str,
-    on_text: TextSink | None,
-    use_cache: bool,
-    watch: Stopwatch,
-    labels: QuestionLabels,
-) -> Answer:
+def _answer(record: AskRecord, *, history: Sequence[Turn], on_text: TextSink | None) -> Answer:
     """The order of work; any step may raise Refusal."""
+    watch, member = record.watch, record.member
     with watch.stage("validate"):
-        intake = question_intake(member=member, question=question, channel=channel, history=history)
-    route = route_for(member=member)
-    trace_record("route", route=route, set_ids=intake.set_ids, search_text=intake.search_text)
-    labels.tier = route.tier.name
-    where = f"{channel.platform}:{channel.channel_id}"
+        intake = record.intake = question_intake(
+            member=member, question=record.question, channel=record.channel, history=history
+        )
+    route = record.route = route_for(member=member)
     vector = QuestionVector(question=intake.question, watch=watch)
     cache = None
-    if use_cache and not intake.follow_up:
-        cache = QuestionCache.open(
+    if record.use_cache and not intake.follow_up:
+        record.cache_rule, cache = QuestionCache.open(
             question=intake.question,
             set_ids=intake.set_ids,
             family=route.family,
             semantic_allowed=route.tier.semantic_cache_enabled,
         )
-    trace_record("cache_open", cache=cache, use_cache=use_cache, follow_up=intake.follow_up)
+        record.opened_cache = cache
     hit = None
     if cache is not None:
         with watch.stage("cache"):
@@ -174,8 +121,9 @@ def _answer(
     plan = None
     if hit is None:
         with watch.stage("budget"):
-            plan = plan_answer(member=member, route=route, request_id=request_id, where=where)
-        trace_record("budget", plan=plan)
+            plan = record.plan = plan_answer(
+                member=member, route=route, request_id=record.request_id, where=record.where
+            )
         may_serve_cached = plan.refusal is None or (
             plan.rate_limited and not route.tier.cache_hits_count_toward_quota
         )
@@ -193,34 +141,23 @@ def _answer(
             with watch.stage("cache"):
                 hit = cache.lookup(vector)  # the previous holder usually just stored it
         if hit is not None:
-            trace_record("cache_hit", hit=hit)
+            record.hit = hit
             with watch.stage("budget"):
                 answer = serve_cached(
                     hit=hit,
                     plan=plan,
                     member=member,
                     tier=route.tier,
-                    request_id=request_id,
-                    where=where,
+                    request_id=record.request_id,
+                    where=record.where,
                     latencies_ms=watch.timings,
                 )
             answer.timings_ms = watch.finish()
             return answer
         try:
-            answer, details = answer_from_documents(
-                question=intake.question,
-                search_text=intake.search_text,
-                history=intake.history,
-                set_ids=intake.set_ids,
-                tier=route.tier,
-                plan=plan,
-                watch=watch,
-                request_id=request_id,
-                vector=vector,
-                on_text=on_text,
-            )
+            answer, details = answer_from_documents(record=record, vector=vector, on_text=on_text)
         except VectorStoreError as exc:
-            logger.exception("vector store unavailable", extra={"request_id": request_id})
+            logger.exception("vector store unavailable", extra={"request_id": record.request_id})
             plan_release(plan)
             raise Refusal(STORE_DOWN_MESSAGE) from exc
         except BaseException:
@@ -231,8 +168,7 @@ def _answer(
         plan_finish(plan=plan, answer=answer, details=details)
         if cache is not None:
             try:
-                stored = cache.store(answer=answer, vector=vector, cost=details.cost)
-                trace_record("cache_store", stored=stored, decision=cache.decision)
+                record.stored = cache.store(answer=answer, vector=vector, cost=details.cost)
             except Exception:  # the cache is an optimisation: the answer still goes out
-                logger.exception("answer not cached", extra={"request_id": request_id})
+                logger.exception("answer not cached", extra={"request_id": record.request_id})
     return answer

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from django.conf import settings
@@ -30,7 +31,9 @@ from ragengine.services.generation import (
 )
 from ragengine.services.spending import Plan, plan_settle
 from ragengine.services.timing import Stopwatch
-from ragengine.trace import trace_record
+
+if TYPE_CHECKING:
+    from ragengine.services.ask_record import AskRecord
 
 logger = logging.getLogger(__name__)
 
@@ -56,23 +59,16 @@ class QuestionVector:
 
 
 def answer_from_documents(
-    *,
-    question: str,
-    search_text: str,
-    history: Sequence[Turn],
-    set_ids: tuple[str, ...] | None,
-    tier: Tier,
-    plan: Plan,
-    watch: Stopwatch,
-    request_id: str,
-    vector: QuestionVector,
-    on_text: TextSink | None = None,
+    *, record: AskRecord, vector: QuestionVector, on_text: TextSink | None = None
 ) -> tuple[Answer, UsageDetails]:
-    """Retrieve for `search_text`, then answer `question` as the plan allows; a streaming
-    model's text so far goes to `on_text`.
+    """Retrieve for the question's search text, then answer it as the plan allows; a
+    streaming model's text so far goes to `on_text`. The ranking, the prompt and the
+    models tried go on `record`.
 
     The moment the model calls are over, what they cost is settled in the ledger, before
     the answer is rendered, cached or logged: nothing after a paid call decides its price."""
+    intake, tier, plan, watch = record.intake, record.route.tier, record.plan, record.watch
+    question, search_text = intake.question, intake.search_text
     query_vector: np.ndarray | None = None
     if settings.ARANDU_HYBRID_ALPHA == 0.0:
         pass  # a keyword-only search needs no embedding
@@ -81,31 +77,19 @@ def answer_from_documents(
     else:
         with watch.stage("embed"):
             query_vector = registry.get_embedder().embed_query(search_text)
-    query = document_search_query(text=search_text, vector=query_vector, set_ids=set_ids)
-    with watch.stage("retrieve"):
-        hits = registry.get_vector_store().search(query)
-    trace_record(
-        "retrieval",
-        search_text=search_text,
-        hits=hits,
-        set_ids=set_ids,
-        top_k=query.top_k,
-        min_similarity=query.min_similarity,
-        alpha=query.alpha,
-        fusion=query.fusion,
-        per_document=query.per_document,
+    query = record.query = document_search_query(
+        text=search_text, vector=query_vector, set_ids=intake.set_ids
     )
+    with watch.stage("retrieve"):
+        hits = record.hits = registry.get_vector_store().search(query)
     notices = list(plan.notices)
-    prompt = _prompt(question=question, hits=hits, history=history, tier=tier, plan=plan)
-    trace_record("prompt", prompt=prompt)
+    prompt = record.prompt = _prompt(
+        question=question, hits=hits, history=intake.history, tier=tier, plan=plan
+    )
     if prompt is not None:
         generated = _generated(
+            record,
             prompt=prompt,
-            question=question,
-            tier=tier,
-            plan=plan,
-            watch=watch,
-            request_id=request_id,
             notices=notices,
             on_text=on_text,
         )
@@ -117,7 +101,7 @@ def answer_from_documents(
         hits=hits,
         query_vector=query_vector if query_vector is not None else vector(),
         watch=watch,
-        request_id=request_id,
+        request_id=record.request_id,
         notices=notices,
         charges=plan.charges,
     )
@@ -166,19 +150,22 @@ def _prompt(
 
 
 def _generated(
+    record: AskRecord,
     *,
     prompt: BuiltPrompt,
-    question: str,
-    tier: Tier,
-    plan: Plan,
-    watch: Stopwatch,
-    request_id: str,
     notices: list[str],
     on_text: TextSink | None = None,
 ) -> tuple[Answer, UsageDetails] | None:
     """A model's answer, or None when every model of the chain failed."""
+    question, tier, plan, watch = (
+        record.intake.question,
+        record.route.tier,
+        record.plan,
+        record.watch,
+    )
+    request_id = record.request_id
     with watch.stage("generate"):
-        generation = generate(
+        generation = record.generation = generate(
             steps=plan.steps,
             messages=prompt.messages,
             limits=plan.call_limits(prompt_tokens=prompt.prompt_tokens),
@@ -186,7 +173,6 @@ def _generated(
             on_text=on_text,
             charges=plan.charges,
         )
-    trace_record("generation", generation=generation)
     result, step = generation.result, generation.step
     mode = AnswerMode.GENERATED if result is not None else AnswerMode.EXTRACTIVE
     details = _charged(generation.charges, mode=mode, answered_by=generation)

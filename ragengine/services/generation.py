@@ -140,21 +140,6 @@ def downgrade_steps(*, tier: Tier) -> list[Step]:
     return [step] if step else []
 
 
-def worst_case_cost(
-    *, steps: Sequence[Step], tier: Tier, max_output_tokens: int | None = None
-) -> Decimal:
-    """Most any step of the chain could cost: the whole context budget in, max tokens out
-    (or `max_output_tokens`)."""
-    out = tier.max_output_tokens if max_output_tokens is None else max_output_tokens
-    return max(
-        (
-            s.worst_case(prompt_tokens=tier.context_token_budget, max_output_tokens=out)
-            for s in steps
-        ),
-        default=Decimal("0"),
-    )
-
-
 def affordable_tokens(*, price: ModelPrice, prompt_tokens: int, money: Decimal, most: int) -> int:
     """Output tokens (at most `most`) a call with `prompt_tokens` in can pay within `money`."""
     left = money - cost_of(price=price, tokens_in=prompt_tokens, tokens_out=0)

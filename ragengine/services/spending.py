@@ -41,7 +41,6 @@ from ragengine.services.generation import (
     charges_cost,
     downgrade_steps,
     steps_family,
-    worst_case_cost,
 )
 from ragengine.services.routing import Route
 
@@ -147,7 +146,6 @@ def serve_cached(
         if denied is not None:
             metrics.record_budget_refusal(tier=tier.name, kind=denied.kind)
             raise Refusal(denied.message)
-    metrics.record_cache_saved(hit.cost_saved)
     return answer
 
 
@@ -202,6 +200,21 @@ def _open(
         request_id=request_id,
         channel=where,
         check_rate=check_rate,
+    )
+
+
+def worst_case_cost(
+    *, steps: Sequence[Step], tier: Tier, max_output_tokens: int | None = None
+) -> Decimal:
+    """Most any step of the chain could cost: the whole context budget in, max tokens out
+    (or `max_output_tokens`)."""
+    out = tier.max_output_tokens if max_output_tokens is None else max_output_tokens
+    return max(
+        (
+            s.worst_case(prompt_tokens=tier.context_token_budget, max_output_tokens=out)
+            for s in steps
+        ),
+        default=Decimal("0"),
     )
 
 

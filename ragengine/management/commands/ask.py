@@ -39,9 +39,7 @@ class Command(LoggedCommand):
         parser.add_argument("--json", action="store_true", help="Print one JSON object.")
 
     def handle(self, *args, question: str, knowledge_set: list[str] | None, **options):
-        channel = Channel(
-            platform="cli", knowledge_sets=tuple(knowledge_set) if knowledge_set else None
-        )
+        channel = Channel.cli(knowledge_set)
         answer = ask(member=member_for_cli(), question=question, channel=channel)
         if options["json"]:
             self.stdout.write(json.dumps(answer.to_dict(), ensure_ascii=False))

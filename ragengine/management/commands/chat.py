@@ -20,9 +20,7 @@ class Command(LoggedCommand):
         parser.add_argument("--knowledge-set", "-k", action="append")
 
     def handle(self, *args, knowledge_set: list[str] | None, **options):
-        channel = Channel(
-            platform="cli", knowledge_sets=tuple(knowledge_set) if knowledge_set else None
-        )
+        channel = Channel.cli(knowledge_set)
         member = member_for_cli()
         history: list[Turn] = []
         self.stdout.write("Arandu — ask about your company's documents. 'exit' to leave.")

@@ -11,10 +11,8 @@ from datetime import UTC, datetime
 import pytest
 import tenacity
 
+from ragengine.llm.circuit_breaker import RECENT_CALLS, CircuitBreaker, CircuitBreakers
 from ragengine.llm.resilience import (
-    RECENT_CALLS,
-    CircuitBreaker,
-    CircuitBreakers,
     RetryPolicy,
     parse_retry_after,
     resilient_stream,

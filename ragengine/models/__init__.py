@@ -43,7 +43,13 @@ from ragengine.models.evaluation_runs import (
 )
 from ragengine.models.feedback import Feedback, FeedbackValue
 from ragengine.models.history import QuestionOutcome, QuestionRecord
-from ragengine.models.knowledge import Chunk, Document, DocumentStatus, KnowledgeSet
+from ragengine.models.knowledge import (
+    Chunk,
+    Document,
+    DocumentStatus,
+    KnowledgeSet,
+    ReembedStatus,
+)
 from ragengine.models.people import Identity, Member, Platform
 from ragengine.models.providers import ModelPrice, ProviderEndpoint, ProviderKind
 from ragengine.models.sources import Source, SyncRun, SyncRunStatus, SyncTrigger
@@ -95,6 +101,7 @@ __all__ = [
     "HardLimitPolicy",
     "Identity",
     "KnowledgeSet",
+    "ReembedStatus",
     "Member",
     "ModelPrice",
     "Platform",

@@ -27,8 +27,10 @@ from ragengine.services.generation import (
     charges_cost,
     generate,
 )
+from ragengine.services.reembed import knowledge_sets_queue_reembed
 from ragengine.services.spending import Plan, plan_settle
 from ragengine.services.timing import Stopwatch
+from ragengine.services.vector_spaces import documents_search
 from ragengine.trace import trace_record
 
 logger = logging.getLogger(__name__)
@@ -82,7 +84,12 @@ def answer_from_documents(
             query_vector = registry.get_embedder().embed_query(search_text)
     query = document_search_query(text=search_text, vector=query_vector, set_ids=set_ids)
     with watch.stage("retrieve"):
-        hits = registry.get_vector_store().search(query)
+        found = documents_search(
+            query=query, configured_vector=None if query_vector is None else lambda: query_vector
+        )
+    hits = found.hits
+    if found.outdated_set_ids:
+        knowledge_sets_queue_reembed(knowledge_set_ids=found.outdated_set_ids, retry_failed=False)
     trace_record(
         "retrieval",
         search_text=search_text,

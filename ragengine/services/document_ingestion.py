@@ -173,7 +173,9 @@ def document_move(*, document_id: int, knowledge_set_id: int) -> str:
         if Document.objects.filter(knowledge_set=target, source=document.source).exists():
             _failed(document, f"Not moved: “{target.name}” already has a document from this file.")
             return DocumentStatus.FAILED
-        registry.get_vector_store().delete_documents(document_ids=[str(document.pk)])
+        registry.get_vector_store(space=document.knowledge_set.vector_space).delete_documents(
+            document_ids=[str(document.pk)]
+        )
         with transaction.atomic():
             old_set = document.knowledge_set_id
             Document.objects.filter(pk=document.pk).update(

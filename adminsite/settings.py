@@ -382,6 +382,13 @@ _require(
     "ARANDU_EMBEDDER_MODEL and ARANDU_EMBEDDER_DIMENSION are required for remote embedders.",
 )
 _require(
+    ARANDU_EMBEDDER != "local"
+    or ARANDU_EMBEDDER_MODEL.lower()
+    in {"", "all-minilm-l6-v2", "use-multilingual-v3", "e5-small", "e5-small-enpt"},
+    "ARANDU_EMBEDDER_MODEL for ARANDU_EMBEDDER=local must be blank, 'all-minilm-l6-v2', "
+    "'use-multilingual-v3', 'e5-small' or 'e5-small-enpt'.",
+)
+_require(
     ARANDU_VECTOR_STORE in {"local", "weaviate"},
     "ARANDU_VECTOR_STORE must be 'local' or 'weaviate'.",
 )

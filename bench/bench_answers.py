@@ -106,11 +106,14 @@ def answer_questions(
 
     from ragengine.composition.citations import cited_sources
     from ragengine.composition.extractive import Passage
+    from ragengine.models import KnowledgeSet
     from ragengine.retrieval import registry
     from ragengine.retrieval.embedders.memo import MemoizedEmbeddings
     from ragengine.services.document_answers import document_search_query
 
-    store = registry.get_vector_store()
+    # The set's own vector space (a second embedder's set lives beside the first's).
+    space = KnowledgeSet.objects.get(pk=knowledge_set_id).vector_space
+    store = registry.get_vector_store(space=space)
     # One memo per answerer, so neither times the other's sentence embeddings.
     memos = {label: MemoizedEmbeddings(embedder) for label in answerers}
     outcomes: dict[str, list[Outcome]] = {label: [] for label in answerers}

@@ -17,6 +17,7 @@ from ragengine.services.document_ingestion import (
     documents_sweep_stale,
 )
 from ragengine.services.question_history import question_history_prune
+from ragengine.services.reembed import knowledge_set_reembed
 from ragengine.services.workers import worker_heartbeat
 
 
@@ -53,6 +54,12 @@ def document_ingest_task(document_id: int) -> str:
 def document_move_task(document_id: int, knowledge_set_id: int) -> str:
     """Move a document to another knowledge set and ingest it there (admin action)."""
     return document_move(document_id=document_id, knowledge_set_id=knowledge_set_id)
+
+
+def knowledge_set_reembed_task(knowledge_set_id: int) -> str:
+    """Embed a knowledge set again with the configured embedder, then switch it to the new
+    vectors (queued by a question that reached it, or the admin); its re-embed status."""
+    return knowledge_set_reembed(knowledge_set_id=knowledge_set_id)
 
 
 def documents_sweep_task() -> int:

@@ -4,7 +4,7 @@ deleted document."""
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.template.loader import render_to_string
@@ -12,15 +12,36 @@ from django.urls import reverse
 from unfold.admin import ModelAdmin
 
 from ragengine.models import Chunk, KnowledgeSet
-from ragengine.selectors.knowledge import knowledge_set_summary
+from ragengine.retrieval import registry
+from ragengine.selectors.knowledge import knowledge_set_summary, reembed_state_text
 from ragengine.services.knowledge import knowledge_set_delete
+from ragengine.services.reembed import knowledge_sets_queue_reembed
+
+# The set's index: which model built its vectors, where they are, its re-embed.
+INDEX_FIELDS = (
+    "embedder",
+    "vector_space",
+    "reembed_state",
+    "reembed_error",
+    "index_version",
+    "created_at",
+    "updated_at",
+)
 
 
 @admin.register(KnowledgeSet)
 class KnowledgeSetAdmin(ModelAdmin):
-    list_display = ("name", "document_count", "index_version", "embedder", "updated_at")
+    list_display = (
+        "name",
+        "document_count",
+        "index_version",
+        "embedder",
+        "reembed_state",
+        "updated_at",
+    )
     search_fields = ("name", "description")
-    readonly_fields = ("documents_summary", "embedder", "index_version", "created_at", "updated_at")
+    readonly_fields = ("documents_summary", *INDEX_FIELDS)
+    actions = ["reembed"]
     prepopulated_fields = {"slug": ("name",)}
 
     class Media:
@@ -33,8 +54,38 @@ class KnowledgeSetAdmin(ModelAdmin):
         return [
             own,
             ("Documents", {"fields": ("documents_summary",)}),
-            ("Index", {"fields": ("embedder", "index_version", "created_at", "updated_at")}),
+            ("Index", {"fields": INDEX_FIELDS}),
         ]
+
+    @admin.display(description="re-embed")
+    def reembed_state(self, obj: KnowledgeSet) -> str:
+        """Where a re-embed stands: queued, running with its progress, done or failed;
+        "needed" when the configured embedder is not the one that built the set."""
+        return reembed_state_text(
+            knowledge_set=obj, configured_embedder=registry.get_embedder().name
+        )
+
+    @admin.action(
+        description="Re-embed with the configured embedder (in the background)",
+        permissions=["change"],
+    )
+    def reembed(self, request: HttpRequest, queryset: QuerySet) -> None:
+        ids = list(queryset.values_list("pk", flat=True))
+        queued = knowledge_sets_queue_reembed(knowledge_set_ids=ids)
+        skipped = len(ids) - len(queued)
+        note = (
+            f" {skipped} already use the configured embedder, were never ingested, or "
+            "are being re-embedded."
+            if skipped
+            else ""
+        )
+        level = messages.SUCCESS if queued else messages.WARNING
+        self.message_user(
+            request,
+            f"Queued {len(queued)} knowledge set(s) for re-embedding; answers keep coming "
+            f"from the current vectors until each one switches.{note}",
+            level,
+        )
 
     @admin.display(description="ingestion")
     def documents_summary(self, obj: KnowledgeSet) -> str:

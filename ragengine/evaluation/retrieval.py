@@ -18,6 +18,7 @@ from django.conf import settings
 
 from ragengine.retrieval import registry
 from ragengine.services.document_answers import document_search_query
+from ragengine.services.vector_spaces import documents_search
 from ragengine.trace import Trace
 
 
@@ -37,7 +38,10 @@ def retrieve_for_evaluation(*, question: str, set_ids: tuple[str, ...], k: int) 
     keyword_only = settings.ARANDU_HYBRID_ALPHA == 0  # ask() embeds nothing then either
     vector = None if keyword_only else registry.get_embedder().embed_query(question)
     query = document_search_query(text=question, vector=vector, set_ids=set_ids)
-    hits = registry.get_vector_store().search(replace(query, top_k=max(k, settings.ARANDU_TOP_K)))
+    hits = documents_search(
+        query=replace(query, top_k=max(k, settings.ARANDU_TOP_K)),
+        configured_vector=None if vector is None else lambda: vector,
+    ).hits
     return list(dict.fromkeys(int(hit.document_id) for hit in hits))
 
 

@@ -44,7 +44,14 @@ from ragengine.models.evaluation_runs import (
 )
 from ragengine.models.feedback import Feedback, FeedbackValue
 from ragengine.models.history import QuestionOutcome, QuestionRecord
-from ragengine.models.knowledge import Chunk, Document, DocumentKind, DocumentStatus, KnowledgeSet
+from ragengine.models.knowledge import (
+    Chunk,
+    Document,
+    DocumentKind,
+    DocumentStatus,
+    KnowledgeSet,
+    ReembedStatus,
+)
 from ragengine.models.people import Identity, Member, Platform
 from ragengine.models.providers import ModelPrice, ProviderEndpoint, ProviderKind
 from ragengine.models.sources import Source, SyncRun, SyncRunStatus, SyncTrigger
@@ -98,6 +105,7 @@ __all__ = [
     "HardLimitPolicy",
     "Identity",
     "KnowledgeSet",
+    "ReembedStatus",
     "Member",
     "ModelPrice",
     "Platform",

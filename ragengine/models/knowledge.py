@@ -6,18 +6,45 @@ from django.db import models
 from django.utils.text import slugify
 
 
+class ReembedStatus(models.TextChoices):
+    """A knowledge set's re-embedding: none asked, queued → running → done, or failed
+    (the old vectors keep serving and `reembed_error` says why)."""
+
+    IDLE = "", "—"
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
 class KnowledgeSet(models.Model):
     """A named group of documents that channels and people are given access to.
 
     `index_version` is bumped on every document change so anything derived from the
     set (cached answers) can tell it is stale. `embedder` records which embedder built
-    the set's vectors; mixing embedders in one set is refused.
+    the set's vectors and `vector_space` which store holds them ("" the main one): a
+    search embeds the question with that embedder and searches that store only, so
+    vectors of two models are never compared. When the configured embedder differs, a
+    background re-embed (`services/reembed.py`) builds the set's vectors anew in
+    another space and switches both fields at once.
     """
 
     name = models.CharField(max_length=120, unique=True)
     slug = models.SlugField(max_length=140, unique=True)
     description = models.TextField(blank=True)
     embedder = models.CharField(max_length=200, blank=True)
+    vector_space = models.CharField(
+        max_length=120, blank=True, help_text="Store holding the vectors (blank: the main one)."
+    )
+    reembed_status = models.CharField(
+        "re-embed", max_length=10, choices=ReembedStatus.choices, blank=True, default=""
+    )
+    reembed_target = models.CharField("re-embed to", max_length=200, blank=True)
+    reembed_error = models.TextField("re-embed error", blank=True)
+    reembed_done = models.PositiveIntegerField(default=0)
+    reembed_total = models.PositiveIntegerField(default=0)
+    reembed_started_at = models.DateTimeField(null=True, blank=True)
+    reembed_updated_at = models.DateTimeField(null=True, blank=True)
     index_version = models.PositiveBigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import atexit
 import os
+import re
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,14 +24,38 @@ if TYPE_CHECKING:
     from ragengine.retrieval.parsers import ParseWorker
 
 
+# ARANDU_EMBEDDER=local: ARANDU_EMBEDDER_MODEL picks one of the models shipped as
+# packages (blank: DEFAULT_LOCAL_MODEL). docs/PERFORMANCE.md compares them.
+LOCAL_MODELS = ("all-minilm-l6-v2", "use-multilingual-v3", "e5-small", "e5-small-enpt")
+# USE-multilingual: a Portuguese question finds the English passage and the reverse;
+# docs/PERFORMANCE.md section 19 (it won on the labelled set, and ingests faster).
+DEFAULT_LOCAL_MODEL = "use-multilingual-v3"
+
+
+def local_embedder(model: str) -> Embedder:
+    """A local embedder by its ARANDU_EMBEDDER_MODEL name (blank: the default)."""
+    model = (model or DEFAULT_LOCAL_MODEL).lower()
+    if model == "all-minilm-l6-v2":
+        from ragengine.retrieval.embedders.local import LocalOnnxEmbedder
+
+        return LocalOnnxEmbedder()
+    if model == "use-multilingual-v3":
+        from ragengine.retrieval.embedders.use_multilingual import UseMultilingualEmbedder
+
+        return UseMultilingualEmbedder()
+    if model in ("e5-small", "e5-small-enpt"):
+        from ragengine.retrieval.embedders.multilingual import MultilingualE5Embedder
+
+        return MultilingualE5Embedder(variant="enpt" if model.endswith("enpt") else "original")
+    raise ValueError(f"Unknown local embedding model {model!r}; expected one of {LOCAL_MODELS}")
+
+
 @lru_cache(maxsize=4)
 def _embedder(
     kind: str, model: str, url: str, key_env: str, dimension: int, key_policy: KeyEnvPolicy
 ) -> Embedder:
     if kind == "local":
-        from ragengine.retrieval.embedders.local import LocalOnnxEmbedder
-
-        return LocalOnnxEmbedder()
+        return local_embedder(model)
     from ragengine.llm.types import ProviderConfig
 
     config = ProviderConfig(
@@ -86,6 +112,31 @@ def get_parse_worker() -> ParseWorker:
     return _parse_worker(os.getpid())
 
 
+@lru_cache(maxsize=4)
+def _local_embedder_named(name: str) -> Embedder | None:
+    from ragengine.retrieval.embedders import local, multilingual, use_multilingual
+
+    if name == local.EMBEDDER_NAME:
+        return local.LocalOnnxEmbedder()
+    if name == use_multilingual.EMBEDDER_NAME:
+        return use_multilingual.UseMultilingualEmbedder()
+    for variant, spec in multilingual.VARIANTS.items():
+        if name == spec.name:
+            return multilingual.MultilingualE5Embedder(variant=variant)
+    return None
+
+
+def embedder_named(name: str) -> Embedder | None:
+    """The embedder that `name` (a knowledge set's `embedder`) stands for: the configured
+    one, or a local model shipped as a package; None when it cannot be rebuilt from its
+    name (a remote model no longer configured). Sets built with it are then searched by
+    keyword only until their re-embed switches them."""
+    configured = get_embedder()
+    if name == configured.name:
+        return configured
+    return _local_embedder_named(name)
+
+
 def get_embedder() -> Embedder:
     return _embedder(
         settings.ARANDU_EMBEDDER,
@@ -126,7 +177,24 @@ def _weaviate_store(config: WeaviateConfig) -> VectorStore:
     return WeaviateStore(config=config)
 
 
-def get_vector_store() -> VectorStore:
+def space_name(embedder_name: str) -> str:
+    """A vector space's name for an embedder: usable as a directory name and as a
+    Weaviate collection suffix ("local:all-MiniLM-L6-v2" -> "local_all_minilm_l6_v2")."""
+    slug = re.sub(r"[^a-z0-9]+", "_", embedder_name.lower()).strip("_")
+    return slug[:100] or "default"
+
+
+def get_vector_store(*, space: str = "") -> VectorStore:
+    """The store of one vector space: "" the main one (`ARANDU_STORE_DIR`, or the
+    configured Weaviate collection); another name a store beside it
+    (`ARANDU_STORE_DIR/spaces/<name>`, or the collection `<collection>_<name>`). Each
+    space holds the vectors of one embedder only."""
+    if space and space != space_name(space):
+        raise ValueError(f"Not a vector space name: {space!r}")
     if settings.ARANDU_VECTOR_STORE == "weaviate":
-        return _weaviate_store(weaviate_config())
-    return _store(settings.ARANDU_VECTOR_STORE, str(settings.ARANDU_STORE_DIR))
+        config = weaviate_config()
+        if space:
+            config = replace(config, collection=f"{config.collection}_{space}")
+        return _weaviate_store(config)
+    path = Path(settings.ARANDU_STORE_DIR)
+    return _store(settings.ARANDU_VECTOR_STORE, str(path / "spaces" / space if space else path))

@@ -9,7 +9,14 @@ from datetime import datetime
 
 from django.db.models import Count, Max, Sum
 
-from ragengine.models import ChannelBinding, Document, DocumentKind, DocumentStatus, KnowledgeSet
+from ragengine.models import (
+    ChannelBinding,
+    Document,
+    DocumentKind,
+    DocumentStatus,
+    KnowledgeSet,
+    ReembedStatus,
+)
 
 MAX_POLLED = 500
 
@@ -137,3 +144,25 @@ def export_notes(metadata: dict) -> str:
 
 def _records(n: int) -> str:
     return f"{n} record" + ("" if n == 1 else "s")
+
+
+def reembed_state_text(*, knowledge_set: KnowledgeSet, configured_embedder: str) -> str:
+    """A set's re-embed in a few words for the admin: queued, running (done/total),
+    done, failed (the reason is shown beside it), or needed when the configured embedder
+    is not the one that built the set; "" when there is nothing to say."""
+    status = knowledge_set.reembed_status
+    target = knowledge_set.reembed_target
+    if status == ReembedStatus.QUEUED:
+        return f"queued → {target}"
+    if status == ReembedStatus.RUNNING:
+        return (
+            f"running → {target}: {knowledge_set.reembed_done}/{knowledge_set.reembed_total} chunks"
+        )
+    if status == ReembedStatus.FAILED:
+        return f"failed → {target}"
+    needed = knowledge_set.embedder and knowledge_set.embedder != configured_embedder
+    if needed:
+        return f"needed → {configured_embedder}"
+    if status == ReembedStatus.DONE:
+        return "done"
+    return ""

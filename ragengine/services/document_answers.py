@@ -29,8 +29,10 @@ from ragengine.services.generation import (
     charges_cost,
     generate,
 )
+from ragengine.services.reembed import knowledge_sets_queue_reembed
 from ragengine.services.spending import Plan, plan_settle
 from ragengine.services.timing import Stopwatch
+from ragengine.services.vector_spaces import documents_search
 
 if TYPE_CHECKING:
     from ragengine.services.ask_record import AskRecord
@@ -81,7 +83,12 @@ def answer_from_documents(
         text=search_text, vector=query_vector, set_ids=intake.set_ids
     )
     with watch.stage("retrieve"):
-        hits = record.hits = registry.get_vector_store().search(query)
+        found = documents_search(
+            query=query, configured_vector=None if query_vector is None else lambda: query_vector
+        )
+    hits = record.hits = found.hits
+    if found.outdated_set_ids:
+        knowledge_sets_queue_reembed(knowledge_set_ids=found.outdated_set_ids, retry_failed=False)
     notices = list(plan.notices)
     prompt = record.prompt = _prompt(
         question=question, hits=hits, history=intake.history, tier=tier, plan=plan

@@ -193,7 +193,9 @@ def document_move(*, document_id: int, knowledge_set_id: int) -> str:
             document.pk,
             *Document.objects.filter(parent=document).values_list("pk", flat=True),
         ]
-        registry.get_vector_store().delete_documents(document_ids=[str(pk) for pk in moving])
+        registry.get_vector_store(space=document.knowledge_set.vector_space).delete_documents(
+            document_ids=[str(pk) for pk in moving]
+        )
         with transaction.atomic():
             old_set = document.knowledge_set_id
             Document.objects.filter(pk__in=moving).update(

@@ -24,7 +24,7 @@ import logging
 import mimetypes
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePath
 from typing import Literal
 
@@ -55,6 +55,8 @@ from ragengine.services.knowledge import (
     documents_delete,
     knowledge_set_bump_version,
 )
+from ragengine.services.reembed import knowledge_sets_queue_reembed
+from ragengine.services.vector_spaces import space_for
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +112,8 @@ class _Ingestor:
     ) -> None:
         self.knowledge_set = knowledge_set
         self.embedder = embedder
-        self.store = registry.get_vector_store()
+        self.space = knowledge_set.vector_space
+        self.store = registry.get_vector_store(space=self.space)
         self.pending = _Pending()
         self.commit_every = settings.ARANDU_INGEST_COMMIT_EVERY
         self.limits = DocumentLimits(
@@ -243,6 +246,8 @@ class _Ingestor:
     ) -> None:
         """The document and its chunks in one transaction: all of it, or none of it."""
         with transaction.atomic():
+            # Tells a re-embed running meanwhile that the set changed under it.
+            knowledge_set_bump_version(knowledge_set_id=self.knowledge_set.pk)
             document.title = (parsed.title or title_hint)[:500]
             document.mime_type = parsed.mime_type
             document.size_bytes = size_bytes
@@ -338,6 +343,7 @@ class _Ingestor:
         pending, self.pending = self.pending, _Pending()
         if not pending.document_ids:
             return
+        self._follow_reembed(pending)
         self.store.replace_documents(
             document_ids=[str(pk) for pk in pending.document_ids], records=pending.records
         )
@@ -348,6 +354,36 @@ class _Ingestor:
         logger.info(
             "store commit",
             extra={"documents": len(pending.document_ids), "chunks": len(pending.records)},
+        )
+
+    def _follow_reembed(self, pending: _Pending) -> None:
+        """A re-embed switched the set to another embedder while this run embedded with
+        the old one: embed the pending chunks again with the set's embedder now (the
+        database's copy too) and write them to its space, so no space ever holds
+        vectors of two models."""
+        embedder_name, space = KnowledgeSet.objects.values_list("embedder", "vector_space").get(
+            pk=self.knowledge_set.pk
+        )
+        if (embedder_name, space) == (self.embedder.name, self.space):
+            return
+        embedder = registry.embedder_named(embedder_name)
+        if embedder is None:
+            raise KnowledgeSetError(f"The set's embedder {embedder_name!r} is not available.")
+        vectors = texts_embed_cached(embedder=embedder, texts=[r.text for r in pending.records])
+        pending.records = [
+            replace(record, vector=vector)
+            for record, vector in zip(pending.records, vectors, strict=True)
+        ]
+        with transaction.atomic():
+            for record in pending.records:
+                Chunk.objects.filter(
+                    document_id=int(record.document_id), ordinal=record.ordinal
+                ).update(embedding=vector_to_bytes(record.vector))
+        self.embedder, self.space = embedder, space
+        self.store = registry.get_vector_store(space=space)
+        logger.info(
+            "ingest followed a re-embed",
+            extra={"knowledge_set": self.knowledge_set.name, "embedder": embedder_name},
         )
 
     # --- per file ---------------------------------------------------------------------
@@ -485,17 +521,31 @@ def _remove(document: Document) -> IngestOutcome:
     return IngestOutcome(source=document.source, status="removed", title=document.title)
 
 
-def _check_embedder(knowledge_set: KnowledgeSet, embedder: Embedder) -> None:
-    if knowledge_set.embedder and knowledge_set.embedder != embedder.name:
+def _set_embedder(knowledge_set: KnowledgeSet) -> Embedder:
+    """The embedder to ingest into this set with: the one that built its vectors (until a
+    re-embed switches it; one is queued here), or the configured one for a new set, which
+    then gets its vector space."""
+    configured = registry.get_embedder()
+    if not knowledge_set.embedder:
+        with transaction.atomic():
+            knowledge_set.vector_space = space_for(
+                embedder=configured.name, knowledge_set=knowledge_set
+            )
+            knowledge_set.embedder = configured.name
+            knowledge_set.save(update_fields=["embedder", "vector_space", "updated_at"])
+        return configured
+    if knowledge_set.embedder == configured.name:
+        return configured
+    knowledge_sets_queue_reembed(knowledge_set_ids=[knowledge_set.pk], retry_failed=False)
+    embedder = registry.embedder_named(knowledge_set.embedder)
+    if embedder is None:
         raise KnowledgeSetError(
             f"Knowledge set {knowledge_set.name!r} was built with embedder "
-            f"{knowledge_set.embedder!r}, but the configured embedder is {embedder.name!r}. "
-            "Vectors of different embedders cannot be mixed: use another knowledge set or "
-            "re-embed this one."
+            f"{knowledge_set.embedder!r}, which is no longer available, and is being "
+            f"re-embedded with {configured.name!r}: add documents when that has finished "
+            "(see its re-embed status in the admin)."
         )
-    if not knowledge_set.embedder:
-        knowledge_set.embedder = embedder.name
-        knowledge_set.save(update_fields=["embedder", "updated_at"])
+    return embedder
 
 
 @dataclass(frozen=True, slots=True)
@@ -564,8 +614,7 @@ def _ingest_run(
 ) -> IngestReport:
     """One ingestion run: each file in turn, then `after` (a prune), one store commit
     per ARANDU_INGEST_COMMIT_EVERY documents, and whatever was written reaches the store."""
-    embedder = registry.get_embedder()
-    _check_embedder(knowledge_set, embedder)
+    embedder = _set_embedder(knowledge_set)
     ingestor = _Ingestor(knowledge_set=knowledge_set, embedder=embedder, known_under=known_under)
     report = IngestReport()
     try:

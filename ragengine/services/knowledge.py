@@ -40,8 +40,12 @@ def documents_delete(*, documents: list[Document]) -> int:
     """
     if not documents:
         return 0
-    registry.get_vector_store().delete_documents(document_ids=[str(d.pk) for d in documents])
     set_ids = {d.knowledge_set_id for d in documents}
+    spaces = KnowledgeSet.objects.filter(pk__in=set_ids).values_list("vector_space", flat=True)
+    for space in set(spaces) or {""}:
+        registry.get_vector_store(space=space).delete_documents(
+            document_ids=[str(d.pk) for d in documents]
+        )
     with transaction.atomic():
         count, _ = Document.objects.filter(pk__in=[d.pk for d in documents]).delete()
         for set_id in set_ids:
@@ -51,6 +55,8 @@ def documents_delete(*, documents: list[Document]) -> int:
 
 
 def knowledge_set_delete(*, knowledge_set: KnowledgeSet) -> None:
-    registry.get_vector_store().delete_knowledge_set(knowledge_set=str(knowledge_set.pk))
+    registry.get_vector_store(space=knowledge_set.vector_space).delete_knowledge_set(
+        knowledge_set=str(knowledge_set.pk)
+    )
     knowledge_set.delete()
     logger.info("knowledge set deleted", extra={"knowledge_set": knowledge_set.name})

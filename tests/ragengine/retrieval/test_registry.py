@@ -87,3 +87,49 @@ def test_a_configured_embedder_key_variable_outside_the_allow_list_is_never_sent
         with pytest.raises(ProviderError, match="never sent"):
             registry.get_embedder().embed_query("x")
         assert server.requests == []
+
+
+def test_the_default_embedder_is_use_multilingual(settings):
+    """The settings' defaults build USE-multilingual v3 (docs/PERFORMANCE.md section 19)."""
+    from ragengine.retrieval.embedders.use_multilingual import UseMultilingualEmbedder
+
+    settings.ARANDU_EMBEDDER = "local"
+    settings.ARANDU_EMBEDDER_MODEL = ""
+    embedder = registry.get_embedder()
+    assert isinstance(embedder, UseMultilingualEmbedder)
+    assert embedder.name == "local:universal-sentence-encoder-multilingual-v3"
+    assert embedder.dimension == 512
+
+
+def test_local_models_are_picked_by_name_and_rebuilt_from_a_sets_embedder(settings):
+    settings.ARANDU_EMBEDDER = "local"
+    settings.ARANDU_EMBEDDER_MODEL = "all-minilm-l6-v2"
+    minilm = registry.get_embedder()
+    assert minilm.name == "local:all-MiniLM-L6-v2-onnx-int8"
+    assert registry.embedder_named(minilm.name) is minilm
+    use = registry.embedder_named("local:universal-sentence-encoder-multilingual-v3")
+    assert use is not None and use.dimension == 512
+    assert registry.embedder_named("openai:text-embedding-3-small") is None
+    with pytest.raises(ValueError, match="Unknown local embedding model"):
+        registry.local_embedder("bert-huge")
+
+
+def test_each_vector_space_is_its_own_store(settings, tmp_path):
+    settings.ARANDU_STORE_DIR = tmp_path / "store"
+    space = registry.space_name("local:universal-sentence-encoder-multilingual-v3")
+    assert space == "local_universal_sentence_encoder_multilingual_v3"
+    main, other = registry.get_vector_store(), registry.get_vector_store(space=space)
+    assert main is not other
+    assert other.path == tmp_path / "store" / "spaces" / space
+    with pytest.raises(ValueError, match="Not a vector space name"):
+        registry.get_vector_store(space="../elsewhere")
+
+
+def test_a_weaviate_space_is_a_collection_beside_the_configured_one(settings, monkeypatch):
+    weaviate_settings(settings, WEAVIATE_COLLECTION="AranduChunk")
+    settings.ARANDU_VECTOR_STORE = "weaviate"
+    seen = []
+    monkeypatch.setattr(registry, "_weaviate_store", lambda config: seen.append(config))
+    registry.get_vector_store(space="local_use")
+    registry.get_vector_store()
+    assert [c.collection for c in seen] == ["AranduChunk_local_use", "AranduChunk"]

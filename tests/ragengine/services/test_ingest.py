@@ -248,11 +248,15 @@ def test_identical_paragraphs_are_embedded_once(embedder, tmp_path):
     assert Chunk.objects.count() == 2
 
 
-def test_a_set_built_by_another_embedder_is_refused(embedder, tmp_path):
+def test_a_set_built_by_an_unavailable_embedder_is_refused_and_queued(embedder, tmp_path):
     KnowledgeSet.objects.create(name="legacy", embedder="openai:text-embedding-3-small")
     (tmp_path / "a.md").write_text("# A\n\ntext\n")
-    with pytest.raises(KnowledgeSetError, match="cannot be mixed"):
+    with pytest.raises(KnowledgeSetError, match="no longer available.*re-embedded"):
         ingest([tmp_path / "a.md"], name="legacy")
+    legacy = KnowledgeSet.objects.get(name="legacy")
+    assert legacy.reembed_status == "queued"
+    assert legacy.reembed_target == embedder.name
+    assert Chunk.objects.count() == 0
 
 
 def test_missing_path_is_a_clear_error(embedder, tmp_path):

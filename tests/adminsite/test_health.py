@@ -87,7 +87,7 @@ def test_readyz_names_the_vector_store_when_it_fails(client, monkeypatch):
         def count(self, **kwargs):
             raise VectorStoreError("weaviate at http://weaviate:8080 refused the connection")
 
-    monkeypatch.setattr("ragengine.retrieval.registry.get_vector_store", lambda: DownStore())
+    monkeypatch.setattr("ragengine.retrieval.registry.get_vector_store", lambda **_: DownStore())
 
     body = client.get("/readyz").json()
 

@@ -843,7 +843,7 @@ def test_ingest_with_weaviate_down_fails_readably_and_leaves_the_database_as_it_
 
     down = WeaviateConfig(url=f"http://127.0.0.1:{free_port()}", timeout_s=2.0)
     monkeypatch.setattr(
-        registry, "get_vector_store", lambda: WeaviateStore(config=down, retry_attempts=1)
+        registry, "get_vector_store", lambda **_: WeaviateStore(config=down, retry_attempts=1)
     )
     with pytest.raises(WeaviateUnavailableError, match="unavailable"):
         ingest.documents_ingest_paths(paths=[handbook_dir], knowledge_set=handbook)
@@ -871,7 +871,7 @@ def test_a_failed_store_write_keeps_the_new_chunks_marked_for_the_next_run(
     broken = WeaviateStore(config=config, client=wire.client)
     wire.queue("batch", WeaviateBatchError("failed to connect to all addresses"))
     with monkeypatch.context() as patch:
-        patch.setattr(registry, "get_vector_store", lambda: broken)
+        patch.setattr(registry, "get_vector_store", lambda **_: broken)
         with pytest.raises(WeaviateStoreError, match="nothing was deleted"):
             ingest.documents_ingest_paths(paths=[handbook_dir], knowledge_set=handbook)
     assert wire.of("delete") == []

@@ -96,16 +96,20 @@ def answer_questions(
     knowledge_set_id: str,
     answerers: dict,
     questions: list[dict],
+    stored_sentences: frozenset[str] = frozenset(),
 ) -> tuple[dict[str, list[Outcome]], dict[str, list[float]], list[dict]]:
     """Ask every question as `ask()` would on the extractive path: the same search, then
     each answerer from the same hits with what `ragengine.services.document_answers` passes
     (its search also gives the keyword side the question's other-language words,
     `bilingual.expand_query`). Returns the outcomes and timings per answerer, and one row per
-    question."""
+    question. Answerers named in `stored_sentences` get the sentence vectors
+    stored with the hits (as `ask()` passes them; units without one are embedded), the
+    others embed every candidate unit at question time."""
     from django.conf import settings
 
     from ragengine.composition.citations import cited_sources
     from ragengine.composition.extractive import Passage
+    from ragengine.composition.stored_sentences import sentence_embed
     from ragengine.models import KnowledgeSet
     from ragengine.retrieval import registry
     from ragengine.retrieval.embedders.memo import MemoizedEmbeddings
@@ -144,12 +148,15 @@ def answer_questions(
             ],
         }
         for label, answer in answerers.items():
+            embed = memos[label]
+            if label in stored_sentences:
+                embed = sentence_embed((h.sentences for h in hits), fallback=embed)
             start = time.perf_counter()
             result = answer(
                 question=question,
                 passages=passages,
                 max_sentences=settings.ARANDU_EXTRACTIVE_SENTENCES,
-                embed=memos[label],
+                embed=embed,
                 query_vector=vector,
                 max_embedded=settings.ARANDU_EXTRACTIVE_EMBED_SENTENCES,
             )
@@ -168,6 +175,8 @@ def answer_questions(
             )
             outcomes[label].append(outcome)
             row[label] = {"answer": text, **outcome.as_dict()}
+            if label in stored_sentences:
+                row[label]["sentences_stored_embedded"] = [embed.stored, embed.embedded]
         rows.append(row)
     return outcomes, timings, rows
 
@@ -183,7 +192,14 @@ def ingest_examples(name: str):
     return knowledge_set, report, sw.seconds
 
 
-def run_embedder(name: str, answerers: dict, questions: list[dict], store_dir: Path) -> dict:
+def run_embedder(
+    name: str,
+    answerers: dict,
+    questions: list[dict],
+    store_dir: Path,
+    *,
+    stored_sentences: frozenset[str] = frozenset(),
+) -> dict:
     from django.conf import settings
 
     from ragengine.retrieval import registry
@@ -199,18 +215,42 @@ def run_embedder(name: str, answerers: dict, questions: list[dict], store_dir: P
         f"[{name}] ingested {report.count('ingested')} documents, {chunks} chunks "
         f"in {seconds:.1f} s; failed: {[o.source for o in report.failures]}"
     )
+    backfill_seconds = None
+    if stored_sentences:
+        # What the worker does after an ingestion (this script runs no worker).
+        from ragengine.services.sentence_vectors import store_sentences_backfill
+
+        with Stopwatch() as sw:
+            store_sentences_backfill()
+        backfill_seconds = round(sw.seconds, 2)
+        print(f"[{name}] sentence vectors stored in {backfill_seconds:.1f} s")
     outcomes, timings, rows = answer_questions(
         embedder=embedder,
         knowledge_set_id=str(knowledge_set.pk),
         answerers=answerers,
         questions=questions,
+        stored_sentences=stored_sentences,
     )
+    counts = [
+        row[label]["sentences_stored_embedded"]
+        for row in rows
+        for label in stored_sentences
+        if label in row
+    ]
     distinct = [len(set(row["hits"])) for row in rows]
     return {
         "embedder": embedder.name,
         "distinct_files_in_top": round(sum(distinct) / max(len(distinct), 1), 3),
-        "ingest": {"seconds": round(seconds, 2), "chunks": chunks},
+        "ingest": {
+            "seconds": round(seconds, 2),
+            "chunks": chunks,
+            "sentence_vectors_seconds": backfill_seconds,
+        },
         "answerer_ms": {label: percentiles(t) for label, t in timings.items()},
+        "sentence_vectors": {
+            "stored": sum(c[0] for c in counts),
+            "embedded_at_question_time": sum(c[1] for c in counts),
+        },
         "summary": {label: summarize(o) for label, o in outcomes.items()},
         "questions": rows,
     }
@@ -270,6 +310,12 @@ def print_summary(name: str, result: dict, labels: list[str]) -> None:
         "answerer ms p50/p95: "
         + ", ".join(f"{label} {ms[label]['p50']}/{ms[label]['p95']}" for label in labels)
     )
+    counts = result["sentence_vectors"]
+    if counts["stored"] or counts["embedded_at_question_time"]:
+        print(
+            f"sentence vectors ('after'): {counts['stored']} read from the store, "
+            f"{counts['embedded_at_question_time']} embedded at question time"
+        )
 
 
 def main() -> None:
@@ -278,6 +324,12 @@ def main() -> None:
         "--embedders", nargs="+", default=["minilm"], choices=["minilm", "e5", "e5-enpt", "use"]
     )
     parser.add_argument("--baseline-rev", default=None, help="git revision of 'before'")
+    parser.add_argument(
+        "--question-time-sentences",
+        action="store_true",
+        help="'after' embeds candidate sentences at question time instead of reading the "
+        "sentence vectors stored at ingest",
+    )
     parser.add_argument("--show-failures", action="store_true")
     parser.add_argument(
         "--save-passages", action="store_true", help="keep each question's hit texts"
@@ -295,7 +347,13 @@ def main() -> None:
         answerers = {f"before@{rev}": before, "after": answer_extractively}
         labels = list(answerers)
         for name in args.embedders:
-            results[name] = run_embedder(name, answerers, questions, scratch / f"store-{name}")
+            results[name] = run_embedder(
+                name,
+                answerers,
+                questions,
+                scratch / f"store-{name}",
+                stored_sentences=frozenset() if args.question_time_sentences else {"after"},
+            )
             print_summary(name, results[name], labels)
             if args.show_failures:
                 for row in results[name]["questions"]:

@@ -5,9 +5,11 @@
 Django on SQLite in a temporary data dir. The store holds the real example handbook
 (ingested normally) plus synthetic handbook chunks (bench/corpus.py, ~230 tokens) up to
 `--chunks`, each with a real MiniLM embedding of its heading and first sentence (embedding
-whole chunks would take ~5 minutes). Questions: examples/questions.json plus generated
-ones about the synthetic topics. Reports p50/p95 of `Answer.timings_ms` (total and per
-stage). Target: p50 <= 30 ms.
+whole chunks would take ~5 minutes), and the sentence vectors the product stores after an
+ingestion (see `store_sentence_vectors`). Questions: examples/questions.json plus
+generated ones about the synthetic topics. Reports p50/p95 of `Answer.timings_ms` (total
+and per stage). Target: p50 <= 25 ms, p95 <= 50 ms (issue "Better answers on the
+embedded default"; was p50 <= 30 ms).
 """
 
 from __future__ import annotations
@@ -47,7 +49,8 @@ from bench.common import (
     wait_for_quiet,
 )
 
-TARGET_P50_MS = 30.0
+TARGET_P50_MS = 25.0
+TARGET_P95_MS = 50.0
 # Stages ask() reports in Answer.timings_ms; any others it reports are added after these.
 STAGES = ["validate", "embed", "retrieve", "generate", "total"]
 CHUNKS_PER_DOCUMENT = 20
@@ -118,6 +121,61 @@ def build_store(n_synthetic: int, seed: int, vectors_mode: str) -> dict:
             document_ids=[str(d.pk) for d in documents], records=records
         )
     info["commit_s"] = round(sw.seconds, 2)
+    return info, records
+
+
+def store_sentence_vectors(records, questions, channels, *, everything: bool) -> dict:
+    """Sentence vectors as the product stores them after an ingestion, if this version
+    has them: the handbook's by the product's own background task; the synthetic chunks'
+    computed the same way (`embed_sentences`) for every chunk the questions retrieve
+    (`everything`: for all 10k, ~75k distinct units, ~6 minutes on a quiet machine).
+    Chunks no question retrieves are never read by an answer."""
+    try:
+        from ragengine.services.sentence_vectors import embed_sentences, store_sentences_backfill
+    except ImportError:
+        return {"error": "no sentence vectors in this version"}
+    from dataclasses import replace
+
+    from ragengine.retrieval.registry import get_embedder, get_vector_store
+    from ragengine.services.ask import ask
+
+    info: dict = {}
+    with Stopwatch() as sw:
+        info["handbook_documents"] = store_sentences_backfill()
+    info["handbook_s"] = round(sw.seconds, 2)
+    store = get_vector_store()
+    wanted: set[str] = {r.id for r in records} if everything else set()
+    if not everything:
+        real_search = store.search
+
+        def recording(query):
+            hits = real_search(query)
+            wanted.update(h.id for h in hits)
+            return hits
+
+        store.search = recording
+        try:
+            for channel in channels:
+                for _, q in questions:
+                    clear_answer_cache()
+                    ask(member=None, question=q, channel=channel)
+        finally:
+            del store.search
+    chosen = [r for r in records if r.id in wanted]
+    with Stopwatch() as sw:
+        sentences = embed_sentences(embedder=get_embedder(), texts=[r.text for r in chosen])
+    info.update(
+        synthetic_chunks=len(chosen),
+        units=sum(len(s) for s in sentences),
+        embed_s=round(sw.seconds, 1),
+    )
+    by_id = {r.id: s for r, s in zip(chosen, sentences, strict=True)}
+    documents = sorted({r.document_id for r in chosen})
+    in_documents = [r for r in records if r.document_id in set(documents)]
+    store.replace_documents(
+        document_ids=documents,
+        records=[replace(r, sentences=by_id.get(r.id)) for r in in_documents],
+    )
     return info
 
 
@@ -212,8 +270,10 @@ def _no_spin_session(embedder):
 
 
 def what_if(questions: list[tuple[str, str]], channel, quiet_wait: float) -> dict:
-    """Diagnostics, not product behaviour. Each question is asked five ways in a row, so
-    every variant sees the same load: as is (baseline); with the extractive answerer's
+    """Diagnostics, not product behaviour. Each question is asked six ways in a row, so
+    every variant sees the same load: as is (baseline); with every candidate sentence
+    embedded at question time (the product's memo emptied before each ask: the path
+    before sentence vectors were stored); with the extractive answerer's
     sentence embedding switched off (lexical + retrieval prior only); with sentence
     embeddings memoised across asks (a warm sentence-embedding cache); with numpy's BLAS
     limited to one thread; and with onnxruntime's idle threads sleeping instead of
@@ -225,6 +285,7 @@ def what_if(questions: list[tuple[str, str]], channel, quiet_wait: float) -> dic
     # Where ask() looks answer_extractively up (it moved to answering.py).
     import ragengine.services.ask as ask_module
     import ragengine.services.document_answers as caller
+    from ragengine.retrieval import registry
     from ragengine.retrieval.registry import get_embedder
 
     real = caller.answer_extractively
@@ -260,6 +321,7 @@ def what_if(questions: list[tuple[str, str]], channel, quiet_wait: float) -> dic
         k: []
         for k in (
             "baseline",
+            "sentences_embedded_at_question_time",
             "no_sentence_embedding",
             "memoised_sentence_embedding",
             "blas_1_thread",
@@ -271,8 +333,16 @@ def what_if(questions: list[tuple[str, str]], channel, quiet_wait: float) -> dic
     applied: list[bool] = []
     out: dict = {"quiet_wait": wait_for_quiet(quiet_wait)}
     monitor = LoadMonitor()
+
+    def question_time(texts):
+        # The product's memo, emptied before every ask: the path before sentence vectors
+        # were stored (and the path of chunks without them).
+        return registry.get_sentence_embeddings()(texts)
+
     for _, q in questions:
         variants["baseline"].append(run(q))
+        with extractive_embed(question_time, "question-time"):
+            variants["sentences_embedded_at_question_time"].append(run(q))
         with extractive_embed(None, "none"):
             variants["no_sentence_embedding"].append(run(q))
         with extractive_embed(memo_embed, "memo"):
@@ -311,6 +381,11 @@ def main() -> None:
     parser.add_argument("--vectors", choices=("gist", "perturbed"), default="gist")
     parser.add_argument("--seed", type=int, default=4321)
     parser.add_argument("--retries", type=int, default=1, help="re-runs if the machine was busy")
+    parser.add_argument(
+        "--all-sentences",
+        action="store_true",
+        help="store sentence vectors for every synthetic chunk, not only those retrieved",
+    )
     add_run_args(parser, "ask")
     args = parser.parse_args()
 
@@ -340,7 +415,7 @@ def main() -> None:
         handbook_chunks = handbook.chunks
         results["handbook"] = {"chunks": handbook_chunks, "seconds": round(handbook.seconds, 2)}
         print(f"bench_ask: handbook {handbook_chunks} chunks; building synthetic chunks ...")
-        results["store"] = build_store(
+        results["store"], records = build_store(
             max(0, args.chunks - handbook_chunks), args.seed, args.vectors
         )
         store = get_vector_store()
@@ -355,6 +430,16 @@ def main() -> None:
         examples = [q["question"] for q in load_questions()]
         generated = [q for q, _ in CorpusGenerator(seed=args.seed).questions(args.generated)]
         questions = [("examples", q) for q in examples] + [("generated", q) for q in generated]
+        results["sentence_vectors"] = store_sentence_vectors(
+            records,
+            questions,
+            [
+                Channel(platform="bench"),
+                Channel(platform="bench", knowledge_sets=("handbook", "synthetic")),
+            ],
+            everything=args.all_sentences,
+        )
+        print(f"  sentence vectors: {results['sentence_vectors']}")
 
         # Count what the generate stage embeds (sentences of the retrieved passages).
         sentence_counts: list[int] = []
@@ -457,7 +542,13 @@ def main() -> None:
             "measured": overall["p50"],
             "basis": "cold: answer cache and in-process sentence memo emptied per ask",
             "verdict": verdict(overall["p50"], TARGET_P50_MS),
-        }
+        },
+        "ask_p95_ms": {
+            "target": TARGET_P95_MS,
+            "measured": overall["p95"],
+            "basis": "cold: answer cache and in-process sentence memo emptied per ask",
+            "verdict": verdict(overall["p95"], TARGET_P95_MS),
+        },
     }
 
     print()
@@ -533,6 +624,11 @@ def main() -> None:
                 "ask p50 target (cold asks)",
                 f"{overall['p50']} ms vs {TARGET_P50_MS} ms: "
                 f"{results['targets']['ask_p50_ms']['verdict']}",
+            ),
+            (
+                "ask p95 target (cold asks)",
+                f"{overall['p95']} ms vs {TARGET_P95_MS} ms: "
+                f"{results['targets']['ask_p95_ms']['verdict']}",
             ),
         ],
         ["figure", "value"],

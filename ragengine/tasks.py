@@ -18,6 +18,7 @@ from ragengine.services.document_ingestion import (
 )
 from ragengine.services.question_history import question_history_prune
 from ragengine.services.reembed import knowledge_set_reembed
+from ragengine.services.sentence_vectors import store_sentences_backfill
 from ragengine.services.workers import worker_heartbeat
 
 
@@ -66,6 +67,12 @@ def documents_sweep_task() -> int:
     """Every 5 minutes: queue again (or fail, after a few tries) the ingestions whose
     worker died, so no document stays queued, parsing or embedding forever."""
     return documents_sweep_stale()
+
+
+def sentence_vectors_backfill_task() -> int:
+    """After an ingestion, and hourly: store sentence vectors for the chunks that have
+    none (a no-op once every chunk has them); returns the documents rewritten."""
+    return store_sentences_backfill()
 
 
 def evaluation_run_task(run_id: int) -> str:

@@ -9,6 +9,10 @@ class EmbeddingCacheEntry(models.Model):
     embedder = models.CharField(max_length=200)
     content_hash = models.CharField(max_length=64)
     vector = models.BinaryField()
+    # The chunk's sentence vectors (retrieval.types.SentenceVectors.to_bytes), computed in
+    # the same forward pass; null for entries written before them or by an embedder that
+    # cannot give them.
+    sentences = models.BinaryField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

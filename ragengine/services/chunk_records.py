@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ragengine.models import Document
-from ragengine.retrieval.types import StoreRecord
+from ragengine.retrieval.types import SentenceVectors, StoreRecord
 
 # Joins Chunk.heading_path in the database ("Leave › Vacation").
 HEADING_SEPARATOR = " › "
@@ -33,6 +33,7 @@ def chunk_record(
     heading_path: Sequence[str],
     page: int | None,
     vector: np.ndarray,
+    sentences: SentenceVectors | None = None,
 ) -> StoreRecord:
     """A chunk as every vector store keeps it (ingestion and `migrate_store` both build
     records here, so ids and citation metadata never differ between stores)."""
@@ -49,4 +50,5 @@ def chunk_record(
             "location": chunk_location(title=document.title, heading_path=heading_path, page=page),
             "page": page,
         },
+        sentences=sentences,
     )

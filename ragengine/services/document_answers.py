@@ -16,6 +16,7 @@ from ragengine.composition.citations import cited_sources
 from ragengine.composition.extractive import Passage, answer_extractively
 from ragengine.composition.labels import answer_labels, question_language
 from ragengine.composition.prompts import BuiltPrompt, PromptBudgetError, build_prompt
+from ragengine.composition.stored_sentences import sentence_embed
 from ragengine.llm.tokens import tokenizer_for
 from ragengine.models import Tier
 from ragengine.retrieval import registry
@@ -255,7 +256,9 @@ def _extractive(
                 for i, h in enumerate(hits, start=1)
             ],
             max_sentences=settings.ARANDU_EXTRACTIVE_SENTENCES,
-            embed=registry.get_sentence_embeddings(),
+            embed=sentence_embed(
+                (h.sentences for h in hits), fallback=registry.get_sentence_embeddings()
+            ),
             query_vector=query_vector,
             max_embedded=settings.ARANDU_EXTRACTIVE_EMBED_SENTENCES,
         )

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ragengine.models import EmbeddingCacheEntry
-from ragengine.retrieval.types import Embedder, text_hash
+from ragengine.retrieval.types import Embedder, SentenceVectors, text_hash
 
 
 def vector_to_bytes(vector: np.ndarray) -> bytes:
@@ -50,3 +50,57 @@ def texts_embed_cached(*, embedder: Embedder, texts: Sequence[str]) -> np.ndarra
     if not texts:
         return np.zeros((0, embedder.dimension), dtype=np.float32)
     return np.stack([known[h] for h in hashes]).astype(np.float32, copy=False)
+
+
+def cached_sentences(*, embedder: Embedder, texts: Sequence[str]) -> list[SentenceVectors | None]:
+    """The sentence vectors the cache holds for each text, None where it has none: a
+    changed document keeps those of its unchanged chunks without waiting for the
+    background task (services/sentence_vectors.py)."""
+    hashes = [text_hash(t) for t in texts]
+    found: dict[str, SentenceVectors] = {}
+    unique = list(dict.fromkeys(hashes))
+    for start in range(0, len(unique), 500):
+        rows = EmbeddingCacheEntry.objects.filter(
+            embedder=embedder.name,
+            content_hash__in=unique[start : start + 500],
+            sentences__isnull=False,
+        ).values_list("content_hash", "sentences")
+        found.update(
+            (h, SentenceVectors.from_bytes(data, dimension=embedder.dimension)) for h, data in rows
+        )
+    return [found.get(h) for h in hashes]
+
+
+def sentences_to_cache(
+    *, embedder: Embedder, chunks: Sequence[tuple[str, bytes, SentenceVectors]]
+) -> None:
+    """Keep each chunk's sentence vectors in its cache entry (text, vector bytes, sentence
+    vectors), creating the entry where the cache has none (a chunk copied by
+    `migrate_store`, or an entry pruned)."""
+    by_hash = {text_hash(text): (vector, sentences) for text, vector, sentences in chunks}
+    existing: set[str] = set()
+    unique = list(by_hash)
+    for start in range(0, len(unique), 500):
+        existing.update(
+            EmbeddingCacheEntry.objects.filter(
+                embedder=embedder.name, content_hash__in=unique[start : start + 500]
+            ).values_list("content_hash", flat=True)
+        )
+    for content_hash in existing:
+        EmbeddingCacheEntry.objects.filter(
+            embedder=embedder.name, content_hash=content_hash
+        ).update(sentences=by_hash[content_hash][1].to_bytes())
+    EmbeddingCacheEntry.objects.bulk_create(
+        [
+            EmbeddingCacheEntry(
+                embedder=embedder.name,
+                content_hash=h,
+                vector=bytes(vector),
+                sentences=sentences.to_bytes(),
+            )
+            for h, (vector, sentences) in by_hash.items()
+            if h not in existing
+        ],
+        ignore_conflicts=True,
+        batch_size=500,
+    )

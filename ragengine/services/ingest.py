@@ -47,7 +47,7 @@ from ragengine.retrieval.parsers import (
 from ragengine.retrieval.parsers.base import unexpected_error
 from ragengine.retrieval.types import Embedder, StoreRecord, text_hash
 from ragengine.services.chunk_records import HEADING_SEPARATOR, chunk_record
-from ragengine.services.embedding import texts_embed_cached, vector_to_bytes
+from ragengine.services.embedding import cached_sentences, texts_embed_cached, vector_to_bytes
 from ragengine.services.ingest_exports import ExportProgress, export_row
 from ragengine.services.ingest_files import FoundFile, find_files, read_found, size_on_disk
 from ragengine.services.knowledge import (
@@ -56,6 +56,7 @@ from ragengine.services.knowledge import (
     knowledge_set_bump_version,
 )
 from ragengine.services.reembed import knowledge_sets_queue_reembed
+from ragengine.services.sentence_vectors import sentence_vectors_queue
 from ragengine.services.vector_spaces import space_for
 
 logger = logging.getLogger(__name__)
@@ -207,7 +208,9 @@ class _Ingestor:
             if not drafts:
                 raise ParseError("No text could be extracted from this file.")
             _mark(document, DocumentStatus.EMBEDDING)
-            vectors = texts_embed_cached(embedder=self.embedder, texts=[d.text for d in drafts])
+            texts = [d.text for d in drafts]
+            vectors = texts_embed_cached(embedder=self.embedder, texts=texts)
+            sentences = cached_sentences(embedder=self.embedder, texts=texts)
             self._save(
                 document,
                 parsed=parsed,
@@ -223,7 +226,7 @@ class _Ingestor:
                 source=source, title=title_hint, error=exc, size_bytes=size_bytes
             )
         # Outside the guard: a failing store commit is not this document's fault.
-        self._queue(document, drafts, vectors)
+        self._queue(document, drafts, vectors, sentences)
         return IngestOutcome(
             source=source,
             status="ingested",
@@ -321,10 +324,10 @@ class _Ingestor:
             document_id=document.pk,
         )
 
-    def _queue(self, document: Document, drafts: list[ChunkDraft], vectors) -> None:
+    def _queue(self, document: Document, drafts: list[ChunkDraft], vectors, sentences) -> None:
         self.pending.document_ids.append(document.pk)
         self.pending.hashes[document.pk] = document.content_hash
-        for draft, vector in zip(drafts, vectors, strict=True):
+        for draft, vector, units in zip(drafts, vectors, sentences, strict=True):
             self.pending.records.append(
                 chunk_record(
                     document=document,
@@ -333,6 +336,7 @@ class _Ingestor:
                     heading_path=draft.heading_path,
                     page=draft.page,
                     vector=vector,
+                    sentences=units,
                 )
             )
         if len(self.pending.document_ids) >= self.commit_every:
@@ -630,6 +634,8 @@ def _ingest_run(
     finally:
         # Whatever was written to the database before an error still reaches the store.
         ingestor.flush()
+    if report.count("ingested"):
+        sentence_vectors_queue()
     metrics.record_ingested(
         {status: report.count(status) for status in ("ingested", "unchanged", "failed", "removed")}
     )

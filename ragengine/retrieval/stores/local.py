@@ -124,6 +124,17 @@ class LocalStore:
         assert mask is not None
         return {snap.doc_names[c] for c in np.unique(snap.doc_codes[mask])}
 
+    def document_ids_without_sentences(self) -> list[str]:
+        """Documents with a chunk that has no stored sentence vectors (written before
+        they existed, or by an embedder that cannot give them), in store order: what the
+        sentence-vector backfill still has to do."""
+        snap = self._snapshot()
+        if snap.count == 0:
+            return []
+        missing = snap.rows_without_sentences()
+        codes = dict.fromkeys(np.asarray(snap.doc_codes)[missing].tolist())
+        return [snap.doc_names[c] for c in codes]
+
     def search(self, query: SearchQuery) -> list[SearchHit]:
         check_query(query)
         return hybrid_search(self._snapshot(), query)

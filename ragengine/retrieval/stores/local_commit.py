@@ -152,6 +152,7 @@ def _merge(base: Snapshot, keep: np.ndarray, new: list[StoreRecord]) -> Columns:
     tokens, terms_by_id = _compact_codes(tokens.astype(np.int32), terms_by_id)
 
     return Columns(
+        sentences=_merge_sentences(base, keep, new, dim),
         vectors=vectors,
         ks_codes=ks_codes,
         ks_names=ks_names,
@@ -165,10 +166,50 @@ def _merge(base: Snapshot, keep: np.ndarray, new: list[StoreRecord]) -> Columns:
     )
 
 
+def _merge_sentences(
+    base: Snapshot, keep: np.ndarray, new: list[StoreRecord], dim: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Kept rows' sentence vectors (none for rows of a snapshot written before them) and
+    the new records'."""
+    if not len(keep) and not new:  # an empty store (dimension 0)
+        return (
+            np.zeros(0, np.uint64),
+            np.zeros((0, dim), np.float16),
+            np.zeros(1, np.int64),
+            np.zeros(0, bool),
+        )
+    if base.sentence_columns is not None and len(keep):
+        keys, vectors, offsets, present = base.sentence_columns
+        kept_keys, kept_offsets = _gather_ragged(keys, offsets, keep)
+        kept_vectors, _ = _gather_ragged(vectors, offsets, keep)
+        kept_present = np.asarray(present, dtype=bool)[keep]
+    else:
+        kept_keys = np.zeros(0, np.uint64)
+        kept_vectors = np.zeros((0, dim), np.float16)
+        kept_offsets = np.zeros(len(keep) + 1, np.int64)
+        kept_present = np.zeros(len(keep), dtype=bool)
+    parts = [r.sentences if r.sentences is not None else None for r in new]
+    new_keys = [np.asarray(p.keys, np.uint64) for p in parts if p is not None]
+    new_vectors = [np.asarray(p.vectors, np.float16) for p in parts if p is not None]
+    new_offsets = np.zeros(len(new) + 1, dtype=np.int64)
+    np.cumsum([len(p) if p is not None else 0 for p in parts], out=new_offsets[1:])
+    fresh_keys = np.concatenate(new_keys) if new_keys else np.zeros(0, np.uint64)
+    fresh_vectors = (
+        np.concatenate(new_vectors).reshape(-1, dim) if new_vectors else np.zeros((0, dim))
+    ).astype(np.float16)
+    keys, offsets = _concat_ragged(
+        (kept_keys.astype(np.uint64), kept_offsets), (fresh_keys, new_offsets)
+    )
+    vectors = np.concatenate((np.asarray(kept_vectors, np.float16).reshape(-1, dim), fresh_vectors))
+    present = np.concatenate((kept_present, np.array([p is not None for p in parts], bool)))
+    return keys, vectors, offsets, present
+
+
 @dataclass(slots=True)
 class Columns:
     """A complete new state, ready to be written as a snapshot."""
 
+    sentences: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
     vectors: np.ndarray
     ks_codes: np.ndarray
     ks_names: list[str]
@@ -197,6 +238,12 @@ class Columns:
                 _save(directory, f"{name}_off", offsets)
             _save(directory, "tokens", self.tokens)
             _save(directory, "tokens_off", self.token_offsets)
+            for name, array in zip(
+                ("sent_keys", "sent_vectors", "sent_off", "sent_present"),
+                self.sentences,
+                strict=True,
+            ):
+                _save(directory, name, array)
         if has_bm25:
             retriever = bm25s.BM25(k1=BM25_K1, b=BM25_B, method="lucene")
             retriever.scores = build_bm25(self.tokens, self.token_offsets, len(self.vocab))
@@ -214,6 +261,7 @@ class Columns:
             "knowledge_sets": self.ks_names,
             "documents": self.doc_names,
             "has_bm25": has_bm25,
+            "sentences": True,
         }
         with open(directory / "meta.json", "w", encoding="utf-8") as f:
             json.dump(meta, f, ensure_ascii=False)

@@ -231,4 +231,5 @@ def _hit(
         score=score,
         similarity=similarity,
         lexical_score=float(lexical[row]),
+        sentences=snap.sentences(row),
     )

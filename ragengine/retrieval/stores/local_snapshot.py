@@ -7,6 +7,11 @@ Layout of `snapshots/<gen>-<rand>/` (written by `local_commit.Columns.write`):
     ks.npy, doc.npy, ordinal.npy     knowledge-set and document codes, chunk ordinals
     ids, text, metadata (.npy and _off.npy)   UTF-8 strings: one byte array plus offsets
     tokens.npy, tokens_off.npy       analysed term ids per row (only writers read them)
+    sent_keys.npy, sent_vectors.npy, sent_off.npy, sent_present.npy
+                                     each row's sentence vectors (uint64 keys, float16
+                                     rows, offsets) and whether it has any; absent in
+                                     snapshots written before they existed (meta
+                                     "sentences" missing): every row then has none
     bm25/                            bm25s' save format (see local_search.build_bm25)
 
 Arrays are mmap-loaded, so readers in several processes share the pages.
@@ -21,6 +26,8 @@ from pathlib import Path
 
 import bm25s
 import numpy as np
+
+from ragengine.retrieval.types import SentenceVectors
 
 FORMAT_VERSION = 1
 
@@ -69,6 +76,8 @@ class Snapshot:
     texts: Blob | None = None
     metadata: Blob | None = None
     bm25: bm25s.BM25 | None = None
+    # keys, vectors, offsets, present; None for a snapshot of the format before them.
+    sentence_columns: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
 
     @classmethod
     def load(cls, directory: Path) -> Snapshot:
@@ -101,7 +110,30 @@ class Snapshot:
         snap.metadata = Blob(arr("metadata"), arr("metadata_off"))
         if meta["has_bm25"]:
             snap.bm25 = bm25s.BM25.load(directory / "bm25", mmap=True)
+        if meta.get("sentences"):
+            snap.sentence_columns = (
+                arr("sent_keys"),
+                arr("sent_vectors"),
+                arr("sent_off"),
+                arr("sent_present"),
+            )
         return snap
+
+    def sentences(self, row: int) -> SentenceVectors | None:
+        """A row's stored sentence vectors, or None when it has none."""
+        if self.sentence_columns is None:
+            return None
+        keys, vectors, offsets, present = self.sentence_columns
+        if not present[row]:
+            return None
+        start, end = int(offsets[row]), int(offsets[row + 1])
+        return SentenceVectors(keys=keys[start:end], vectors=vectors[start:end])
+
+    def rows_without_sentences(self) -> np.ndarray:
+        """Boolean mask of the rows that have no stored sentence vectors."""
+        if self.sentence_columns is None:
+            return np.ones(self.count, dtype=bool)
+        return ~np.asarray(self.sentence_columns[3], dtype=bool)
 
     def tokens(self) -> tuple[np.ndarray, np.ndarray]:
         """Analysed term ids (flat) and per-row offsets; only writers need them."""

@@ -18,6 +18,7 @@ from bench.bench_answers import answer_questions, ingest_examples
 from ragengine.composition.extractive import answer_extractively
 from ragengine.retrieval.parsers import parse_file
 from ragengine.retrieval.parsers.records import parse_records
+from ragengine.services.sentence_vectors import store_sentences_backfill
 
 QUESTIONS = load_set()
 
@@ -62,12 +63,16 @@ def test_every_expected_phrase_is_in_its_expected_source_after_parsing() -> None
 def test_answer_quality_on_the_labelled_set_does_not_regress(embedder) -> None:
     knowledge_set, report, _ = ingest_examples("examples")
     assert report.count("failed") == 0
+    store_sentences_backfill()  # what the worker does after an ingestion
     outcomes, _, rows = answer_questions(
         embedder=embedder,
         knowledge_set_id=str(knowledge_set.pk),
         answerers={"extractive": answer_extractively},
         questions=QUESTIONS,
+        stored_sentences=frozenset({"extractive"}),  # as ask() passes them
     )
+    # Every candidate sentence came from the vectors stored at ingest.
+    assert all(row["extractive"]["sentences_stored_embedded"][1] == 0 for row in rows)
     figures = summarize(outcomes["extractive"])
     overall = figures["overall"]
     failed = [

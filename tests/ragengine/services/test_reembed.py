@@ -250,3 +250,27 @@ def test_documents_added_during_the_re_embed_are_in_the_new_space(
     assert store.count(knowledge_sets=[str(built.pk)]) == Chunk.objects.count()
     hits = _search("Where do I book a parking spot?", built).hits
     assert "Parking spots" in hits[0].text
+
+
+def test_a_set_re_embedded_into_a_space_gets_its_sentence_vectors(
+    built, use_embedder, configure, queued_tasks
+):
+    """The answerer reads sentence vectors from the set's own space after the switch: the
+    background task fills that space too, not only the main store."""
+    from ragengine.services.sentence_vectors import store_sentences_backfill
+
+    configure(use_embedder)
+    knowledge_sets_queue_reembed(knowledge_set_ids=[built.pk])
+    assert knowledge_set_reembed(knowledge_set_id=built.pk) == "done"
+    built.refresh_from_db()
+    space = registry.get_vector_store(space=built.vector_space)
+    assert built.vector_space and space.document_ids_without_sentences()
+
+    assert store_sentences_backfill() == built.documents.count() > 0
+
+    assert space.document_ids_without_sentences() == []
+    vector = use_embedder.embed_query(QUESTION)
+    hits = space.search(
+        SearchQuery(text=QUESTION, vector=vector, top_k=1, knowledge_sets=(str(built.pk),))
+    )
+    assert hits and hits[0].sentences

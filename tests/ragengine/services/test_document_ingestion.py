@@ -15,7 +15,7 @@ from django.utils import timezone
 from ragengine import tasks
 from ragengine.models import Chunk, Document, DocumentStatus
 from ragengine.retrieval.registry import get_vector_store
-from ragengine.services import ingest
+from ragengine.services import ingestor as ingest
 from ragengine.services.document_ingestion import (
     document_ingest,
     document_move,

@@ -170,7 +170,7 @@ def test_a_broken_new_version_keeps_serving_the_old_one(embedder, tmp_path):
 
 def test_interrupted_runs_leave_no_duplicates_or_orphans(embedder, handbook_dir, monkeypatch):
     """Kill the run (KeyboardInterrupt) at each stage, then run again."""
-    from ragengine.services import ingest as ingest_module
+    from ragengine.services import ingestor as ingest_module
 
     store = get_vector_store()
     real_replace = store.replace_documents
@@ -476,7 +476,7 @@ def test_any_exception_while_parsing_fails_only_that_file(embedder, tmp_path, mo
 def test_a_failure_after_parsing_leaves_nothing_half_written(
     embedder, tmp_path, monkeypatch, stage
 ):
-    from ragengine.services import ingest as ingest_module
+    from ragengine.services import ingestor as ingest_module
 
     folder = tmp_path / "docs"
     folder.mkdir()

@@ -14,7 +14,8 @@ from django.core.files.storage import default_storage
 from ragengine.models import Chunk, Document, DocumentKind, DocumentStatus
 from ragengine.retrieval.registry import get_vector_store
 from ragengine.selectors.knowledge import document_label, documents_status, export_records
-from ragengine.services import ingest, ingest_exports
+from ragengine.services import ingest_exports
+from ragengine.services import ingestor as ingest
 from ragengine.services.document_ingestion import (
     document_ingest,
     document_move,

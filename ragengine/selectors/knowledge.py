@@ -39,7 +39,15 @@ class KnowledgeSetSummary:
 
 
 def knowledge_set_summary(*, knowledge_set: KnowledgeSet) -> KnowledgeSetSummary:
-    documents = Document.objects.filter(knowledge_set=knowledge_set)
+    """Counts per status, chunks and size of a set's documents. An uploaded export whose
+    records exist is counted through its records (each one is a document), not again as
+    a row of its own; an export that failed as a whole has no records and counts once."""
+    documents = Document.objects.filter(knowledge_set=knowledge_set).exclude(
+        kind=DocumentKind.EXPORT,
+        pk__in=Document.objects.filter(knowledge_set=knowledge_set, parent__isnull=False).values(
+            "parent"
+        ),
+    )
     by_status = dict(
         documents.values_list("status").annotate(n=Count("pk")).values_list("status", "n")
     )

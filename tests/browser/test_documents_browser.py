@@ -119,8 +119,8 @@ def test_upload_watch_ask_reingest_delete(start_arandu, browser, screenshots, tm
     page.get_by_role("link", name="handbook").first.click()
     page.wait_for_url("**/change/")
     summary = page.locator("#knowledge-set-summary")
-    # ready: the Markdown file, the export and its two records
-    assert summary.locator("[data-count=ready]").inner_text().strip() == "4"
+    # ready: the Markdown file and the export's two records (an export counts through them)
+    assert summary.locator("[data-count=ready]").inner_text().strip() == "3"
     assert summary.locator("[data-count=failed]").inner_text().strip() == "1"
     assert "#people" in summary.inner_text() and "local:" in summary.inner_text()
     summary.scroll_into_view_if_needed()

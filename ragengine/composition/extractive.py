@@ -131,6 +131,8 @@ _UNSEEN_MIN_RELEVANCE: Final = 0.15
 _NAME_WORD: Final = re.compile(r"^(?:[A-Z]{2,}[a-z]?|[A-Za-z][a-z]+[A-Z]\w*)$")
 # "Who is the leader of ...", "Quem é o líder do ...": a role question.
 _ROLE_QUESTION: Final = re.compile(r"^\s*(?:who|quem)\s", re.IGNORECASE)
+# "Which X ...", "Qual/Quais X ...": the question names the kind of thing it wants.
+_WHICH_QUESTION: Final = re.compile(r"^\s*(?:which|quais|qual)\s", re.IGNORECASE)
 # Capitalised in English without being names.
 _NOT_NAMES: Final = frozenset(
     {
@@ -485,13 +487,15 @@ def _narrower_than_passages(
       banco de dados guarda as métricas de longo prazo?" answered by a sentence about the
       database's connections, which says nothing of metrics. Only a prose sentence:
       a code line, table row or list item that names X with its value is the answer
-      (`replicas: 6` for "Quantas réplicas ...").
+      (`replicas: 6` for "Quantas réplicas ..."). Only questions of that form: "How
+      many days of holiday ..." answered by "25 vacation days" shares only "days" with
+      it, and is the answer.
     """
     if len(focus_words) == 2 and _ROLE_QUESTION.search(question):
         role, of = focus_words
         if not any(_holds(s, role) and _holds(s, of) for s in sentences):
             return "no unit names the role together with what it is the role of"
-    if focus_words and best.sentence.unit.kind == "prose":
+    if focus_words and best.sentence.unit.kind == "prose" and _WHICH_QUESTION.search(question):
         focus = frozenset().union(*focus_words)
         own = best.sentence.terms | best.sentence.key_terms | best.sentence.context
         others = [g for g in _query_groups(question) if g.isdisjoint(focus)]

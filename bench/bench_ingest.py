@@ -4,8 +4,8 @@
 
 Writes a folder of generated Markdown files whose chunks come out near 256 tokens
 (ARANDU_CHUNK_TOKENS=256), runs `documents_ingest_paths` through Django on SQLite in a
-temporary data dir, then runs it again unchanged. The raw model speed
-(`LocalOnnxEmbedder.embed_documents`, batch 32) is measured in the same process on
+temporary data dir, then runs it again unchanged. The raw model speed (the configured
+local model's `embed_documents`, a fresh instance) is measured in the same process on
 256-token texts (before) and on the ingested chunk texts (after), so a busy machine
 slows both sides alike. Targets: ingest >= 25 chunks/s (~75% of raw); re-ingest <= 1 s
 per 1000 chunks with no embedding.
@@ -72,6 +72,20 @@ def write_corpus(folder: Path, *, files: int, chunks: int, seed: int, count_toke
     return {"files": files, "sections_per_file": sections, "tokens_total": total_tokens}
 
 
+class InBatches:
+    """An embedder fed `size` texts at a time, as ingestion feeds it one document's chunks."""
+
+    def __init__(self, embedder, size: int) -> None:
+        self.embedder, self.size = embedder, size
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        parts = [
+            self.embedder.embed_documents(texts[i : i + self.size])
+            for i in range(0, len(texts), self.size)
+        ]
+        return np.vstack(parts)
+
+
 def raw_speed(embedder, texts: list[str], retries: int = 2) -> dict:
     """Chunks per second of the bare model (warmed up; batch 32 unless the embedder says
     otherwise). Re-measured when other processes were busy; the quietest run is kept."""
@@ -126,7 +140,7 @@ def main() -> None:
         from django.conf import settings
 
         from ragengine.models import Chunk, EmbeddingCacheEntry
-        from ragengine.retrieval.embedders.local import LocalOnnxEmbedder
+        from ragengine.retrieval.registry import local_embedder
         from ragengine.services.ingest import documents_ingest_paths
         from ragengine.services.knowledge import (
             knowledge_set_delete,
@@ -167,7 +181,8 @@ def main() -> None:
             theme = generator.themes[i % len(generator.themes)]
             text = generator.paragraph(theme, random.Random(i), 330)
             full_texts.append(text)
-        raw_model = LocalOnnxEmbedder()  # a separate instance: no cache of any kind
+        # The configured local model, a separate instance: no cache of any kind.
+        raw_model = local_embedder(settings.ARANDU_EMBEDDER_MODEL)
         results["quiet_wait"] = [wait_for_quiet(args.quiet_wait)]
         raw_before = raw_speed(raw_model, full_texts)
         raw_before["tokens_mean"] = round(
@@ -267,7 +282,7 @@ def main() -> None:
         raw_after["tokens_mean"] = round(float(np.mean(token_counts)), 1)
         per_document = max(1, round(n_chunks / max(1, first["documents"])))
         raw_doc_batch = raw_speed(
-            LocalOnnxEmbedder(batch_size=per_document), chunk_texts[: max(args.raw_texts, 160)]
+            InBatches(raw_model, per_document), chunk_texts[: max(args.raw_texts, 160)]
         )
         raw_doc_batch["batch_size"] = per_document
         results["raw_model"] = {

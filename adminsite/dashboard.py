@@ -18,18 +18,14 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.utils import timezone
 
+from ragengine.evaluation.trend import evaluation_latest, evaluation_trend
 from ragengine.models import KnowledgeSet, Tier
 from ragengine.selectors.dashboard import DOORS, TESTS, DashboardScope, dashboard_scope, day_labels
 from ragengine.selectors.dashboard_activity import OUTCOMES, activity, top_knowledge_sets
 from ragengine.selectors.dashboard_days import figures_by_day, view_of
 from ragengine.selectors.dashboard_gaps import content_gaps
 from ragengine.selectors.dashboard_providers import provider_health
-from ragengine.selectors.dashboard_quality import (
-    evaluation_latest,
-    evaluation_trend,
-    feedback_figures,
-    latest_comments,
-)
+from ragengine.selectors.dashboard_quality import feedback_figures, latest_comments
 from ragengine.selectors.dashboard_rolled import (
     activity_from,
     provider_answers_from,

@@ -21,7 +21,7 @@ from django.core.exceptions import ImproperlyConfigured
 from adminsite.private_files import create_private_file_once, private_dir
 from adminsite.sentry import release_name, sentry_start
 from adminsite.web import metrics_process_dir, web_address
-from ragengine.llm.key_policy import KeyEnvPolicy, allow_list_problem
+from ragengine.key_policy import KeyEnvPolicy, allow_list_problem
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -425,7 +425,7 @@ _require(
 
 # --- Which environment variables may be sent to a model server as its API key (endpoints
 # in the admin, ARANDU_EMBEDDER_API_KEY_ENV): names matching these fnmatch patterns, and
-# never one of Arandu's own secrets (ragengine/llm/key_policy.py).
+# never one of Arandu's own secrets (ragengine/key_policy.py).
 ARANDU_API_KEY_ENV_ALLOWED = env.list("ARANDU_API_KEY_ENV_ALLOWED", default=["*_API_KEY"])
 _problem = allow_list_problem(ARANDU_API_KEY_ENV_ALLOWED)
 _require(_problem is None, f"ARANDU_API_KEY_ENV_ALLOWED: {_problem}")

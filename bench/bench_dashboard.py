@@ -214,6 +214,7 @@ def invalidated_render_times(client, renders: int) -> dict:
 def selector_times(renders: int) -> dict[str, dict]:
     from django.utils import timezone
 
+    from ragengine.evaluation.trend import evaluation_trend
     from ragengine.selectors import dashboard_activity as activity
     from ragengine.selectors import dashboard_gaps as gaps
     from ragengine.selectors import dashboard_providers as providers
@@ -242,7 +243,7 @@ def selector_times(renders: int) -> dict[str, dict]:
         "speed": lambda: speed.speed(scope=scope),
         "feedback_figures": lambda: quality.feedback_figures(scope=scope),
         "latest_comments": lambda: quality.latest_comments(scope=scope),
-        "evaluation_trend": lambda: quality.evaluation_trend(),
+        "evaluation_trend": lambda: evaluation_trend(),
         "content_gaps": lambda: gaps.content_gaps(scope=scope),
         "provider_health": lambda: providers.provider_health(scope=scope),
     }

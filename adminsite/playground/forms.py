@@ -11,8 +11,8 @@ from unfold.widgets import (
     UnfoldBooleanSwitchWidget,
 )
 
-from ragengine.evaluation.targets import EVAL_PREFIX, target_choices
 from ragengine.models import ChannelBinding, Member
+from ragengine.services.answer_targets import EVAL_PREFIX, target_choices
 from ragengine.services.playground import PLAYGROUND_PREFIX
 
 OWN_TIER_LABEL = "The member's own tier (the default tier without a member)"

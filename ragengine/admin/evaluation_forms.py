@@ -18,8 +18,8 @@ from unfold.widgets import (
 )
 
 from ragengine.evaluation.cases_io import facts_from_text, facts_to_text, split_list
-from ragengine.evaluation.targets import TargetError, parse_target, target_check
 from ragengine.models import EvalCase, EvalSchedule, EvalSet, Tier
+from ragengine.services.answer_targets import TargetError, parse_target, target_check
 
 
 class _ListField(forms.CharField):

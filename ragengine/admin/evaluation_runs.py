@@ -24,8 +24,8 @@ from ragengine.evaluation.model_card import model_card
 from ragengine.evaluation.progress import run_progress
 from ragengine.evaluation.run_page import run_page
 from ragengine.evaluation.runs import RunError, run_cancel, run_start
-from ragengine.evaluation.targets import TargetError, target_choices
 from ragengine.models import EvalRun, EvalSet
+from ragengine.services.answer_targets import TargetError, target_choices
 
 
 @admin.register(EvalRun)

@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from unfold.admin import ModelAdmin
 
 from ragengine.admin.history import history_link, stage_timings
-from ragengine.llm.key_policy import configured_key_policy
+from ragengine.key_policy import configured_key_policy
 from ragengine.models import ModelPrice, ProviderEndpoint, UsageRecord
 from ragengine.selectors.usage import exclude_evaluation, only_evaluation, usage_summary
 

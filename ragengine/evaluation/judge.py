@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from ragengine.evaluation.targets import EVAL_PREFIX
 from ragengine.llm.registry import provider_for
 from ragengine.llm.tokens import tokenizer_for
 from ragengine.llm.types import ChatMessage, ChatRequest, ProviderError
@@ -31,6 +30,7 @@ from ragengine.models import (
     UsageRecord,
     UsageStatus,
 )
+from ragengine.services.answer_targets import EVAL_PREFIX
 from ragengine.services.pricing import PriceMissing, cost_of, price_for
 
 logger = logging.getLogger(__name__)

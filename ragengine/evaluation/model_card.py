@@ -9,8 +9,8 @@ from decimal import Decimal
 from django.utils import timezone
 
 from ragengine.evaluation.run_page import fmt
-from ragengine.evaluation.targets import parse_target
 from ragengine.models import EvalResult, EvalRun
+from ragengine.services.answer_targets import parse_target
 
 SCORES = (
     ("fact_recall", "Fact recall"),

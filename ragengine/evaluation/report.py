@@ -11,8 +11,8 @@ from django.urls import reverse
 
 from ragengine.evaluation.run_page import fmt
 from ragengine.evaluation.summary import headline
-from ragengine.evaluation.targets import parse_target
 from ragengine.models import EvalRun
+from ragengine.services.answer_targets import parse_target
 
 HEADLINES = (
     ("fact_recall", "Facts", "share"),

@@ -11,8 +11,8 @@ from typing import Any
 
 from ragengine.evaluation.progress import RunProgress, run_progress
 from ragengine.evaluation.run_end import results_summary
-from ragengine.evaluation.targets import parse_target
 from ragengine.models import EvalResult, EvalRun
+from ragengine.services.answer_targets import parse_target
 
 # (key, label, how to read it from a target summary, format, higher is better)
 Row = tuple[str, str, Callable[[dict[str, Any]], Any], str]

@@ -34,7 +34,6 @@ from ragengine.evaluation.retrieval import (
 )
 from ragengine.evaluation.run_end import run_finish
 from ragengine.evaluation.scoring import Expectation, score_case
-from ragengine.evaluation.targets import evaluation_member_build
 from ragengine.models import (
     EvalCase,
     EvalResult,
@@ -46,6 +45,7 @@ from ragengine.models import (
     TargetKind,
     UsageRecord,
 )
+from ragengine.services.answer_targets import evaluation_member_build
 from ragengine.services.ask import ask
 from ragengine.trace import tracing
 

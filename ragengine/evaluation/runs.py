@@ -18,7 +18,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from ragengine.evaluation.judge import JudgeUnavailable, judge_model_for
-from ragengine.evaluation.targets import TargetError, parse_target, target_check
 from ragengine.models import (
     EvalRun,
     EvalRunStatus,
@@ -29,6 +28,7 @@ from ragengine.models import (
     TargetKind,
     Tier,
 )
+from ragengine.services.answer_targets import TargetError, parse_target, target_check
 
 logger = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from ragengine.key_policy import configured_key_policy
 from ragengine.llm.circuit_breaker import CircuitBreakers
 from ragengine.llm.circuit_record import circuit_change_record
-from ragengine.llm.key_policy import configured_key_policy
 from ragengine.llm.providers import build_chat_provider
 from ragengine.llm.types import ChatProvider, ProviderConfig
 from ragengine.models import ProviderEndpoint

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal, Protocol, get_args, runtime_checkable
 
-from ragengine.llm.key_policy import KeyEnvPolicy
+from ragengine.key_policy import KeyEnvPolicy
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 
-from ragengine.llm.key_policy import configured_key_policy
+from ragengine.key_policy import configured_key_policy
 
 
 class ProviderKind(models.TextChoices):

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 
-from ragengine.llm.key_policy import KeyEnvPolicy, configured_key_policy
+from ragengine.key_policy import KeyEnvPolicy, configured_key_policy
 from ragengine.retrieval.stores.weaviate_config import WeaviateConfig
 from ragengine.retrieval.types import Embedder, VectorStore
 

@@ -19,8 +19,7 @@ from ragengine.selectors.dashboard import (
     local_day,
     per_day,
 )
-from ragengine.selectors.usage import live_spend_filter
-from ragengine.services.budgets import periods_at
+from ragengine.selectors.usage import live_spend_filter, periods_at
 
 ZERO = Decimal("0")
 NO_TIER = "(no tier)"

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from ragengine.ask_types import Answer, Channel
-from ragengine.evaluation.targets import EVAL_PREFIX, TargetError, TargetSpec, parse_target
 from ragengine.models import (
     ChannelBinding,
     Member,
@@ -30,6 +29,7 @@ from ragengine.models import (
     UsageRecord,
 )
 from ragengine.selectors.channels import ScopeOrigin, channel_scope
+from ragengine.services.answer_targets import EVAL_PREFIX, TargetError, TargetSpec, parse_target
 from ragengine.services.ask import ask
 from ragengine.services.pricing import PriceMissing, price_for
 from ragengine.services.routing import tier_for_member

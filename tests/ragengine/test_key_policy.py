@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ragengine.llm.key_policy import DEFAULT_ALLOWED, KeyEnvPolicy
+from ragengine.key_policy import DEFAULT_ALLOWED, KeyEnvPolicy
 
 # The project's own secrets (README configuration table, docker-compose.yml).
 PROJECT_SECRETS = [

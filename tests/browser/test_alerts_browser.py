@@ -7,7 +7,6 @@ tests/browser/artifacts/."""
 
 from __future__ import annotations
 
-import os
 import secrets
 import signal
 import socket
@@ -20,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.botcore.slack.fake_slack import FakeSlack
+from tests.browser.web_server import server_env
 from tests.ragengine.llm.replay_server import ReplayServer, Reply
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,11 +61,7 @@ def live(tmp_path):
     """Stub model, fake Slack, and `serve` pointed at them. Yields (base, password, stub,
     slack, env)."""
     password = secrets.token_urlsafe(12)
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("ARANDU_", "DATABASE_URL", "SLACK_", "DISCORD_", "DJANGO_"))
-    }
+    env = server_env()
     with ReplayServer() as stub:
         slack = FakeSlack().start()
         env.update(

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser.web_server import server_env
 from tests.ragengine.llm.replay_server import ReplayServer, Reply
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -58,11 +59,7 @@ def setup(tmp_path):
     server = ReplayServer()
     server.start()
     server.script("/v1/chat/completions", Reply.from_fixture("openai_chat_completion", delay_s=0.5))
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("ARANDU_", "DATABASE_URL", "SLACK_", "DISCORD_", "DJANGO_"))
-    }
+    env = server_env()
     env.update(
         ARANDU_DATA_DIR=str(tmp_path / "data"),
         ARANDU_TEST_OPENAI_API_KEY="sk-test-fake-key",

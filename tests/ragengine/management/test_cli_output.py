@@ -5,7 +5,6 @@ stdout; counts agree with their nouns."""
 from __future__ import annotations
 
 import logging
-import os
 import subprocess
 import sys
 from io import StringIO
@@ -16,6 +15,7 @@ from django.core.management import CommandError, call_command
 
 from ragengine.management.verbosity import command_logging, log_level_for
 from ragengine.management.wording import plural
+from tests.browser.web_server import server_env
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -117,11 +117,7 @@ def test_ingest_exits_cleanly_and_says_1_chunk(embedder, tmp_path):
 def cli(tmp_path_factory):
     """`python manage.py ...` on a fresh SQLite data dir, the settings a server has."""
     base = tmp_path_factory.mktemp("cli")
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("ARANDU_", "DATABASE_URL", "DJANGO_", "SLACK_", "DISCORD_"))
-    }
+    env = server_env()
     env.update(ARANDU_DATA_DIR=str(base / "data"), DJANGO_SETTINGS_MODULE="adminsite.settings")
 
     def run(*args: str) -> subprocess.CompletedProcess:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import signal
 import sqlite3
 import threading
@@ -17,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from tests.browser.web_server import server_env
 from tests.ragengine.evaluation.test_worker_process import django, start_worker, stop, wait_for
 
 pytestmark = pytest.mark.slow
@@ -73,11 +73,7 @@ def embeddings_url():
 
 @pytest.fixture
 def setup(tmp_path, embeddings_url):
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("ARANDU_", "DATABASE_URL", "SLACK_", "DISCORD_", "DJANGO_"))
-    }
+    env = server_env()
     env.update(
         ARANDU_DATA_DIR=str(tmp_path / "data"),
         ARANDU_Q_WORKERS="1",

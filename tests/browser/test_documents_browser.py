@@ -42,7 +42,8 @@ def run_action(page, action: str, *titles: str) -> None:
         row = page.locator("#result_list tbody tr", has_text=title)
         row.locator("input.action-select").check()
     page.select_option("select[name=action]", action)
-    page.locator("button[name=index]").click()
+    with page.expect_navigation():  # the next page, not the one being left, is read after
+        page.locator("button[name=index]").click()
 
 
 def test_upload_watch_ask_reingest_delete(start_arandu, browser, screenshots, tmp_path):

@@ -1,0 +1,45 @@
+"""Where each embedder's cosines mean "close".
+
+Cosines are not comparable across models: all-MiniLM-L6-v2 gives two unrelated
+Portuguese sentences 0.4-0.5, USE-multilingual v3 spreads related and unrelated pairs
+differently again. Every threshold that reads a cosine (the extractive answerer's
+"semantically close" test, the answer cache's paraphrase threshold) is a property of the
+embedder that produced it, measured on the labelled set (docs/PERFORMANCE.md), and is
+looked up here by the embedder's stable name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+__all__ = ["DEFAULT_SCALE", "SimilarityScale", "similarity_scale"]
+
+
+@dataclass(frozen=True, slots=True)
+class SimilarityScale:
+    """An embedder's cosine thresholds.
+
+    `sentence_floor` and `sentence_margin`: an evidence unit sharing no word with the
+    question still counts as evidence when its cosine to the question is at least the
+    floor and stands the margin above the median cosine of the candidates.
+    """
+
+    sentence_floor: float
+    sentence_margin: float
+
+
+# all-MiniLM-L6-v2: related English paraphrases 0.44+ with a 0.3+ margin, unrelated
+# questions below 0.3 (English) or with a margin near 0.1 (Portuguese).
+MINILM_SCALE: Final = SimilarityScale(sentence_floor=0.35, sentence_margin=0.2)
+DEFAULT_SCALE: Final = MINILM_SCALE
+
+_SCALES: Final[dict[str, SimilarityScale]] = {
+    "local:all-MiniLM-L6-v2-onnx-int8": MINILM_SCALE,
+}
+
+
+def similarity_scale(embedder_name: str) -> SimilarityScale:
+    """The thresholds measured for `embedder_name`; MiniLM's for a model never measured
+    (a remote or custom embedder), the most conservative of those measured."""
+    return _SCALES.get(embedder_name, DEFAULT_SCALE)

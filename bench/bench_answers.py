@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import inspect
 import subprocess
 import sys
 import time
@@ -113,8 +114,10 @@ def answer_questions(
     from ragengine.models import KnowledgeSet
     from ragengine.retrieval import registry
     from ragengine.retrieval.embedders.memo import MemoizedEmbeddings
+    from ragengine.retrieval.similarity_scale import similarity_scale
     from ragengine.services.document_answers import document_search_query
 
+    scale = similarity_scale(embedder.name)
     # The set's own vector space (a second embedder's set lives beside the first's).
     space = KnowledgeSet.objects.get(pk=knowledge_set_id).vector_space
     store = registry.get_vector_store(space=space)
@@ -151,6 +154,9 @@ def answer_questions(
             embed = memos[label]
             if label in stored_sentences:
                 embed = sentence_embed((h.sentences for h in hits), fallback=embed)
+            # The embedder's cosine thresholds, for an answerer that reads them (older
+            # ones had MiniLM's built in).
+            scaled = {"scale": scale} if "scale" in inspect.signature(answer).parameters else {}
             start = time.perf_counter()
             result = answer(
                 question=question,
@@ -159,6 +165,7 @@ def answer_questions(
                 embed=embed,
                 query_vector=vector,
                 max_embedded=settings.ARANDU_EXTRACTIVE_EMBED_SENTENCES,
+                **scaled,
             )
             timings[label].append((time.perf_counter() - start) * 1000)
             if result.found:

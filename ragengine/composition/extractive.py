@@ -40,6 +40,7 @@ from ragengine.composition.question_types import (
     question_topics,
     question_types,
 )
+from ragengine.retrieval.similarity_scale import DEFAULT_SCALE, SimilarityScale
 from ragengine.text_analysis import analyze, detect_language, fold_accents, word_tokens, words
 
 logger = logging.getLogger(__name__)
@@ -82,13 +83,10 @@ _W_LEXICAL: Final = 0.5
 _W_DENSE: Final = 0.35
 _W_PRIOR: Final = 0.15
 # A sentence sharing no word with the question still counts as evidence when its cosine
-# is at least this AND stands this far above the median cosine of all candidates (its
-# baseline). The margin matters: the English-only MiniLM gives any two Portuguese sentences
-# ~0.4-0.5, so an absolute floor alone would "find" answers to unrelated Portuguese
-# questions. Measured on MiniLM: related English paraphrases 0.44+ with a 0.3+ margin,
-# unrelated questions below 0.3 (English) or with a margin near 0.1 (Portuguese).
-_MIN_SENTENCE_SIMILARITY: Final = 0.35
-_MIN_SIMILARITY_MARGIN: Final = 0.2
+# is at least the embedder's floor AND stands its margin above the median cosine of all
+# candidates (its baseline): retrieval/similarity_scale.py, measured per embedder. The
+# margin matters: the English-only MiniLM gives any two Portuguese sentences ~0.4-0.5, so
+# an absolute floor alone would "find" answers to unrelated Portuguese questions.
 # Fewer candidates than this give no meaningful median; the baseline is then 0.
 _MIN_BASELINE_SENTENCES: Final = 4
 # One precise quote beats several loose ones: a further quote must reach this share of
@@ -254,6 +252,7 @@ def answer_extractively(
     embed: Embed | None = None,
     query_vector: np.ndarray | None = None,
     max_embedded: int | None = None,
+    scale: SimilarityScale = DEFAULT_SCALE,
 ) -> ExtractiveAnswer:
     """Quote the up to `max_sentences` sentences of `passages` that best answer `question`.
 
@@ -267,9 +266,15 @@ def answer_extractively(
     unit shares a term with the question and none is semantically close, the answer is
     the not-found message, not a guess.
 
-    `max_embedded` bounds how many sentences are embedded (the most promising by words and
-    rank): embedding every sentence of five passages costs ~200 ms on two cores, most of
-    it on sentences that could never win. The others count as semantically neutral.
+    `max_embedded` bounds how many sentences are embedded at question time (the most
+    promising by words and rank): embedding every sentence of five passages costs ~200 ms
+    on two cores, most of it on sentences that could never win. The others count as
+    semantically neutral. Units whose vectors were stored at ingest (an `embed` with a
+    `has_vector(text)` method, stored_sentences.py) cost a lookup and are always compared:
+    the answer often sits in a sentence that shares no word with the question ("Report
+    every incident ... within 1 hour" for "Who do I tell, and how fast?").
+
+    `scale` holds the cosine thresholds measured for the embedder behind `query_vector`.
     """
     if max_sentences < 1:
         raise ValueError("max_sentences must be at least 1")
@@ -286,7 +291,9 @@ def answer_extractively(
     lexical = _lexical_scores(groups, sentences)
     weights = _idf_weights(groups, sentences) if groups else []
     priors = _priors(ranked)
-    chosen = _to_embed(sentences, lexical, priors, max_embedded)
+    chosen = _to_embed(
+        sentences, lexical, priors, max_embedded, stored=getattr(embed, "has_vector", None)
+    )
     cosines = _dense_scores([sentences[i].text for i in chosen], embed, query_vector)
     if cosines is not None:
         baseline = _similarity_baseline(cosines, [sentences[i] for i in chosen], language)
@@ -304,8 +311,7 @@ def answer_extractively(
             cosine = float(cosines[index])
             above = 0.0 if np.isnan(cosine) else cosine - baseline
             semantic_match = not np.isnan(cosine) and (
-                float(cosines[index]) >= _MIN_SENTENCE_SIMILARITY
-                and above >= _MIN_SIMILARITY_MARGIN
+                float(cosines[index]) >= scale.sentence_floor and above >= scale.sentence_margin
             )
             relevance = _W_LEXICAL * lexical[index] + _W_DENSE * max(above, 0.0)
             score = relevance + _W_PRIOR * priors[sentence.rank]
@@ -324,7 +330,7 @@ def answer_extractively(
             )
         )
 
-    chosen = _select(candidates, max_sentences, steps="how_to" in wanted)
+    chosen = _select(candidates, max_sentences, steps="how_to" in wanted, groups=groups)
     if "how_to" in wanted:
         chosen = _with_continuation(chosen, candidates, max_sentences)
         chosen = _from_list_start(chosen, candidates, max_sentences)
@@ -636,15 +642,20 @@ def _to_embed(
     lexical: Sequence[float],
     priors: Sequence[float],
     limit: int | None,
+    *,
+    stored: Callable[[str], bool] | None = None,
 ) -> list[int]:
-    """Indices of the sentences worth embedding, in their original order."""
+    """Indices of the sentences worth comparing with the question, in their original
+    order: every one whose vector is `stored`, and up to `limit` others to embed."""
     if limit is None or len(sentences) <= limit:
         return list(range(len(sentences)))
+    free = [i for i, s in enumerate(sentences) if stored is not None and stored(s.text)]
+    free_set = set(free)
     promise = sorted(
-        range(len(sentences)),
+        (i for i in range(len(sentences)) if i not in free_set),
         key=lambda i: (-(lexical[i] + 0.5 * priors[sentences[i].rank]), i),
     )
-    return sorted(promise[:limit])
+    return sorted(free + promise[:limit])
 
 
 def _dense_scores(
@@ -710,11 +721,18 @@ def _priors(ranked: Sequence[Passage]) -> list[float]:
 
 
 def _select(
-    candidates: Sequence[_Candidate], max_sentences: int, *, steps: bool = False
+    candidates: Sequence[_Candidate],
+    max_sentences: int,
+    *,
+    steps: bool = False,
+    groups: Sequence[frozenset[str]] = (),
 ) -> list[_Candidate]:
     """The best relevant unit, then only units that nearly match it: full units first,
-    near-duplicates dropped, and a stricter bar for units of another passage. For a
-    how-to question (`steps`), the list items around the best one are the answer too."""
+    near-duplicates dropped, and a stricter bar for units of another passage, unless they
+    say something about a word of the question (`groups`) no quote so far covers ("How
+    does the meal allowance work *on vacation* and *when working remotely*?" is answered
+    by two sentences, each about one of them). For a how-to question (`steps`), the list
+    items around the best one are the answer too."""
     ranked = sorted(candidates, key=lambda c: (-c.score, c.sentence.rank, c.sentence.order))
     relevant = [c for c in ranked if c.relevant]
     pool = [c for c in relevant if not c.fragment] or relevant
@@ -722,17 +740,22 @@ def _select(
         return []
     best = pool[0]
     chosen = [best]
+    covered = {g for g in groups if _holds(best.sentence, g)}
     for candidate in pool[1:]:
         if len(chosen) >= max_sentences:
             break
         same = candidate.sentence.number in {c.sentence.number for c in chosen}
-        share = _FOLLOW_SAME_PASSAGE if same else _FOLLOW_OTHER_PASSAGE
+        adds = {g for g in groups if not g.isdisjoint(candidate.sentence.terms)} - covered
+        if not same and not adds:
+            continue  # another passage's quote must say something the answer lacks
+        share = _FOLLOW_SAME_PASSAGE if same or adds else _FOLLOW_OTHER_PASSAGE
         if steps and same and candidate.sentence.unit.kind == best.sentence.unit.kind == "item":
             share = _FOLLOW_STEP
         if candidate.relevance >= share * best.relevance and not any(
             _near_duplicate(candidate.normalized, other.normalized) for other in chosen
         ):
             chosen.append(candidate)
+            covered |= {g for g in groups if _holds(candidate.sentence, g)}
     return chosen
 
 

@@ -36,6 +36,10 @@ class StoredSentenceEmbed:
         self.stored = 0
         self.embedded = 0
 
+    def has_vector(self, text: str) -> bool:
+        """Whether `text` was stored: comparing it costs a lookup, not an embedding."""
+        return sentence_key(text) in self._vectors
+
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
         found = [self._vectors.get(sentence_key(text)) for text in texts]
         missing = [text for text, vector in zip(texts, found, strict=True) if vector is None]

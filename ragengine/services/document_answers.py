@@ -20,6 +20,7 @@ from ragengine.composition.stored_sentences import sentence_embed
 from ragengine.llm.tokens import tokenizer_for
 from ragengine.models import Tier
 from ragengine.retrieval import registry
+from ragengine.retrieval.similarity_scale import similarity_scale
 from ragengine.retrieval.types import SearchHit, SearchQuery
 from ragengine.services.budgets import UsageDetails
 from ragengine.services.generation import (
@@ -261,6 +262,7 @@ def _extractive(
             ),
             query_vector=query_vector,
             max_embedded=settings.ARANDU_EXTRACTIVE_EMBED_SENTENCES,
+            scale=similarity_scale(registry.get_embedder().name),
         )
         text, sources = cited_sources(result.text, hits) if result.found else (result.text, [])
     answer = Answer(

@@ -1,6 +1,9 @@
 """Answer quality with the default embedder (USE-multilingual v3) on the labelled set,
-cross-language questions included: the levels of docs/PERFORMANCE.md section 19, less a
-small margin. (test_answer_quality.py guards the answerer with MiniLM.)"""
+cross-language questions included, answered as `ask()` answers (sentence vectors stored
+at ingest, the embedder's own cosine scale): the levels of docs/PERFORMANCE.md section 22,
+which meet the issue's targets; only the cross-language and unanswerable figures, a
+handful of questions each, keep a one-question margin. (test_answer_quality.py guards
+the answerer with MiniLM.)"""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from bench.answer_set import load_set, summarize
 from bench.bench_answers import answer_questions, ingest_examples
 from ragengine.composition.extractive import answer_extractively
 from ragengine.retrieval import registry
+from ragengine.services.sentence_vectors import store_sentences_backfill
 from tests.conftest import MemoEmbedder
 
 
@@ -21,21 +25,26 @@ def test_the_default_embedder_answers_across_languages(settings, monkeypatch) ->
     monkeypatch.setattr(registry, "get_embedder", lambda: default)
     knowledge_set, report, _ = ingest_examples("examples")
     assert report.count("failed") == 0
-    outcomes, _, _ = answer_questions(
+    store_sentences_backfill()  # what the worker does after an ingestion
+    outcomes, _, rows = answer_questions(
         embedder=default,
         knowledge_set_id=str(knowledge_set.pk),
         answerers={"extractive": answer_extractively},
         questions=load_set(),
+        stored_sentences=frozenset({"extractive"}),
     )
+    assert all(row["extractive"]["sentences_stored_embedded"][1] == 0 for row in rows)
     figures = summarize(outcomes["extractive"])
     overall, cross = figures["overall"], figures["cross_language"]
+    failed = [r["question"] for r in rows if r["extractive"]["fact_quoted"] is False]
 
-    assert cross["source_top5"]["share"] >= 0.90  # MiniLM: 0.70
-    assert cross["fact_quoted"]["share"] >= 0.75  # MiniLM: 0.50
+    assert cross["source_top5"]["share"] >= 0.95  # MiniLM: 0.70
+    assert cross["fact_quoted"]["share"] >= 0.83, failed  # MiniLM: 0.60
     assert overall["source_top5"]["share"] >= 0.97
-    assert overall["fact_quoted"]["share"] >= 0.85
-    assert figures["same_language"]["fact_quoted"]["share"] >= 0.85
-    for category in ("code", "table"):
-        assert figures["by_category"][category]["fact_quoted"]["share"] >= 0.88, category
-    assert overall["answerable_refused"]["share"] <= 0.06
-    assert overall["unanswerable_refused"]["share"] >= 0.80
+    assert overall["fact_quoted"]["share"] >= 0.90, failed
+    assert figures["same_language"]["fact_quoted"]["share"] >= 0.90, failed
+    for category in ("prose", "code", "table", "list", "multi_sentence"):
+        assert figures["by_category"][category]["fact_quoted"]["share"] >= 0.85, category
+    assert overall["answerable_refused"]["share"] <= 0.05
+    assert overall["unanswerable_refused"]["share"] >= 0.87
+    assert overall["unrelated_lines_per_answer"] <= 0.12

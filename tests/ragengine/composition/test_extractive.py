@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pytest
 
+from ragengine.composition.evidence import units as evidence_units
 from ragengine.composition.extractive import (
     FRAMING,
     NOT_FOUND,
@@ -20,6 +21,9 @@ from ragengine.composition.extractive import (
     answer_extractively,
     split_sentences,
 )
+from ragengine.composition.stored_sentences import StoredSentenceEmbed, sentence_embed
+from ragengine.retrieval.similarity_scale import MINILM_SCALE, USE_SCALE, SimilarityScale
+from ragengine.retrieval.types import SentenceVectors, sentence_key
 
 TIME_OFF_EN = """# Time off
 Employees get 25 vacation days per year. Vacation days accrue monthly, at about 2.08 days \
@@ -801,3 +805,92 @@ def test_days_and_months_are_not_names_that_must_be_mentioned() -> None:
     )
 
     assert answer.found
+
+
+# --- stored sentence vectors, each embedder's scale, answers that cover the question --------
+
+
+def _stored(texts: Sequence[str]) -> StoredSentenceEmbed:
+    """Sentence vectors as ingestion stores them (float16, keyed by text); no fallback, so
+    a unit the store lacks fails the test instead of being embedded quietly."""
+    units = [u.text for text in texts for u in evidence_units(text)]
+    stored = SentenceVectors(
+        keys=np.array([sentence_key(u) for u in units], dtype=np.uint64),
+        vectors=concept_embed(units).astype(np.float16),
+    )
+    return sentence_embed([stored], fallback=None)
+
+
+def test_stored_sentence_vectors_are_compared_beyond_the_embedding_limit() -> None:
+    decoys = " ".join(f"Book meeting room {n} in the room app." for n in range(1, 7))
+    passages = passages_of(decoys, "Vacation requests go through the HR portal.")
+    question = "Where do I book a holiday?"
+    vector = concept_embed([question])[0]
+    embedded: list[int] = []
+
+    def at_question_time(texts: Sequence[str]) -> np.ndarray:
+        embedded.append(len(texts))
+        return concept_embed(texts)
+
+    limited = answer_extractively(
+        question=question,
+        passages=passages,
+        embed=at_question_time,
+        query_vector=vector,
+        max_embedded=2,
+    )
+    stored = _stored([p.text for p in passages])
+    from_store = answer_extractively(
+        question=question, passages=passages, embed=stored, query_vector=vector, max_embedded=2
+    )
+
+    # Embedding at question time stops at the 2 most promising units (the decoys that
+    # share "book"); stored vectors cost a lookup, so every unit is compared.
+    assert embedded == [2]
+    assert "Vacation" not in limited.text
+    assert stored.embedded == 0 and stored.stored == 7
+    assert bullets(from_store)[0] == ("Vacation requests go through the HR portal.", 2)
+
+
+def test_the_embedders_scale_decides_what_counts_as_close() -> None:
+    passages = passages_of(
+        "Vacation requests go through the HR portal.",
+        "The office opens at 08:00. Parking is free. Lunch is at noon. Badges are blue.",
+    )
+    question = "Where do I book a holiday?"
+    # Cosine 0.33 to the vacation sentence and 0 to the others: close on a scale whose
+    # floor is 0.3 (USE-multilingual v3), not on one whose floor is 0.35 (MiniLM).
+    vector = np.array([0.344, np.sqrt(1 - 0.344**2), 0.0], dtype=np.float32)
+    assert float(concept_embed([passages[0].text])[0] @ vector) == pytest.approx(0.33, abs=0.01)
+
+    def answer(scale: SimilarityScale) -> ExtractiveAnswer:
+        return answer_extractively(
+            question=question,
+            passages=passages,
+            embed=concept_embed,
+            query_vector=vector,
+            scale=scale,
+        )
+
+    assert not answer(MINILM_SCALE).found
+    assert bullets(answer(USE_SCALE)) == [("Vacation requests go through the HR portal.", 1)]
+
+
+MEAL_ALLOWANCE_PT = """O vale-refeição é de R$ 45 por dia útil.
+O valor não é descontado em dias de trabalho remoto."""
+MEAL_LEAVE_PT = """Em férias e licenças, o crédito do vale-refeição é proporcional aos dias \
+trabalhados."""
+MEAL_TRAVEL_PT = """Em viagem, o vale-refeição continua sendo pago normalmente."""
+
+
+def test_a_two_part_question_gets_a_quote_for_each_part() -> None:
+    answer = answer_extractively(
+        question="Como funciona o vale-refeição nas férias e no trabalho remoto?",
+        passages=passages_of(MEAL_ALLOWANCE_PT, MEAL_LEAVE_PT, MEAL_TRAVEL_PT),
+    )
+
+    quoted = bullets(answer)
+    assert ("O valor não é descontado em dias de trabalho remoto.", 1) in quoted
+    assert any("férias" in sentence and number == 2 for sentence, number in quoted)
+    # The travel sentence repeats "vale-refeição" and says nothing of either part.
+    assert not any(number == 3 for _, number in quoted)

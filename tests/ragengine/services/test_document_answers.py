@@ -40,3 +40,32 @@ def test_a_portuguese_question_is_answered_from_an_english_document(handbook) ->
     assert "two working days before payday" in answer.text
     sources = [Document.objects.get(pk=s.document_id).source for s in answer.sources]
     assert any("faq-export.jsonl" in source for source in sources)
+
+
+@pytest.mark.django_db
+def test_the_extractive_answer_reads_cosines_on_the_configured_embedders_scale(
+    handbook, monkeypatch
+) -> None:
+    from ragengine.retrieval import registry
+    from ragengine.retrieval.similarity_scale import SimilarityScale
+    from ragengine.services import document_answers
+
+    lenient = SimilarityScale(sentence_floor=0.01, sentence_margin=0.0)
+    asked: list[str] = []
+    received: list[SimilarityScale] = []
+    answer_extractively = document_answers.answer_extractively
+
+    def scale_of(name: str) -> SimilarityScale:
+        asked.append(name)
+        return lenient
+
+    def spy(**kwargs):
+        received.append(kwargs["scale"])
+        return answer_extractively(**kwargs)
+
+    monkeypatch.setattr(document_answers, "similarity_scale", scale_of)
+    monkeypatch.setattr(document_answers, "answer_extractively", spy)
+    ask(member=MemberFactory(), question="How many vacation days?", channel=Channel(platform="cli"))
+
+    assert asked == [registry.get_embedder().name]
+    assert received == [lenient]

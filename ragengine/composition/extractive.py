@@ -119,11 +119,8 @@ _FOCUS_CONTEXT: Final = 0.75
 # each other (at least this long): Portuguese plurals stem differently ("nivel"/"niv").
 _FOCUS_PREFIX: Final = 3
 # A question word no passage mentions (nor its translation) is a topic the passages may
-# not cover. Then the answer must rest on more than this relevance, or on a unit close to
-# the question by embedding: measured on examples/questions.json, the unanswerable
-# questions that slipped through quoted units at 0.07-0.27, answerable ones rarely
-# below 0.2 (docs/PERFORMANCE.md).
-_UNSEEN_MIN_RELEVANCE: Final = 0.15
+# not cover. Then the answer must rest on more than the embedder's weak relevance
+# (similarity_scale.py), or on a unit close to the question by embedding.
 # Names (acronyms, CamelCase, capitalised words inside the question) are not paraphrased:
 # passages that never say "Kubernetes" or "GraphQL" cannot say which version or whether.
 _NAME_WORD: Final = re.compile(r"^(?:[A-Z]{2,}[a-z]?|[A-Za-z][a-z]+[A-Z]\w*)$")
@@ -131,6 +128,7 @@ _NAME_WORD: Final = re.compile(r"^(?:[A-Z]{2,}[a-z]?|[A-Za-z][a-z]+[A-Z]\w*)$")
 _ROLE_QUESTION: Final = re.compile(r"^\s*(?:who|quem)\s", re.IGNORECASE)
 # "Which X ...", "Qual/Quais X ...": the question names the kind of thing it wants.
 _WHICH_QUESTION: Final = re.compile(r"^\s*(?:which|quais|qual)\s", re.IGNORECASE)
+_SENTENCE_END: Final = re.compile(r"[.!?]\s+")
 # Capitalised in English without being names.
 _NOT_NAMES: Final = frozenset(
     {
@@ -338,7 +336,11 @@ def answer_extractively(
         logger.info("extractive: no passage mentions what the question asks about")
         chosen = []
     if chosen and _topic_unseen(
-        question, sentences, candidates, best=chosen[0], embedded=cosines is not None
+        question,
+        sentences,
+        candidates,
+        best=chosen[0],
+        weak=scale.weak_relevance if cosines is not None else None,
     ):
         logger.info("extractive: the passages never mention a topic of the question")
         chosen = []
@@ -412,21 +414,22 @@ def _topic_unseen(
     candidates: Sequence[_Candidate],
     *,
     best: _Candidate,
-    embedded: bool,
+    weak: float | None,
 ) -> bool:
     """True when the passages never mention something the question hinges on, so what
     was chosen answers a neighbouring question: a name ("Which *Kubernetes* version"),
     what a yes/no question asks to exist ("Is there a *gym* discount") or the action of
     a how-to ("How do I *rotate* the key"), or any content word when the best unit is
-    only weakly relevant and not close by embedding (`embedded`: the relevance floor was
-    measured with sentence embeddings; without them relevance has another scale)."""
+    less relevant than `weak` and not close by embedding (`weak` is the embedder's
+    scale; None without sentence embeddings, where relevance has another scale)."""
     mentioned = _mentions(sentences)
+    weak_best = weak is not None and best.relevance < weak
 
     def unseen(group: frozenset[str]) -> bool:
         return bool(group) and not any(mentioned(stem) for stem in group)
 
     content = set(analyze(question))
-    for token in dict.fromkeys(word_tokens(question)[1:]):  # the first word is capitalised
+    for token in dict.fromkeys(_inner_tokens(question)):
         if token.lower() in _NOT_NAMES:
             continue
         acronym = bool(_NAME_WORD.match(token))
@@ -434,8 +437,9 @@ def _topic_unseen(
             group = frozenset(analyze(token)) & content
             # A capitalised word may be a brand used as a common noun ("a corrida de
             # Uber"): it decides alone only when the best unit is weak as well.
-            weak = acronym or (embedded and best.relevance < _UNSEEN_MIN_RELEVANCE)
-            if weak and unseen(group.union(*(analyze(o) for o in translations(token)))):
+            if (acronym or weak_best) and unseen(
+                group.union(*(analyze(o) for o in translations(token)))
+            ):
                 logger.info("extractive: the name %r is in no passage", token)
                 return True
     if any(unseen(t) for t in question_topics(question, ignore=_QUESTION_FILLER)):
@@ -445,11 +449,18 @@ def _topic_unseen(
     if not semantic and any(unseen(a) for a in question_action(question, ignore=_QUESTION_FILLER)):
         return True
     return (
-        embedded
+        weak_best
         and not best.semantic_match
-        and best.relevance < _UNSEEN_MIN_RELEVANCE
         and any(unseen(group) for group in _query_groups(question))
     )
+
+
+def _inner_tokens(question: str) -> list[str]:
+    """The question's words but the first of each sentence, which is capitalised
+    whatever it is ("I think I clicked a phishing link. *Who* do I tell?")."""
+    return [
+        token for sentence in _SENTENCE_END.split(question) for token in word_tokens(sentence)[1:]
+    ]
 
 
 def _focus_unseen(

@@ -894,3 +894,39 @@ def test_a_two_part_question_gets_a_quote_for_each_part() -> None:
     assert any("férias" in sentence and number == 2 for sentence, number in quoted)
     # The travel sentence repeats "vale-refeição" and says nothing of either part.
     assert not any(number == 3 for _, number in quoted)
+
+
+PAYSLIP_EN = """Salaries are paid on the last working day of each month. Your payslip is \
+published in PeoplePortal two working days before payday, under Documents > Payslips. Tax \
+documents for the year are published there in February."""
+
+
+def test_how_relevant_a_quote_must_be_when_a_word_is_unseen_follows_the_scale() -> None:
+    # "fica disponível" is in no passage (it says "published"); the payslip sentence
+    # matches through the term map only (contracheque = payslip), so it is weakly relevant.
+    def answer(scale: SimilarityScale) -> ExtractiveAnswer:
+        return answer_extractively(
+            question="Quando o contracheque fica disponível?",
+            passages=passages_of(PAYSLIP_EN),
+            embed=concept_embed,
+            query_vector=np.array([1.0, 0.0, 0.0], dtype=np.float32),  # close to nothing
+            scale=scale,
+        )
+
+    assert not answer(MINILM_SCALE).found
+    assert "two working days before payday" in bullets(answer(USE_SCALE))[0][0]
+
+
+def test_a_capitalised_word_opening_a_later_sentence_is_not_a_name() -> None:
+    # A weak quote (no shared word) that is close by embedding (cosine 0.36): a name the
+    # passages never mention would refuse it; "Who" opening the second sentence is none.
+    vector = np.array([0.376, np.sqrt(1 - 0.376**2), 0.0], dtype=np.float32)
+    answer = answer_extractively(
+        question="I think I clicked a phishing link. Who do I tell about my holiday?",
+        passages=passages_of("Vacation requests go through the people portal."),
+        embed=concept_embed,
+        query_vector=vector,
+        scale=MINILM_SCALE,
+    )
+
+    assert bullets(answer) == [("Vacation requests go through the people portal.", 1)]

@@ -44,7 +44,7 @@ def test_the_default_embedder_answers_across_languages(settings, monkeypatch) ->
     assert overall["fact_quoted"]["share"] >= 0.92, failed
     assert figures["same_language"]["fact_quoted"]["share"] >= 0.92, failed
     for category in ("prose", "code", "table", "list", "multi_sentence"):
-        assert figures["by_category"][category]["fact_quoted"]["share"] >= 0.88, category
+        assert figures["by_category"][category]["fact_quoted"]["share"] >= 0.85, category
     assert overall["answerable_refused"]["share"] <= 0.03
-    assert overall["unanswerable_refused"]["share"] >= 0.87
+    assert overall["unanswerable_refused"]["share"] >= 0.90
     assert overall["unrelated_lines_per_answer"] <= 0.12

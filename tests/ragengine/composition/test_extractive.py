@@ -930,3 +930,17 @@ def test_a_capitalised_word_opening_a_later_sentence_is_not_a_name() -> None:
     )
 
     assert bullets(answer) == [("Vacation requests go through the people portal.", 1)]
+
+
+def test_a_how_to_whose_action_no_passage_mentions_is_refused_even_when_close() -> None:
+    question = "How do I transfer vacation days to a colleague?"
+    answer = answer_extractively(
+        question=question,
+        passages=passages_of(
+            "Unused vacation days can be carried over until March 31 of the following year."
+        ),
+        embed=concept_embed,
+        query_vector=concept_embed([question])[0],  # the carry-over rule is close to it
+    )
+
+    assert not answer.found

@@ -6,6 +6,14 @@ from __future__ import annotations
 import os
 
 
+def post_worker_init(worker) -> None:
+    """A worker has loaded the app: it loads the local embedder beside serving, so its
+    first question does not pay for the load (ragengine.services.warm_up)."""
+    from ragengine.services.warm_up import embedder_warm_up_in_background
+
+    embedder_warm_up_in_background(role="web")
+
+
 def child_exit(server, worker) -> None:
     """A worker ended: drop its live gauges from the metrics sum (its counters and
     histograms stay, so totals never go backwards)."""

@@ -307,15 +307,17 @@ ARANDU_EXTRACTIVE_SENTENCES = env.int("ARANDU_EXTRACTIVE_SENTENCES", default=3)
 # Sentences the extractive answerer embeds per question (the most promising ones): the
 # quality/latency trade-off measured in docs/PERFORMANCE.md.
 ARANDU_EXTRACTIVE_EMBED_SENTENCES = env.int("ARANDU_EXTRACTIVE_EMBED_SENTENCES", default=8)
-# Answer cache: TTL when no CacheRule matches; cosine a paraphrase needs. The default
-# threshold was chosen on the labelled pairs (zero false hits, most true hits, with the
-# paraphrase checks); tests/ragengine/cache/test_paraphrase.py recomputes it and fails
-# if it drifts.
-DEFAULT_CACHE_SEMANTIC_THRESHOLD = 0.87
+# Answer cache: TTL when no CacheRule matches; the cosine a paraphrase needs. Unset (the
+# default: None), each embedder's own, measured on the labelled pairs (zero false hits,
+# most true hits, with the paraphrase checks) and looked up by its name
+# (ragengine.retrieval.similarity_scale; tests/ragengine/cache/test_paraphrase.py
+# recomputes them and fails if they drift); set, the operator's for every embedder.
 ARANDU_CACHE_DEFAULT_TTL = env.int("ARANDU_CACHE_DEFAULT_TTL", default=86400)
-ARANDU_CACHE_SEMANTIC_THRESHOLD = env.float(
-    "ARANDU_CACHE_SEMANTIC_THRESHOLD", default=DEFAULT_CACHE_SEMANTIC_THRESHOLD
-)
+_semantic_threshold = env.str("ARANDU_CACHE_SEMANTIC_THRESHOLD", default="").strip()
+try:
+    ARANDU_CACHE_SEMANTIC_THRESHOLD = float(_semantic_threshold) if _semantic_threshold else None
+except ValueError:
+    ARANDU_CACHE_SEMANTIC_THRESHOLD = float("nan")  # refused below, with the others
 # JSON list of {"name", "pattern", "kind"} replacing the built-in blocked input patterns.
 ARANDU_BLOCKED_PATTERNS = env.json("ARANDU_BLOCKED_PATTERNS", default=None)
 # Ingestion commits to the vector store every N documents (and at the end of a run).
@@ -402,8 +404,8 @@ _require(
 )
 _require(ARANDU_CACHE_DEFAULT_TTL >= 0, "ARANDU_CACHE_DEFAULT_TTL must be >= 0 (0 = never).")
 _require(
-    0.0 < ARANDU_CACHE_SEMANTIC_THRESHOLD <= 1.0,
-    "ARANDU_CACHE_SEMANTIC_THRESHOLD must be in (0, 1].",
+    ARANDU_CACHE_SEMANTIC_THRESHOLD is None or 0.0 < ARANDU_CACHE_SEMANTIC_THRESHOLD <= 1.0,
+    "ARANDU_CACHE_SEMANTIC_THRESHOLD must be blank (each embedder's own) or in (0, 1].",
 )
 _require(ARANDU_EXTRACTIVE_EMBED_SENTENCES >= 0, "ARANDU_EXTRACTIVE_EMBED_SENTENCES must be >= 0.")
 _require(1 <= ARANDU_EVAL_CONCURRENCY <= 32, "ARANDU_EVAL_CONCURRENCY must be between 1 and 32.")

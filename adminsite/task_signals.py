@@ -1,6 +1,7 @@
 """django-q2 tasks, observed: each task's log lines carry a request id (the one of the
 request that queued it, else the task's id), its outcome is counted in the metrics, a
-failure goes to Sentry, and a worker process starting is a heartbeat.
+failure goes to Sentry, and a worker process starting is a heartbeat (and loads the
+local embedder).
 
 Connected in `AdminsiteConfig.ready()`; the signals fire in the worker process, or
 inline in sync mode (tests).
@@ -71,13 +72,16 @@ def _report_failure(name: str, task: dict) -> None:
 
 
 def on_post_spawn(sender: Any, proc_name: str = "", **kwargs: Any) -> None:
-    """A worker process started: the worker is alive (readiness needs no minute's wait)."""
+    """A worker process started: the worker is alive (readiness needs no minute's wait),
+    and it loads the local embedder beside its first tasks (ragengine.services.warm_up)."""
+    from ragengine.services.warm_up import embedder_warm_up_in_background
     from ragengine.services.workers import worker_heartbeat
 
     try:
         worker_heartbeat()
     except Exception:
         logger.warning("worker heartbeat not recorded", exc_info=True)
+    embedder_warm_up_in_background(role="worker")
 
 
 def connect() -> None:

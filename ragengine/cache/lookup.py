@@ -1,5 +1,8 @@
 """Finding a cached answer: exact first (folded question + scope), then semantic (cosine
 of question embeddings ≥ threshold within the same scope, behind the paraphrase checks).
+The threshold is the caller's: cosines mean "close" at a different level for each
+embedder, so it is the one measured for the embedder of the query vector (or the
+operator's).
 
 A semantic lookup's candidates are only the entries of the scope with the same paraphrase
 key, so it is one indexed query whatever the cache size, and the embedding is computed
@@ -19,7 +22,6 @@ from decimal import Decimal
 from typing import Any, Literal
 
 import numpy as np
-from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -57,6 +59,7 @@ def cache_lookup(
     query_vector: QueryVector,
     scope: CacheScope,
     allow_semantic: bool,
+    semantic_threshold: float,
     now: datetime | None = None,
 ) -> CacheHit | None:
     """A non-expired answer for `question` in `scope`: exact first, then semantic.
@@ -64,12 +67,19 @@ def cache_lookup(
     `query_vector` may be a callable: it is then only called when a semantic candidate
     exists, so exact hits and most misses never pay for the embedding (which takes
     longer than a whole exact hit). None means exact only. Pass
-    `allow_semantic = tier flag and rule decision.semantic`."""
+    `allow_semantic = tier flag and rule decision.semantic`, and the cosine a paraphrase
+    needs on the query vector's embedder as `semantic_threshold`."""
     now = now or timezone.now()
     hit = _exact_lookup(exact_key(fold_question(question), scope), now=now)
     if hit is not None or not allow_semantic or query_vector is None:
         return hit
-    return _semantic_lookup(question=question, query_vector=query_vector, scope=scope, now=now)
+    return _semantic_lookup(
+        question=question,
+        query_vector=query_vector,
+        scope=scope,
+        threshold=semantic_threshold,
+        now=now,
+    )
 
 
 def _record_hit(
@@ -129,7 +139,12 @@ def _exact_lookup(key: str, *, now: datetime) -> CacheHit | None:
 
 
 def _semantic_lookup(
-    *, question: str, query_vector: QueryVector, scope: CacheScope, now: datetime
+    *,
+    question: str,
+    query_vector: QueryVector,
+    scope: CacheScope,
+    threshold: float,
+    now: datetime,
 ) -> CacheHit | None:
     asked = signature_of(question)
     key = signature_key(asked, scope)
@@ -143,7 +158,6 @@ def _semantic_lookup(
     if not candidates:
         return None
     query = unit_vector(query_vector() if callable(query_vector) else query_vector)
-    threshold = settings.ARANDU_CACHE_SEMANTIC_THRESHOLD
     scored = []
     for entry in candidates:
         vector = np.frombuffer(bytes(entry.embedding), dtype=np.float32)

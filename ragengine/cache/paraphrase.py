@@ -1,17 +1,23 @@
 """Paraphrase matching: when a cached answer may serve a differently worded question.
 
-MiniLM embeddings are close to a bag of words: "Can managers approve vacation for
-employees?" and its role reversal score 0.99, "Is parking free?" / "...for visitors?"
-0.91, "Posso levar meu cachorro ao escritório?" / "...meu filho..." 0.89, above true
-paraphrases such as "Quais são os benefícios?" / "Qual é o benefício?" (0.77). No
-threshold separates them. So a semantic hit also needs the same meaning-bearing words
-(singular or plural) in the same order, and agreement on what flips an answer without
-moving the embedding: negation, numbers, dates, comparisons, who/when/where/why,
-obligation ("must" vs "can") and who does what to whom (I/you/he…). The embedding is
-left to judge rewording (function words, politeness, inflection) and the odd same-word
-pair with another sense ("Where do I park?" / "Where is the park?" 0.82, "What is a
-bonus?" / "What is my bonus?" 0.87), which is what sets the threshold. Measured on the
-labelled pairs in tests/ragengine/cache/test_paraphrase.py.
+Embeddings are close to a bag of words: "Can managers approve vacation for employees?"
+and its role reversal score 0.99 with MiniLM and USE-multilingual alike, "Is parking
+free?" / "...for visitors?" 0.91 with MiniLM, "Posso levar meu cachorro ao escritório?"
+/ "...meu filho..." 0.89, above true paraphrases such as "Quais são os benefícios?" /
+"Qual é o benefício?" (0.77). No threshold separates them. So a semantic hit also needs
+the same meaning-bearing words (singular or plural) in the same order, answers in the
+same language, and agreement on what flips an answer without moving the embedding:
+negation, numbers, dates, comparisons, who/when/where/why, obligation ("must" vs "can")
+and who does what to whom (I/you/he…). The embedding is left to judge rewording
+(function words, politeness, inflection) and the odd same-word pair with another sense,
+which is what sets the threshold, per embedder (ragengine.retrieval.similarity_scale):
+"What is a bonus?" / "What is my bonus?" scores 0.866 with MiniLM and 0.918 with
+USE-multilingual v3, "Where do I park?" / "Where is the park?" 0.82 and 0.90; the
+thresholds with zero wrong hits and the most right ones are 0.87 for MiniLM (23 of 43
+paraphrases served) and 0.92 for USE (18 of 43; at 0.87 it would serve 3 near-misses).
+Measured on the labelled pairs of bench/paraphrase_set.py
+(bench/bench_cache_threshold.py, docs/PERFORMANCE.md section 23), which
+tests/ragengine/cache/test_paraphrase.py re-checks.
 """
 
 from __future__ import annotations
@@ -233,7 +239,8 @@ def _in_order(a: Sequence[str], b: Sequence[str]) -> bool:
 def paraphrase_mismatch(*, question: str, candidate: str) -> str | None:
     """Why `candidate`'s answer must not serve `question` despite close embeddings, or None.
 
-    "language": the answer would be in the other one; "negation" on one side only;
+    "language": the answer would be in the other one ("Qual o dress code?" is answered
+    in Portuguese, "Dress code?" in English); "negation" on one side only;
     "critical": numbers, dates, comparisons, who/when/where/why or obligation differ;
     "roles": both name people (I/me/you/he…) but not the same way; "words": a
     meaning-bearing word added, dropped or swapped ("taxis" / "flights", "parking" /
@@ -242,9 +249,16 @@ def paraphrase_mismatch(*, question: str, candidate: str) -> str | None:
     return signature_mismatch(signature_of(question), signature_of(candidate))
 
 
+def _answer_language(language: str) -> str:
+    """The language a question's answer is written in: Portuguese for a Portuguese
+    question, English for any other, "mixed" included (as `question_language` in
+    ragengine.composition.labels decides it; a test keeps the two in step)."""
+    return "pt" if language == "pt" else "en"
+
+
 def signature_mismatch(a: Signature, b: Signature) -> str | None:
     """`paraphrase_mismatch` on signatures (a lookup computes the asked one once)."""
-    if {a.language, b.language} == {"en", "pt"}:
+    if _answer_language(a.language) != _answer_language(b.language):
         return "language"
     if a.negated != b.negated:
         return "negation"

@@ -43,6 +43,7 @@ class QuestionCache:
     scope: CacheScope
     decision: RuleDecision
     allow_semantic: bool
+    semantic_threshold: float
     key: str
 
     @classmethod
@@ -53,9 +54,11 @@ class QuestionCache:
         set_ids: tuple[str, ...] | None,
         family: ModelFamily,
         semantic_allowed: bool,
+        semantic_threshold: float,
     ) -> tuple[RuleDecision, QuestionCache | None]:
         """The rule in force for `question`, and the cache for it, or None when the rule
-        says never cache (real-time questions are never served stale)."""
+        says never cache (real-time questions are never served stale).
+        `semantic_threshold`: the cosine a paraphrase needs with the question's embedder."""
         decision = cache_rule_for(question=question)
         if not decision.cacheable:
             return decision, None
@@ -67,6 +70,7 @@ class QuestionCache:
             scope=scope,
             decision=decision,
             allow_semantic=semantic_allowed and decision.semantic,
+            semantic_threshold=semantic_threshold,
             key=cache_key_for(question=question, scope=scope),
         )
 
@@ -90,6 +94,7 @@ class QuestionCache:
             query_vector=vector,
             scope=self.scope,
             allow_semantic=self.allow_semantic,
+            semantic_threshold=self.semantic_threshold,
         )
 
     def generation_lock(self) -> AbstractContextManager[bool]:

@@ -112,6 +112,7 @@ def _answer(record: AskRecord, *, history: Sequence[Turn], on_text: TextSink | N
             set_ids=intake.set_ids,
             family=route.family,
             semantic_allowed=route.tier.semantic_cache_enabled,
+            semantic_threshold=vector.paraphrase_threshold(),
         )
         record.opened_cache = cache
     hit = None

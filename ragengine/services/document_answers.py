@@ -20,7 +20,7 @@ from ragengine.composition.stored_sentences import sentence_embed
 from ragengine.llm.tokens import tokenizer_for
 from ragengine.models import Tier
 from ragengine.retrieval import registry
-from ragengine.retrieval.similarity_scale import similarity_scale
+from ragengine.retrieval.similarity_scale import cache_threshold, similarity_scale
 from ragengine.retrieval.types import SearchHit, SearchQuery
 from ragengine.services.budgets import UsageDetails
 from ragengine.services.generation import (
@@ -60,6 +60,15 @@ class QuestionVector:
             with self.watch.stage("embed"):
                 self._vector = registry.get_embedder().embed_query(self.question)
         return self._vector
+
+    def paraphrase_threshold(self) -> float:
+        """The cosine another question's vector needs to this one for its cached answer
+        to serve it: the operator's ARANDU_CACHE_SEMANTIC_THRESHOLD when set, else the
+        one measured for the embedder that embeds it (cosines are not comparable across
+        embedders). Builds no model: naming the embedder loads nothing."""
+        if settings.ARANDU_CACHE_SEMANTIC_THRESHOLD is not None:
+            return settings.ARANDU_CACHE_SEMANTIC_THRESHOLD
+        return cache_threshold(registry.get_embedder().name)
 
 
 def answer_from_documents(

@@ -141,6 +141,10 @@ def test_serve_starts_web_and_worker_and_sigterm_stops_them(tmp_path):
         check_ready_and_worker_metrics(f"http://127.0.0.1:{port}")
         web_workers = children_of(pids["web"])
         assert web_workers, "gunicorn started no worker"
+        # both serving processes loaded the default local embedder as they started
+        started = log.read_text()
+        for role in ("web", "worker"):
+            assert re.search(rf"embedder loaded at start .*role={role}\b", started), started
         pids.update({f"web worker {pid}": pid for pid in web_workers})
     finally:
         serve.send_signal(signal.SIGTERM)

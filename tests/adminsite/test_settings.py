@@ -69,12 +69,30 @@ def test_database_url_switches_to_postgresql(tmp_path):
         ({"ARANDU_METRICS_TOKEN": "short"}, "ARANDU_METRICS_TOKEN"),
         ({"ARANDU_WORKER_STALE_S": "30"}, "ARANDU_WORKER_STALE_S"),
         ({"ARANDU_SENTRY_SEND_QUESTIONS": "maybe"}, "ARANDU_SENTRY_SEND_QUESTIONS"),
+        ({"ARANDU_CACHE_SEMANTIC_THRESHOLD": "0"}, "ARANDU_CACHE_SEMANTIC_THRESHOLD"),
+        ({"ARANDU_CACHE_SEMANTIC_THRESHOLD": "1.5"}, "ARANDU_CACHE_SEMANTIC_THRESHOLD"),
+        ({"ARANDU_CACHE_SEMANTIC_THRESHOLD": "close"}, "ARANDU_CACHE_SEMANTIC_THRESHOLD"),
     ],
 )
 def test_bad_values_fail_loudly_naming_the_variable(tmp_path, env, message):
     result = load_settings(tmp_path, **env)
     assert result.returncode != 0
     assert message in result.stderr or "invalid literal" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "env, shown",
+    [
+        ({}, "None"),
+        ({"ARANDU_CACHE_SEMANTIC_THRESHOLD": " "}, "None"),
+        ({"ARANDU_CACHE_SEMANTIC_THRESHOLD": "0.9"}, "0.9"),
+    ],
+)
+def test_the_paraphrase_threshold_is_unset_unless_the_operator_sets_one(tmp_path, env, shown):
+    """Unset, the cache uses each embedder's measured threshold."""
+    result = load_settings(tmp_path, show="s.ARANDU_CACHE_SEMANTIC_THRESHOLD", **env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == shown
 
 
 def test_remote_embedder_needs_model_and_dimension(tmp_path):

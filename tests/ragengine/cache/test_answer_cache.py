@@ -22,7 +22,6 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from adminsite.settings import DEFAULT_CACHE_SEMANTIC_THRESHOLD
 from ragengine.ask_types import AnswerMode, Source
 from ragengine.cache import (
     CacheHit,
@@ -41,6 +40,8 @@ from ragengine.cache import (
 )
 from ragengine.models import CachedAnswer, CacheEvent, CacheRule, KnowledgeSet
 from ragengine.models.cache import CATEGORY_PATTERNS
+from ragengine.retrieval.embedders.local import EMBEDDER_NAME as MINILM
+from ragengine.retrieval.similarity_scale import cache_threshold
 from ragengine.services.knowledge import knowledge_set_bump_version
 
 pytestmark = pytest.mark.django_db
@@ -94,9 +95,20 @@ def store(question, scope, *, vector=None, decision=DAY, now=None, cost="0.0020"
     )
 
 
-def lookup(question, scope, *, vector=None, semantic=True, now=None) -> CacheHit | None:
+# The tests' embedder is MiniLM (tests/conftest.py): its measured paraphrase threshold.
+THRESHOLD = cache_threshold(MINILM)
+
+
+def lookup(
+    question, scope, *, vector=None, semantic=True, now=None, threshold=THRESHOLD
+) -> CacheHit | None:
     return cache_lookup(
-        question=question, query_vector=vector, scope=scope, allow_semantic=semantic, now=now
+        question=question,
+        query_vector=vector,
+        scope=scope,
+        allow_semantic=semantic,
+        semantic_threshold=threshold,
+        now=now,
     )
 
 
@@ -308,7 +320,7 @@ class TestAcrossBackends:
         near_miss = "Can I expense flights?"
 
         assert hit.kind == "semantic" and hit.question == question
-        assert hit.similarity >= DEFAULT_CACHE_SEMANTIC_THRESHOLD
+        assert hit.similarity >= THRESHOLD
         assert lookup(near_miss, scope, vector=embedder.embed_query(near_miss)) is None
         assert CacheEvent.objects.filter(kind="semantic").count() == 1
 
@@ -427,13 +439,31 @@ def test_semantic_lookup_respects_switches_and_skips_the_embedding_without_candi
     assert calls == ["Is a pet allowed?"]
 
 
-def test_a_semantic_match_below_the_threshold_is_not_served(scope, embedder, settings):
+def test_with_use_multilingual_a_paraphrase_hits_and_a_near_miss_does_not(scope):
+    """USE-multilingual's own threshold: "What is my bonus?" is 0.918 from "What is a
+    bonus?" (same words: only the threshold keeps it out), where MiniLM's 0.87 would
+    serve it; a true paraphrase is served in either language."""
+    from ragengine.retrieval.embedders.use_multilingual import UseMultilingualEmbedder
+
+    use = UseMultilingualEmbedder()
+    threshold = cache_threshold(use.name)
+    for question in ("What is a bonus?", "Are pets allowed?", "Quem aprova as férias?"):
+        store(question, scope, vector=use.embed_query(question))
+
+    def use_lookup(question, at):
+        return lookup(question, scope, vector=use.embed_query(question), threshold=at)
+
+    assert use_lookup("Is a pet allowed?", threshold).question == "Are pets allowed?"
+    assert use_lookup("Quem aprova minhas férias?", threshold).kind == "semantic"
+    assert use_lookup("What is my bonus?", threshold) is None
+    assert use_lookup("What is my bonus?", THRESHOLD) is not None  # MiniLM's would serve it
+
+
+def test_a_semantic_match_below_the_threshold_is_not_served(scope, embedder):
     store("Are pets allowed?", scope, vector=embedder.embed_query("Are pets allowed?"))
     vector = embedder.embed_query("Is a pet allowed?")
-    settings.ARANDU_CACHE_SEMANTIC_THRESHOLD = 0.999
-    assert lookup("Is a pet allowed?", scope, vector=vector) is None
-    settings.ARANDU_CACHE_SEMANTIC_THRESHOLD = 0.5
-    assert lookup("Is a pet allowed?", scope, vector=vector).kind == "semantic"
+    assert lookup("Is a pet allowed?", scope, vector=vector, threshold=0.999) is None
+    assert lookup("Is a pet allowed?", scope, vector=vector, threshold=0.5).kind == "semantic"
 
 
 def test_expired_entries_are_not_served_semantically(scope, embedder):

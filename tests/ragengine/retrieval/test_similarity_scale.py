@@ -8,6 +8,7 @@ from ragengine.retrieval.similarity_scale import (
     DEFAULT_SCALE,
     MINILM_SCALE,
     USE_SCALE,
+    cache_threshold,
     similarity_scale,
 )
 
@@ -24,3 +25,8 @@ def test_an_embedder_never_measured_gets_the_strictest_scale() -> None:
     assert scale == DEFAULT_SCALE
     assert scale.sentence_floor == max(MINILM_SCALE.sentence_floor, USE_SCALE.sentence_floor)
     assert scale.sentence_margin == max(MINILM_SCALE.sentence_margin, USE_SCALE.sentence_margin)
+
+
+def test_the_cache_threshold_is_the_embedders_scale() -> None:
+    assert cache_threshold(USE_NAME) == USE_SCALE.cache_paraphrase == 0.92
+    assert cache_threshold(MINILM_NAME) == MINILM_SCALE.cache_paraphrase == 0.87

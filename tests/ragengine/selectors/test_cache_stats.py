@@ -57,6 +57,7 @@ def activity(embedder):
             query_vector=embedder.embed_query(question),
             scope=scope,
             allow_semantic=True,
+            semantic_threshold=0.87,
             now=at,
         )
         assert hit is not None

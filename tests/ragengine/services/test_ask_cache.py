@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 
 import pytest
@@ -188,6 +189,54 @@ def test_semantic_hit_serves_a_paraphrase_and_names_the_cached_question(handbook
         ask(member=member, question="How many vacation days could I get?", channel=CLI).mode
         != AnswerMode.CACHED
     )
+
+
+def test_the_paraphrase_threshold_is_the_embedders_unless_the_operator_set_one(
+    handbook, settings, monkeypatch
+):
+    """Unset, ask() uses the threshold measured for the configured embedder (here made
+    exact-only for MiniLM, the tests' embedder); set, the operator's wins."""
+    from ragengine.retrieval import similarity_scale
+
+    member = MemberFactory()
+    settings.ARANDU_CACHE_SEMANTIC_THRESHOLD = None
+    exact_only = dataclasses.replace(
+        similarity_scale.similarity_scale(handbook_embedder_name()), cache_paraphrase=0.999
+    )
+    monkeypatch.setitem(similarity_scale._SCALES, handbook_embedder_name(), exact_only)
+    ask(member=member, question="How many vacation days do I get?", channel=CLI)
+
+    reworded = ask(member=member, question="How many vacation days will I get?", channel=CLI)
+    settings.ARANDU_CACHE_SEMANTIC_THRESHOLD = 0.5
+    operators = ask(member=member, question="How many vacation days could I get?", channel=CLI)
+
+    assert reworded.mode != AnswerMode.CACHED
+    assert operators.mode == AnswerMode.CACHED
+
+
+def handbook_embedder_name() -> str:
+    from ragengine.retrieval import registry
+
+    return registry.get_embedder().name
+
+
+def test_the_question_vector_names_its_embedders_threshold(settings, monkeypatch):
+    from ragengine.retrieval import registry
+    from ragengine.retrieval.embedders.use_multilingual import UseMultilingualEmbedder
+    from ragengine.services.document_answers import QuestionVector
+    from ragengine.services.timing import Stopwatch
+
+    use = UseMultilingualEmbedder()  # named, not loaded
+    monkeypatch.setattr(registry, "get_embedder", lambda: use)
+    vector = QuestionVector(question="Posso levar meu cachorro?", watch=Stopwatch())
+    settings.ARANDU_CACHE_SEMANTIC_THRESHOLD = None
+    measured = vector.paraphrase_threshold()
+    settings.ARANDU_CACHE_SEMANTIC_THRESHOLD = 0.95
+    operators = vector.paraphrase_threshold()
+
+    assert measured == 0.92  # docs/PERFORMANCE.md section 23
+    assert operators == 0.95
+    assert use._backend is None  # naming the threshold loaded no model
 
 
 def closed_port() -> int:

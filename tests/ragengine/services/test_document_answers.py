@@ -50,7 +50,9 @@ def test_the_extractive_answer_reads_cosines_on_the_configured_embedders_scale(
     from ragengine.retrieval.similarity_scale import SimilarityScale
     from ragengine.services import document_answers
 
-    lenient = SimilarityScale(sentence_floor=0.01, sentence_margin=0.0, weak_relevance=0.0)
+    lenient = SimilarityScale(
+        sentence_floor=0.01, sentence_margin=0.0, weak_relevance=0.0, cache_paraphrase=0.87
+    )
     asked: list[str] = []
     received: list[SimilarityScale] = []
     answer_extractively = document_answers.answer_extractively

@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Final
 
 from ragengine.ask_types import Answer, AnswerMode, Source
 from ragengine.cache.lookup import CacheHit
 
+# The notice on a cached reply, in the answer's language like the rest of it.
+_NOTICE: Final = MappingProxyType(
+    {
+        "en": ("This answer comes from the cache.", 'for the similar question "{question}"'),
+        "pt": ("Esta resposta vem do cache.", 'da pergunta parecida "{question}"'),
+    }
+)
+
 
 def answer_payload(*, answer: Answer) -> dict[str, Any]:
-    """What a cached answer keeps: text, sources, mode, provider, model, tokens."""
+    """What a cached answer keeps: text, sources, mode, provider, model, tokens, and its
+    language with the labels around it (a Portuguese answer served again still says
+    "Fontes")."""
     data = answer.to_dict()
     return {
         "text": answer.text,
+        "language": answer.language,
+        "labels": dict(answer.labels),
         "mode": str(answer.mode),
         "sources": data["sources"],
         "provider": answer.provider,
@@ -27,11 +40,15 @@ def answer_from_hit(*, hit: CacheHit, request_id: str = "") -> Answer:
     notice saying it came from the cache (quoting the cached question on a semantic hit,
     so the asker can judge it answers theirs)."""
     data = hit.answer
-    notice = "This answer comes from the cache."
+    language = data.get("language", "")  # entries cached before it was kept have none
+    plain, similar = _NOTICE.get(language, _NOTICE["en"])
+    notice = plain
     if hit.kind == "semantic":
-        notice = f'This answer comes from the cache, for the similar question "{hit.question}".'
+        notice = f"{plain[:-1]}, {similar.format(question=hit.question)}."
     return Answer(
         text=data.get("text", ""),
+        language=language,
+        labels=dict(data.get("labels", {})),
         mode=AnswerMode.CACHED,
         sources=[
             Source(

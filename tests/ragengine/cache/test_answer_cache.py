@@ -712,3 +712,25 @@ def test_the_backend_is_tried_again_after_the_interval_and_recovery_is_seen(
 
     assert backend.get("x") == 1
     assert cache_health().status == "ok"
+
+
+def test_a_cached_answer_keeps_its_language_and_labels():
+    from ragengine.ask_types import Answer
+
+    original = Answer(
+        text="30 dias [1].",
+        mode=AnswerMode.EXTRACTIVE,
+        language="pt",
+        labels={"sources": "Fontes", "notes": "Notas"},
+    )
+    payload = answer_payload(answer=original)
+    exact = answer_from_hit(hit=CacheHit(1, "exact", payload, Decimal("0"), 1.0))
+    similar = answer_from_hit(
+        hit=CacheHit(1, "semantic", payload, Decimal("0"), 0.95, question="Férias?")
+    )
+    old_entry = answer_from_hit(hit=CacheHit(1, "exact", {"text": "25 days."}, Decimal("0"), 1.0))
+
+    assert exact.language == "pt" and exact.labels == {"sources": "Fontes", "notes": "Notas"}
+    assert exact.notices == ["Esta resposta vem do cache."]
+    assert similar.notices == ['Esta resposta vem do cache, da pergunta parecida "Férias?".']
+    assert old_entry.labels == {} and old_entry.notices == ["This answer comes from the cache."]

@@ -273,3 +273,14 @@ def test_a_redis_that_is_down_never_stops_an_answer(handbook, model_tier, settin
     assert len(warnings) == 1 and warnings[0].levelname == "WARNING"
     health = cache_health()
     assert health.status == "degraded" and "Connection refused" in health.reason
+
+
+def test_a_portuguese_answer_served_from_the_cache_keeps_its_labels(handbook):
+    member = MemberFactory()
+    first = ask(member=member, question="Quantos dias de férias eu tenho por ano?", channel=CLI)
+    again = ask(member=member, question="Quantos dias de férias eu tenho por ano?", channel=CLI)
+
+    assert first.labels["sources"] == "Fontes"
+    assert again.mode == AnswerMode.CACHED
+    assert (again.language, again.labels) == (first.language, first.labels)
+    assert again.notices == ["Esta resposta vem do cache."]

@@ -52,7 +52,7 @@ MINILM_SCALE: Final = SimilarityScale(
 # MiniLM's 0.35 / 0.2) and 7 % of the other units do (3 % at MiniLM's). Weak relevance
 # 0.1: from 0.15 down to 0.1, 6 answerable questions (5 of them cross-language: their
 # words match only through the term map) stop being refused and every unanswerable one
-# stays refused; below 0.1 nothing changes (docs/PERFORMANCE.md section 22). Cache: it
+# stays refused; below 0.1 nothing changes (docs/PERFORMANCE.md section 24). Cache: it
 # puts "What is a bonus?" / "What is my bonus?" at 0.918 and the paraphrases the guard
 # accepts at 0.67-0.99 (section 23).
 USE_SCALE: Final = SimilarityScale(

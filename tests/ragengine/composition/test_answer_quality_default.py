@@ -1,6 +1,6 @@
 """Answer quality with the default embedder (USE-multilingual v3) on the labelled set,
 cross-language questions included, answered as `ask()` answers (sentence vectors stored
-at ingest, the embedder's own cosine scale): the levels of docs/PERFORMANCE.md section 22,
+at ingest, the embedder's own cosine scale): the levels of docs/PERFORMANCE.md section 24,
 which meet the issue's targets; only the cross-language and unanswerable figures, a
 handful of questions each, keep a one-question margin. (test_answer_quality.py guards
 the answerer with MiniLM.)"""

@@ -28,9 +28,11 @@ _QUESTION: Final = {
         r"prazo|validade|ttl|expire|expira|dura\b|intervalo|interval|retention|retencao|"
         r"retained|guardad|kept)"
     ),
+    # "How many days a week" is answered by a schedule ("on Tuesdays and Thursdays").
     "time": re.compile(
         r"\b(when|what time|which days?|on which days?|quando|que horas|horario|que dias?|"
-        r"em que dias?|hours?\b)"
+        r"em que dias?|hours?\b|days? (?:a|per) week|dias? por semana|vezes por semana|"
+        r"times a week)"
     ),
     "number": re.compile(
         r"\b(how many|how much|quantos|quantas|quanto|maximum|minimum|limit|limite|maximo|"
@@ -53,6 +55,7 @@ _QUESTION: Final = {
     ),
 }
 
+_QUANTITIES: Final = frozenset({"number", "duration", "time"})
 _DURATION: Final = re.compile(
     r"\d+(?:[.,]\d+)?\s*(?:%|ms|s|h|min|mins|minutes?|minutos?|hours?|horas?|days?|dias?|"
     r"weeks?|semanas?|months?|mes|meses|years?|anos?|seconds?|segundos?)\b"
@@ -110,7 +113,12 @@ _NOT_FOCUS: Final = frozenset(
 def question_types(question: str) -> frozenset[str]:
     """The answer types `question` asks for (possibly several, possibly none)."""
     text = fold_accents(" ".join(question.lower().split()))
-    return frozenset(kind for kind, pattern in _QUESTION.items() if pattern.search(text))
+    found = {kind for kind, pattern in _QUESTION.items() if pattern.search(text)}
+    if found & _QUANTITIES:
+        # "Posso trabalhar de casa quantos dias por semana?" opens like a yes/no question
+        # and asks for a quantity: a bare "no" or "must" is not its answer.
+        found.discard("yes_no")
+    return frozenset(found)
 
 
 def evidence_types(text: str, *, kind: str) -> frozenset[str]:

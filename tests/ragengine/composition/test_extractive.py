@@ -944,3 +944,19 @@ def test_a_how_to_whose_action_no_passage_mentions_is_refused_even_when_close() 
     )
 
     assert not answer.found
+
+
+MEAL_REMOTE_PT = """Cada colaborador recebe R$ 45 por dia útil de vale-refeição. O valor é \
+calculado pelos dias úteis do mês e não é descontado em dias de trabalho remoto."""
+REMOTE_WORK_EN = """## Remote work
+Acme is a hybrid company. Most teams meet in the office on Tuesdays and Thursdays and \
+work wherever they like on the other days."""
+
+
+def test_how_many_days_a_week_is_answered_by_the_schedule() -> None:
+    answer = answer_extractively(
+        question="Posso trabalhar de casa quantos dias por semana?",
+        passages=passages_of(MEAL_REMOTE_PT, REMOTE_WORK_EN),
+    )
+
+    assert "Tuesdays and Thursdays" in bullets(answer)[0][0]

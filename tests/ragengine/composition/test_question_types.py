@@ -24,6 +24,10 @@ from ragengine.composition.question_types import evidence_types, question_types
         ("How do I get the meeting room screen working?", {"how_to"}),
         ("Como implanto uma nova versão do Orbita?", {"how_to", "number"}),
         ("Tell me about the code of conduct.", set()),
+        # Opens like a yes/no question, asks for a quantity answered by a schedule.
+        ("Posso trabalhar de casa quantos dias por semana?", {"number", "duration", "time"}),
+        ("How many days a week can I work from home?", {"number", "duration", "time"}),
+        ("Can I work from home on Fridays?", {"yes_no"}),
     ],
 )
 def test_question_types(question: str, expected: set[str]) -> None:

@@ -304,8 +304,9 @@ ARANDU_MIN_SIMILARITY = env.float("ARANDU_MIN_SIMILARITY", default=0.2)
 ARANDU_HYBRID_ALPHA = env.float("ARANDU_HYBRID_ALPHA", default=0.5)
 ARANDU_FUSION = env.str("ARANDU_FUSION", default="relative")
 ARANDU_EXTRACTIVE_SENTENCES = env.int("ARANDU_EXTRACTIVE_SENTENCES", default=3)
-# Sentences the extractive answerer embeds per question (the most promising ones): the
-# quality/latency trade-off measured in docs/PERFORMANCE.md.
+# Sentences the extractive answerer embeds at question time when their vectors were not
+# stored at ingest (the most promising ones): the quality/latency trade-off measured in
+# docs/PERFORMANCE.md. Stored ones are all compared: a lookup each.
 ARANDU_EXTRACTIVE_EMBED_SENTENCES = env.int("ARANDU_EXTRACTIVE_EMBED_SENTENCES", default=8)
 # Answer cache: TTL when no CacheRule matches; the cosine a paraphrase needs. Unset (the
 # default: None), each embedder's own, measured on the labelled pairs (zero false hits,

@@ -1,4 +1,5 @@
-"""Budgets and rate limits over the usage ledger.
+"""Budgets and rate limits over the usage ledger: the room below `spending.py`, which
+calls it once per phase of a question and is never called back from here.
 
 Spend for a period is a sum over `UsageRecord` rows in that period's window (in the
 configured time zone), so nothing is ever reset. Before a call the worst-case cost is
@@ -6,23 +7,36 @@ reserved in a ledger row inside a transaction that holds the member's row lock (
 SQLite, the database write lock), so concurrent requests are checked one after another
 and can never push spend past the hard limit. Near the limit a caller may accept less
 than the worst case (`minimum`): it then gets what is left and must keep the call within
-it. After the call the row is settled to the real cost; a row its process never settled
-stops counting after `reservation_life()` and is swept as abandoned.
+it. A question's whole visit (`usage_open_question`) decides in that one transaction:
+the rate limit, the chain's reservation, or at the hard limit the tier's policy (the
+cheaper chain's reservation, a free one, or a refusal row). After the call the row is
+settled to the real cost; a row its process never settled stops counting after
+`reservation_life()` and is swept as abandoned.
+
+One module on purpose, though longer than most: every decision here (rate, budget, the
+policy at the hard limit, the notices quoting them) reads the same totals under the same
+member lock and writes its row in that transaction; split, the lock and the totals would
+have to travel between modules, and the one place that keeps spend under the limit would
+be two.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from enum import StrEnum
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from ragengine.models import Member, Tier, UsageRecord, UsageStatus
+from ragengine.models import HardLimitPolicy, Member, Tier, UsageRecord, UsageStatus
 from ragengine.selectors.usage import (
     Periods,
     SpendTotals,
@@ -101,6 +115,36 @@ class UsageDetails:
     cost_saved: Decimal = ZERO
     latencies_ms: dict[str, float] = field(default_factory=dict)
     counts_toward_quota: bool | None = None  # None: keep what the reservation said
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """What a chain of models may cost one question: its worst case and, near the limit,
+    the least worth reserving (None: the worst case or nothing)."""
+
+    worst_case: Decimal
+    minimum: Decimal | None = None
+
+
+class Outcome(StrEnum):
+    """What the ledger did for a question (`usage_open_question`)."""
+
+    CHAIN = "chain"  # the chain's claim reserved
+    RATE = "rate"  # rate-limited: nothing written
+    WAIT = "wait"  # the member's questions in flight hold what is left: nothing written yet
+    CHEAPER = "cheaper"  # hard limit, downgrade: the cheaper chain's claim reserved
+    FREE = "free"  # hard limit: a reservation of 0 (answers quote the documents)
+    REFUSED = "refused"  # hard limit, refuse: a free, off-quota refusal row
+
+
+@dataclass(frozen=True, slots=True)
+class Opening:
+    """The ledger's answer to a question: what it did, the reservation it made (CHAIN,
+    CHEAPER, FREE) and why the chain's claim was not reserved (every other outcome)."""
+
+    outcome: Outcome
+    reservation: Reservation | None = None
+    denial: Denied | None = None
 
 
 def _money(value: Decimal) -> str:
@@ -206,6 +250,54 @@ def _busy_denial(
     )
 
 
+def usage_open_question(
+    *,
+    member: Member,
+    tier: Tier,
+    claim: Claim,
+    cheaper: Claim | None,
+    request_id: str,
+    channel: str,
+    may_wait: bool,
+) -> Opening:
+    """A question's visit to the ledger before its model calls, decided in one transaction
+    under the member's lock: the rate limit, then the chain's `claim` reserved (or what is
+    left, down to its minimum); at the hard limit the tier's policy: refuse (a refusal
+    row), or downgrade (the `cheaper` chain's claim, when given and affordable), else a
+    reservation of 0 (answers quote the documents).
+
+    When what is missing is held by the member's questions in flight and their calls may
+    still be running, a caller that `may_wait` gets WAIT and nothing is written: they
+    settle to their real cost within seconds, and it asks again."""
+    now = timezone.now()
+    periods = periods_at(now)
+    with _member_locked(member, periods=periods, now=now) as totals:
+        rate = _rate_denial(tier, totals, periods)
+        if rate:
+            return Opening(Outcome.RATE, denial=rate)
+        reserve = partial(
+            _reserve,
+            member=member,
+            tier=tier,
+            state=_budget_state(tier, totals, periods),
+            request_id=request_id,
+            channel=channel,
+        )
+        grant = _budget_grant(tier, totals, claim.worst_case, claim.minimum, periods)
+        if not isinstance(grant, Denied):
+            return Opening(Outcome.CHAIN, reservation=reserve(amount=grant))
+        if grant.kind == "busy" and may_wait and not _calls_over(grant):
+            return Opening(Outcome.WAIT, denial=grant)
+        if tier.hard_limit_policy == HardLimitPolicy.REFUSE:
+            _record_refusal(member=member, tier=tier, request_id=request_id, channel=channel)
+            return Opening(Outcome.REFUSED, denial=grant)
+        if tier.hard_limit_policy == HardLimitPolicy.DOWNGRADE and cheaper is not None:
+            lower = _budget_grant(tier, totals, cheaper.worst_case, cheaper.minimum, periods)
+            if not isinstance(lower, Denied):
+                return Opening(Outcome.CHEAPER, reservation=reserve(amount=lower), denial=grant)
+        return Opening(Outcome.FREE, reservation=reserve(amount=ZERO), denial=grant)
+
+
 def usage_open(
     *,
     member: Member,
@@ -215,57 +307,46 @@ def usage_open(
     minimum: Decimal | None = None,
     channel: str = "",
     counts_toward_quota: bool = True,
-    check_rate: bool = True,
     now: datetime | None = None,
 ) -> Reservation | Denied:
     """Check rate limits and budgets, then reserve `worst_case` in a new ledger row, or
     (given a `minimum`) less when that is all the budget has left: `Reservation.amount`
-    says how much, and the caller must keep the call within it.
+    says how much, and the caller must keep the call within it. The reservation alone,
+    without a hard-limit policy: a question's visit (`usage_open_question`) does this
+    first, then the policy, in the same transaction.
 
     The member row lock serialises this member's concurrent requests on PostgreSQL; on
     SQLite the IMMEDIATE transaction mode (see settings) serialises all writers.
     """
     now = now or timezone.now()
     periods = periods_at(now)
-    with transaction.atomic():
-        relax_commit_durability()
-        _lock_member(member)
-        totals = member_totals(member=member, periods=periods, now=now)
-        if check_rate:
-            denial = _rate_denial(tier, totals, periods)
-            if denial:
-                return denial
-        state = BudgetState(
-            daily_spent=totals.day_spent,
-            monthly_spent=totals.month_spent,
-            daily_budget=tier.daily_budget,
-            monthly_budget=tier.monthly_budget,
-            soft_limit_percent=tier.soft_limit_percent,
-            periods=periods,
-        )
+    with _member_locked(member, periods=periods, now=now) as totals:
+        denial = _rate_denial(tier, totals, periods)
+        if denial:
+            return denial
         grant = _budget_grant(tier, totals, worst_case, minimum, periods)
         if isinstance(grant, Denied):
             return grant
-        record = UsageRecord.objects.create(
+        return _reserve(
             member=member,
-            tier=tier if tier.pk else None,
-            status=UsageStatus.RESERVED,
-            reserved=grant,
+            tier=tier,
+            amount=grant,
+            state=_budget_state(tier, totals, periods),
             request_id=request_id,
-            channel=channel[:120],
+            channel=channel,
             counts_toward_quota=counts_toward_quota,
         )
-    return Reservation(
-        record_id=record.pk,
-        state=state,
-        amount=grant,
-        member_id=member.pk,
-        tier_id=record.tier_id,
-        request_id=request_id,
-        created_at=record.created_at,
-        channel=record.channel,
-        counts_toward_quota=counts_toward_quota,
-    )
+
+
+@contextmanager
+def _member_locked(member: Member, *, periods: Periods, now: datetime) -> Iterator[SpendTotals]:
+    """A transaction holding the member's lock, with their totals read under it. Its
+    commit does not wait for the disk flush: a reservation lost in a database crash is
+    recorded when it settles (`usage_settle`), a refusal row costs nothing."""
+    with transaction.atomic():
+        relax_commit_durability()
+        _lock_member(member)
+        yield member_totals(member=member, periods=periods, now=now)
 
 
 def _lock_member(member: Member) -> None:
@@ -277,6 +358,69 @@ def _lock_member(member: Member) -> None:
             cursor.execute(
                 f"SELECT 1 FROM {Member._meta.db_table} WHERE id = %s FOR UPDATE", [member.pk]
             )
+
+
+def _budget_state(tier: Tier, totals: SpendTotals, periods: Periods) -> BudgetState:
+    return BudgetState(
+        daily_spent=totals.day_spent,
+        monthly_spent=totals.month_spent,
+        daily_budget=tier.daily_budget,
+        monthly_budget=tier.monthly_budget,
+        soft_limit_percent=tier.soft_limit_percent,
+        periods=periods,
+    )
+
+
+def _calls_over(denial: Denied) -> bool:
+    """A "busy" denial whose calls in flight should have ended: their process died, and
+    waiting frees nothing (the reservation only ages out, see `reservation_life`)."""
+    return denial.settles_by is not None and denial.settles_by <= timezone.now()
+
+
+def _reserve(
+    *,
+    member: Member,
+    tier: Tier,
+    amount: Decimal,
+    state: BudgetState,
+    request_id: str,
+    channel: str,
+    counts_toward_quota: bool = True,
+) -> Reservation:
+    """The ledger row holding `amount` until its question settles."""
+    record = UsageRecord.objects.create(
+        member=member,
+        tier=tier if tier.pk else None,
+        status=UsageStatus.RESERVED,
+        reserved=amount,
+        request_id=request_id,
+        channel=channel[:120],
+        counts_toward_quota=counts_toward_quota,
+    )
+    return Reservation(
+        record_id=record.pk,
+        state=state,
+        amount=amount,
+        member_id=member.pk,
+        tier_id=record.tier_id,
+        request_id=request_id,
+        created_at=record.created_at,
+        channel=record.channel,
+        counts_toward_quota=counts_toward_quota,
+    )
+
+
+def _record_refusal(*, member: Member, tier: Tier | None, request_id: str, channel: str) -> None:
+    """A question refused by the budget policy: in the ledger, but free and off-quota."""
+    UsageRecord.objects.create(
+        member=member,
+        tier=tier if tier and tier.pk else None,
+        status=UsageStatus.SETTLED,
+        mode="refused",
+        request_id=request_id,
+        channel=channel[:120],
+        counts_toward_quota=False,
+    )
 
 
 def usage_settle(*, reservation: Reservation, details: UsageDetails) -> None:
@@ -319,6 +463,18 @@ def usage_settle(*, reservation: Reservation, details: UsageDetails) -> None:
         )
 
 
+def usage_finish(
+    *, reservation: Reservation, details: UsageDetails, already_settled: bool
+) -> str | None:
+    """An answered question's end in the ledger: its reservation settled with `details`
+    (unless a paid call's settlement, made the moment it returned, already did: that one
+    counts), and the soft-limit notice when the member's spend with this answer's cost
+    passes the soft limit."""
+    if not already_settled:
+        usage_settle(reservation=reservation, details=details)
+    return reservation.state.soft_limit_notice(extra=details.cost)
+
+
 def usage_record_cached(
     *,
     member: Member,
@@ -355,21 +511,6 @@ def usage_record_cached(
             channel=channel[:120],
         )
     return None
-
-
-def usage_record_refusal(
-    *, member: Member, tier: Tier | None, request_id: str, channel: str = ""
-) -> None:
-    """A question refused by the budget policy: in the ledger, but free and off-quota."""
-    UsageRecord.objects.create(
-        member=member,
-        tier=tier if tier and tier.pk else None,
-        status=UsageStatus.SETTLED,
-        mode="refused",
-        request_id=request_id,
-        channel=channel[:120],
-        counts_toward_quota=False,
-    )
 
 
 def usage_sweep(*, now: datetime | None = None) -> int:

@@ -1,13 +1,22 @@
-"""What a question may spend, and what it did: the models to try, the reservation and
-the limits of the calls (output tokens, deadline, money), or the hard-limit policy
-(downgrade, extractive, refuse), or a rate-limit refusal; then settling the reservation,
-once, or recording a cached answer's free ledger row.
+"""What a question may spend, and what it did: the planner above `budgets.py` (the
+ledger). It calls the ledger once per phase of a question, and the ledger never calls back:
+
+- plan (`plan_answer`): the chain's worst case and, for the downgrade policy, the cheaper
+  chain's, then one visit to the ledger (`usage_open_question`: the rate limit, the
+  reservation, or at the hard limit the tier's policy); from what it did, the models to
+  try and the limits of their calls (output tokens, deadline, money) with the policy's
+  notice (downgrade, extractive), or the refusal (rate limit, refuse).
+- a cached answer (`serve_cached`): the reservation settled at 0, or one free row.
+- settle: a paid call's cost the moment it returns (`plan_settle`), what the calls cost
+  after a failure (`plan_release`), or a fresh answer's end (`plan_finish`: settled once,
+  and the soft-limit notice).
 
 Near the limit the reservation may be less than the worst case: each call's output is
 then capped to what is left (`generation.CallLimits`), down to the tier's floor
 (`Tier.min_output_tokens`). When what is missing is held by the member's own questions in
 flight (they settle to their real, usually far lower cost), the question waits for them,
-up to `ARANDU_BUDGET_WAIT_S` and no longer than their calls may run.
+up to `ARANDU_BUDGET_WAIT_S` and no longer than their calls may run, asking the ledger
+again after each pause.
 """
 
 from __future__ import annotations
@@ -19,19 +28,20 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
-from django.utils import timezone
 
 from ragengine import metrics
 from ragengine.ask_types import Answer, AnswerMode, Refusal
 from ragengine.cache import CacheHit, ModelFamily, answer_from_hit
 from ragengine.models import HardLimitPolicy, Member, Tier
 from ragengine.services.budgets import (
-    Denied,
+    Claim,
+    Opening,
+    Outcome,
     Reservation,
     UsageDetails,
-    usage_open,
+    usage_finish,
+    usage_open_question,
     usage_record_cached,
-    usage_record_refusal,
     usage_settle,
 )
 from ragengine.services.generation import (
@@ -82,35 +92,134 @@ class Plan:
 
 def plan_answer(*, member: Member | None, route: Route, request_id: str, where: str) -> Plan:
     """Rate limit, then reserve the chain's worst case (or what is left, near the limit);
-    on a hard limit, apply the policy."""
+    on a hard limit, apply the policy. What the ledger needs is worked out first, the
+    ledger is asked once (again only while the member's questions in flight hold the
+    budget), and what it did becomes the plan."""
     tier, steps, arm = route.tier, route.steps, route.arm
     if member is None:  # internal callers (benchmarks) without a ledger
         return _plan(steps=steps, tier=tier, reservation=None, arm=arm)
-    opened = _open(member=member, tier=tier, steps=steps, request_id=request_id, where=where)
-    if isinstance(opened, Denied) and opened.kind == "busy":
-        opened = _wait_for_questions_in_flight(
-            opened, member=member, tier=tier, steps=steps, request_id=request_id, where=where
-        )
-    if isinstance(opened, Reservation):
-        return _plan(steps=steps, tier=tier, reservation=opened, arm=arm)
-    if opened.kind == "rate":
-        metrics.record_rate_limited(tier=tier.name)
-        return Plan(steps=[], refusal=opened.message, rate_limited=True)
-    return _apply_hard_limit(
-        member=member, tier=tier, denial=opened, request_id=request_id, where=where, arm=arm
+    cheaper = _downgrade_chain(tier)
+    opening = _open_waiting(
+        member=member,
+        tier=tier,
+        claim=_claim(steps=steps, tier=tier),
+        cheaper=_claim(steps=cheaper, tier=tier) if cheaper else None,
+        request_id=request_id,
+        where=where,
+    )
+    return _plan_from(opening, steps=steps, cheaper=cheaper, tier=tier, arm=arm)
+
+
+def _downgrade_chain(tier: Tier) -> list[Step]:
+    """The downgrade policy's cheaper chain, looked up only where a hard limit can reach
+    it (a tier with a budget)."""
+    budgeted = tier.daily_budget is not None or tier.monthly_budget is not None
+    if tier.hard_limit_policy != HardLimitPolicy.DOWNGRADE or not budgeted:
+        return []
+    return downgrade_steps(tier=tier)
+
+
+def _claim(*, steps: Sequence[Step], tier: Tier) -> Claim:
+    """What the chain may cost: its worst case and, when the tier's floor is below its
+    output cap, the least worth reserving (the worst case at the floor)."""
+    floor = min(tier.min_output_tokens, tier.max_output_tokens)
+    minimum = None
+    if steps and floor < tier.max_output_tokens:
+        minimum = worst_case_cost(steps=steps, tier=tier, max_output_tokens=floor)
+    return Claim(worst_case=worst_case_cost(steps=steps, tier=tier), minimum=minimum)
+
+
+def worst_case_cost(
+    *, steps: Sequence[Step], tier: Tier, max_output_tokens: int | None = None
+) -> Decimal:
+    """Most any step of the chain could cost: the whole context budget in, max tokens out
+    (or `max_output_tokens`)."""
+    out = tier.max_output_tokens if max_output_tokens is None else max_output_tokens
+    return max(
+        (
+            s.worst_case(prompt_tokens=tier.context_token_budget, max_output_tokens=out)
+            for s in steps
+        ),
+        default=Decimal("0"),
     )
 
 
-def plan_finish(*, plan: Plan | None, answer: Answer, details: UsageDetails) -> None:
-    """Settle a fresh answer's reservation (a paid call's settlement, made the moment it
-    returned, stays the one that counts) and put the soft-limit notice on the answer."""
-    if plan is None or plan.reservation is None:
-        return
-    details.arm = plan.arm if details.mode == AnswerMode.GENERATED else ""
-    plan_settle(plan=plan, details=details)
-    soft = plan.reservation.state.soft_limit_notice(extra=details.cost)
-    if soft and not plan.notices:  # a hard-limit notice already says more
-        answer.notices.insert(0, soft)
+def _open_waiting(
+    *,
+    member: Member,
+    tier: Tier,
+    claim: Claim,
+    cheaper: Claim | None,
+    request_id: str,
+    where: str,
+) -> Opening:
+    """The ledger's answer, asked again while the member's reservations in flight are
+    what blocks: each settles to its real cost (usually far below its worst case) within
+    seconds. Not past `ARANDU_BUDGET_WAIT_S`, nor past the end of their deadline (the
+    ledger then applies the hard-limit policy): a reservation whose calls should be over
+    belongs to a process that died, and only ages out (see `reservation_life`)."""
+    give_up_at = time.monotonic() + settings.ARANDU_BUDGET_WAIT_S
+    pause = BUSY_FIRST_PAUSE_S
+
+    def ask_ledger() -> Opening:
+        return usage_open_question(
+            member=member,
+            tier=tier,
+            claim=claim,
+            cheaper=cheaper,
+            request_id=request_id,
+            channel=where,
+            may_wait=time.monotonic() + pause <= give_up_at,
+        )
+
+    opening = ask_ledger()
+    if opening.denial is not None and opening.denial.kind == "busy":
+        logger.info("waiting for questions in flight", extra={"request_id": request_id})
+    while opening.outcome == Outcome.WAIT:
+        time.sleep(pause)
+        pause = min(pause * 2, BUSY_MAX_PAUSE_S)
+        opening = ask_ledger()
+    return opening
+
+
+def _plan_from(
+    opening: Opening, *, steps: Sequence[Step], cheaper: Sequence[Step], tier: Tier, arm: str
+) -> Plan:
+    """The plan for what the ledger did: the chain; a refusal (rate limit, or the refuse
+    policy); or, at the hard limit, the cheaper chain or extractive answers, with a notice."""
+    denial, reservation = opening.denial, opening.reservation
+    if denial is None:  # the chain's claim reserved
+        return _plan(steps=steps, tier=tier, reservation=reservation, arm=arm)
+    if opening.outcome == Outcome.RATE:
+        metrics.record_rate_limited(tier=tier.name)
+        return Plan(steps=[], refusal=denial.message, rate_limited=True)
+    if opening.outcome == Outcome.REFUSED:
+        metrics.record_budget_refusal(tier=tier.name, kind=denial.kind)
+        return Plan(steps=[], refusal=f"{denial.message} Until then I can't answer questions.")
+    if opening.outcome == Outcome.CHEAPER:
+        plan = _plan(steps=cheaper, tier=tier, reservation=reservation, arm=arm)
+        plan.notices = [f"{denial.message} Meanwhile answers come from {cheaper[0].model}."]
+        return plan
+    plan = _plan(steps=[], tier=tier, reservation=reservation, arm=arm)
+    plan.notices = [f"{denial.message} Meanwhile answers quote the documents (no AI model)."]
+    return plan
+
+
+def _plan(*, steps: Sequence[Step], tier: Tier, reservation: Reservation | None, arm: str) -> Plan:
+    """The plan for a granted reservation: its deadline starts now, and under a budget
+    the calls may spend what is reserved, no more."""
+    budgeted = reservation is not None and (
+        tier.daily_budget is not None or tier.monthly_budget is not None
+    )
+    return Plan(
+        steps=list(steps),
+        reservation=reservation,
+        arm=arm,
+        max_output_tokens=tier.max_output_tokens,
+        min_output_tokens=min(tier.min_output_tokens, tier.max_output_tokens),
+        allowance=reservation.amount if budgeted and reservation is not None else None,
+        deadline=time.monotonic() + settings.ARANDU_MODEL_DEADLINE_S,
+    )
 
 
 def serve_cached(
@@ -179,124 +288,13 @@ def plan_release(plan: Plan | None) -> None:
     )
 
 
-def _open(
-    *,
-    member: Member,
-    tier: Tier,
-    steps: Sequence[Step],
-    request_id: str,
-    where: str,
-    check_rate: bool = True,
-) -> Reservation | Denied:
-    floor = min(tier.min_output_tokens, tier.max_output_tokens)
-    minimum = None
-    if steps and floor < tier.max_output_tokens:
-        minimum = worst_case_cost(steps=steps, tier=tier, max_output_tokens=floor)
-    return usage_open(
-        member=member,
-        tier=tier,
-        worst_case=worst_case_cost(steps=steps, tier=tier),
-        minimum=minimum,
-        request_id=request_id,
-        channel=where,
-        check_rate=check_rate,
-    )
-
-
-def worst_case_cost(
-    *, steps: Sequence[Step], tier: Tier, max_output_tokens: int | None = None
-) -> Decimal:
-    """Most any step of the chain could cost: the whole context budget in, max tokens out
-    (or `max_output_tokens`)."""
-    out = tier.max_output_tokens if max_output_tokens is None else max_output_tokens
-    return max(
-        (
-            s.worst_case(prompt_tokens=tier.context_token_budget, max_output_tokens=out)
-            for s in steps
-        ),
-        default=Decimal("0"),
-    )
-
-
-def _wait_for_questions_in_flight(
-    denial: Denied,
-    *,
-    member: Member,
-    tier: Tier,
-    steps: Sequence[Step],
-    request_id: str,
-    where: str,
-) -> Reservation | Denied:
-    """Try again while the member's reservations in flight are what blocks: each settles
-    to its real cost (usually far below its worst case) within seconds. Not past the end
-    of their deadline: a reservation whose calls should be over belongs to a process that
-    died, and only ages out (see `reservation_life`)."""
-    give_up_at = time.monotonic() + settings.ARANDU_BUDGET_WAIT_S
-    pause = BUSY_FIRST_PAUSE_S
-    opened: Reservation | Denied = denial
-    logger.info("waiting for questions in flight", extra={"request_id": request_id})
-    while isinstance(opened, Denied) and opened.kind == "busy":
-        calls_over = opened.settles_by is not None and opened.settles_by <= timezone.now()
-        if calls_over or time.monotonic() + pause > give_up_at:
-            break
-        time.sleep(pause)
-        pause = min(pause * 2, BUSY_MAX_PAUSE_S)
-        opened = _open(member=member, tier=tier, steps=steps, request_id=request_id, where=where)
-    return opened
-
-
-def _plan(*, steps: Sequence[Step], tier: Tier, reservation: Reservation | None, arm: str) -> Plan:
-    """The plan for a granted reservation: its deadline starts now, and under a budget
-    the calls may spend what is reserved, no more."""
-    budgeted = reservation is not None and (
-        tier.daily_budget is not None or tier.monthly_budget is not None
-    )
-    return Plan(
-        steps=list(steps),
-        reservation=reservation,
-        arm=arm,
-        max_output_tokens=tier.max_output_tokens,
-        min_output_tokens=min(tier.min_output_tokens, tier.max_output_tokens),
-        allowance=reservation.amount if budgeted and reservation is not None else None,
-        deadline=time.monotonic() + settings.ARANDU_MODEL_DEADLINE_S,
-    )
-
-
-def _apply_hard_limit(
-    *, member: Member, tier: Tier, denial: Denied, request_id: str, where: str, arm: str
-) -> Plan:
-    policy = tier.hard_limit_policy
-    if policy == HardLimitPolicy.REFUSE:
-        metrics.record_budget_refusal(tier=tier.name, kind=denial.kind)
-        usage_record_refusal(member=member, tier=tier, request_id=request_id, channel=where)
-        return Plan(steps=[], refusal=f"{denial.message} Until then I can't answer questions.")
-    cheaper = downgrade_steps(tier=tier) if policy == HardLimitPolicy.DOWNGRADE else []
-    if cheaper:
-        opened = _open(
-            member=member,
-            tier=tier,
-            steps=cheaper,
-            request_id=request_id,
-            where=where,
-            check_rate=False,
-        )
-        if isinstance(opened, Reservation):
-            plan = _plan(steps=cheaper, tier=tier, reservation=opened, arm=arm)
-            plan.notices = [f"{denial.message} Meanwhile answers come from {cheaper[0].model}."]
-            return plan
-    opened = usage_open(
-        member=member,
-        tier=tier,
-        worst_case=Decimal("0"),
-        request_id=request_id,
-        channel=where,
-        check_rate=False,
-    )
-    plan = _plan(
-        steps=[],
-        tier=tier,
-        reservation=opened if isinstance(opened, Reservation) else None,
-        arm=arm,
-    )
-    plan.notices = [f"{denial.message} Meanwhile answers quote the documents (no AI model)."]
-    return plan
+def plan_finish(*, plan: Plan | None, answer: Answer, details: UsageDetails) -> None:
+    """Settle a fresh answer's reservation (a paid call's settlement, made the moment it
+    returned, stays the one that counts) and put the soft-limit notice on the answer."""
+    if plan is None or plan.reservation is None:
+        return
+    details.arm = plan.arm if details.mode == AnswerMode.GENERATED else ""
+    soft = usage_finish(reservation=plan.reservation, details=details, already_settled=plan.settled)
+    plan.settled = True
+    if soft and not plan.notices:  # a hard-limit notice already says more
+        answer.notices.insert(0, soft)

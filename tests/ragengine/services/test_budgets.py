@@ -201,3 +201,98 @@ def test_the_sweep_is_scheduled_and_its_task_runs_it():
 
     assert usage_sweep_task() == 1
     assert UsageRecord.objects.get(pk=stale.pk).status == "abandoned"
+
+
+# --- a question's one visit to the ledger: the reservation or the hard-limit policy -----------
+
+
+def _visit(member, tier, *, cheaper=None, may_wait=False, worst_case="0.5"):
+    from ragengine.services.budgets import Claim, usage_open_question
+
+    return usage_open_question(
+        member=member,
+        tier=tier,
+        claim=Claim(worst_case=Decimal(worst_case)),
+        cheaper=cheaper,
+        request_id="q",
+        channel="cli",
+        may_wait=may_wait,
+    )
+
+
+def test_a_refused_question_gets_its_free_refusal_row_in_the_same_visit():
+    from ragengine.services.budgets import Outcome
+
+    tier = Tier.objects.create(name="t", daily_budget=Decimal("1"), hard_limit_policy="refuse")
+    member = MemberFactory(tier=tier)
+    UsageRecordFactory(member=member, cost=Decimal("0.9"), created_at=datetime.now(UTC))
+
+    opening = _visit(member, tier)
+
+    assert (opening.outcome, opening.reservation) == (Outcome.REFUSED, None)
+    assert opening.denial is not None and opening.denial.kind == "budget"
+    row = UsageRecord.objects.get(request_id="q")
+    assert (row.mode, row.status, row.cost, row.reserved) == ("refused", "settled", 0, 0)
+    assert (row.counts_toward_quota, row.channel, row.tier) == (False, "cli", tier)
+
+
+def test_at_the_hard_limit_the_cheaper_chain_is_reserved_else_nothing_is_spent():
+    from ragengine.services.budgets import Claim, Outcome
+
+    tier = Tier.objects.create(name="t", daily_budget=Decimal("1"), hard_limit_policy="downgrade")
+    member = MemberFactory(tier=tier)
+    UsageRecordFactory(member=member, cost=Decimal("0.7"), created_at=datetime.now(UTC))
+
+    cheaper = _visit(member, tier, cheaper=Claim(worst_case=Decimal("0.2")))
+    free = _visit(member, tier, cheaper=Claim(worst_case=Decimal("0.2")))
+
+    assert cheaper.outcome == Outcome.CHEAPER and cheaper.reservation.amount == Decimal("0.2")
+    assert "daily budget" in cheaper.denial.message
+    # The cheaper chain's 0.2 is held now: 0.1 is left, less than it needs.
+    assert free.outcome == Outcome.FREE and free.reservation.amount == 0
+    reserved = UsageRecord.objects.filter(request_id="q").values_list("reserved", flat=True)
+    assert sorted(reserved) == [Decimal("0"), Decimal("0.2")]
+
+
+def test_a_budget_held_by_questions_in_flight_is_waited_for_only_while_they_can_end():
+    from ragengine.services.budgets import Outcome
+
+    tier = Tier.objects.create(name="t", daily_budget=Decimal("1"))
+    member = MemberFactory(tier=tier)
+    usage_open(member=member, tier=tier, worst_case=Decimal("0.8"), request_id="in-flight")
+
+    waiting = _visit(member, tier, may_wait=True)
+
+    assert (waiting.outcome, waiting.reservation) == (Outcome.WAIT, None)
+    assert not UsageRecord.objects.filter(request_id="q").exists()  # nothing written
+    given_up = _visit(member, tier, may_wait=False)  # the caller's wait is over
+    assert given_up.outcome == Outcome.FREE and given_up.denial.kind == "busy"
+    assert UsageRecord.objects.get(request_id="q").reserved == 0
+
+
+def test_a_rate_limited_question_writes_nothing():
+    from ragengine.services.budgets import Outcome
+
+    tier = Tier.objects.create(name="t", questions_per_hour=1, hard_limit_policy="refuse")
+    member = MemberFactory(tier=tier)
+    UsageRecordFactory(member=member, created_at=datetime.now(UTC))
+
+    opening = _visit(member, tier)
+
+    assert opening.outcome == Outcome.RATE and "1 questions per hour" in opening.denial.message
+    assert not UsageRecord.objects.filter(request_id="q").exists()
+
+
+def test_the_ledger_never_imports_the_rooms_above_it():
+    """budgets.py is the lower room: spending.py calls it once per phase, never the
+    reverse (and it knows nothing of models or answers)."""
+    import ast
+    from pathlib import Path
+
+    import ragengine.services.budgets as budgets
+
+    tree = ast.parse(Path(budgets.__file__).read_text())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    above = {"spending", "ask", "generation", "document_answers", "routing"}
+    assert not {m for m in imported if m and m.rsplit(".", 1)[-1] in above}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 
@@ -140,10 +141,8 @@ def test_a_worker_that_died_while_idle_is_replaced(worker):
     worker.run("environment", b"", args={}, timeout_s=30)
     pid = worker.pid  # read once: the worker object forgets it once it sees the death
     os.kill(pid, signal.SIGKILL)
-    try:
+    with contextlib.suppress(ChildProcessError):  # the worker object may reap it first
         os.waitpid(pid, 0)  # gone for sure
-    except ChildProcessError:
-        pass  # the worker object reaped it first
 
     parsed = worker.parse_bytes(
         b"Back.", filename="a.txt", max_bytes=MB, limits=LIMITS, timeout_s=30

@@ -153,7 +153,6 @@ def test_a_data_dir_from_before_gets_them_from_the_scheduled_task(
     document = Document.objects.select_related("knowledge_set").first()
     chunks = list(document.chunks.order_by("ordinal"))
     embedded = stored_embedding_texts(document=document, chunks=chunks)
-    assert embedded != [c.text for c in chunks]
     assert all(s is not None for s in cached_sentences(embedder=embedder, texts=embedded))
 
 

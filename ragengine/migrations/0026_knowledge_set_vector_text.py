@@ -1,6 +1,7 @@
 """What a knowledge set's chunk vectors were embedded from. Sets built before this
-migration embedded the chunk text alone ("text"); new ones embed the document's title
-and heading path with it ("titled", ARANDU_EMBED_TITLES). A set whose vectors are not
+migration embedded the chunk text alone ("text"); a new one records, at its first
+ingestion, what ARANDU_EMBED_TITLES gives its embedder ("titled": the document's title
+and heading path, then the text). A set whose vectors are not
 of the configured kind keeps answering from them while a background re-embed rebuilds
 them (ragengine/services/reembed.py); the hourly schedule added here queues those
 re-embeds, so existing data dirs move over after the first worker start without anyone
@@ -10,11 +11,6 @@ from django.db import migrations, models
 
 SCHEDULE = "arandu: re-embed knowledge sets whose vectors are outdated"
 CHOICES = [("text", "Chunk text"), ("titled", "Title and headings, then the chunk text")]
-
-
-def embedded_from_text(apps, schema_editor):
-    """Every set that exists now was embedded from its chunk text alone."""
-    apps.get_model("ragengine", "KnowledgeSet").objects.update(vector_text="text")
 
 
 def schedule(apps, schema_editor):
@@ -45,11 +41,10 @@ class Migration(migrations.Migration):
             name="vector_text",
             field=models.CharField(
                 choices=CHOICES,
-                default="titled",
+                default="text",  # every set that exists now was embedded so
                 help_text="What the chunk vectors were embedded from.",
                 max_length=10,
             ),
         ),
-        migrations.RunPython(embedded_from_text, migrations.RunPython.noop),
         migrations.RunPython(schedule, unschedule),
     ]

@@ -49,7 +49,7 @@ class KnowledgeSet(models.Model):
     vector_text = models.CharField(
         max_length=10,
         choices=VectorText.choices,
-        default=VectorText.TITLED,
+        default=VectorText.TEXT,  # a set's first ingestion records the configured kind
         help_text="What the chunk vectors were embedded from.",
     )
     reembed_status = models.CharField(

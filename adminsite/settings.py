@@ -286,9 +286,9 @@ ARANDU_STORE_DIR = ARANDU_DATA_DIR / "store"
 ARANDU_CHUNK_TOKENS = env.int("ARANDU_CHUNK_TOKENS", default=256)
 ARANDU_CHUNK_OVERLAP = env.int("ARANDU_CHUNK_OVERLAP", default=32)
 # Embed each chunk with its document's title and heading path before its text (the
-# cited text stays the chunk's own): true, false, or auto (true except for the embedders
-# measured worse with it, MiniLM). Changing it re-embeds every set in the background.
-ARANDU_EMBED_TITLES = env.str("ARANDU_EMBED_TITLES", default="auto").strip().lower()
+# cited text stays the chunk's own). Off: measured no better on the labelled set
+# (docs/PERFORMANCE.md §22). Changing it re-embeds every set in the background.
+ARANDU_EMBED_TITLES = env.bool("ARANDU_EMBED_TITLES", default=False)
 ARANDU_MAX_FILE_MB = env.float("ARANDU_MAX_FILE_MB", default=20.0)
 # One document's caps and one file's parse time (a child process killed at the deadline).
 ARANDU_MAX_DOC_PARAGRAPHS = env.int("ARANDU_MAX_DOC_PARAGRAPHS", default=50_000)
@@ -376,10 +376,6 @@ _require(ARANDU_TOP_K >= 1, "ARANDU_TOP_K must be at least 1.")
 _require(ARANDU_MAX_CHUNKS_PER_DOCUMENT >= 0, "ARANDU_MAX_CHUNKS_PER_DOCUMENT must be >= 0.")
 _require(-1.0 <= ARANDU_MIN_SIMILARITY <= 1.0, "ARANDU_MIN_SIMILARITY must be in [-1, 1].")
 _require(0.0 <= ARANDU_HYBRID_ALPHA <= 1.0, "ARANDU_HYBRID_ALPHA must be in [0, 1].")
-_require(
-    ARANDU_EMBED_TITLES in {"auto", "true", "false"},
-    "ARANDU_EMBED_TITLES must be 'auto', 'true' or 'false'.",
-)
 _require(ARANDU_FUSION in {"relative", "rrf"}, "ARANDU_FUSION must be 'relative' or 'rrf'.")
 _require(
     ARANDU_EMBEDDER in {"local", "openai", "ollama"},

@@ -11,7 +11,6 @@ import numpy as np
 from django.conf import settings
 
 from ragengine.models import Document, VectorText
-from ragengine.retrieval import registry
 from ragengine.retrieval.types import SentenceVectors, StoreRecord
 
 # Joins Chunk.heading_path in the database ("Leave › Vacation").
@@ -20,10 +19,6 @@ HEADING_SEPARATOR = " › "
 # embedded: chunks fill the embedder's window already, so a long path would push more of
 # the chunk's end out of it.
 MAX_PREFIX_CHARS = 200
-# Embedders whose answers on the labelled set got worse with titled vectors (MiniLM:
-# facts quoted 153 -> 151 of 172, answerable refused 7 -> 10; docs/PERFORMANCE.md §22):
-# ARANDU_EMBED_TITLES=auto embeds their chunks' text alone.
-TEXT_ONLY_EMBEDDERS = frozenset({"local:all-MiniLM-L6-v2-onnx-int8"})
 
 
 def chunk_location(*, title: str, heading_path: Sequence[str], page: int | None) -> str:
@@ -66,14 +61,8 @@ def chunk_record(
 
 
 def configured_vector_text() -> str:
-    """What chunk vectors are embedded from now: ARANDU_EMBED_TITLES, whose "auto" is
-    titled except for the configured embedder's being one measured worse with titles."""
-    choice = settings.ARANDU_EMBED_TITLES
-    if choice == "auto":
-        titled = registry.get_embedder().name not in TEXT_ONLY_EMBEDDERS
-    else:
-        titled = choice == "true"
-    return VectorText.TITLED if titled else VectorText.TEXT
+    """What chunk vectors are embedded from now (ARANDU_EMBED_TITLES)."""
+    return VectorText.TITLED if settings.ARANDU_EMBED_TITLES else VectorText.TEXT
 
 
 def embedding_text(

@@ -6,8 +6,6 @@ then costs no embedding."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import numpy as np
 import pytest
 from django_q.models import Schedule
@@ -18,13 +16,7 @@ from ragengine.retrieval import registry
 from ragengine.retrieval.types import SearchQuery, text_hash
 from ragengine.services import reembed as reembed_service
 from ragengine.services.ask import ask
-from ragengine.services.chunk_records import (
-    HEADING_SEPARATOR,
-    MAX_PREFIX_CHARS,
-    TEXT_ONLY_EMBEDDERS,
-    configured_vector_text,
-    embedding_text,
-)
+from ragengine.services.chunk_records import HEADING_SEPARATOR, MAX_PREFIX_CHARS, embedding_text
 from ragengine.services.embedding import vector_from_bytes
 from ragengine.services.ingest import documents_ingest_paths
 from ragengine.services.knowledge import knowledge_set_get_or_create
@@ -61,9 +53,8 @@ class RecordingEmbedder(MemoEmbedder):
 
 @pytest.fixture(autouse=True)
 def _titles_on(settings) -> None:
-    """Titled vectors (what "auto" gives the default embedder; the test embedder is
-    MiniLM, for which "auto" keeps the text alone)."""
-    settings.ARANDU_EMBED_TITLES = "true"
+    """Titled vectors (ARANDU_EMBED_TITLES=true; the project's default is off)."""
+    settings.ARANDU_EMBED_TITLES = True
 
 
 @pytest.fixture
@@ -137,20 +128,11 @@ def test_embedding_text_puts_title_and_headings_before_the_text() -> None:
     assert long == "x" * MAX_PREFIX_CHARS + "\n\nBody."
 
 
-def test_auto_titles_every_embedder_but_those_measured_worse_with_it(
-    embedder, settings, monkeypatch
-) -> None:
-    settings.ARANDU_EMBED_TITLES = "auto"
-    assert embedder.name in TEXT_ONLY_EMBEDDERS
-    assert configured_vector_text() == VectorText.TEXT
-    use = SimpleNamespace(name="local:universal-sentence-encoder-multilingual-v3")
-    monkeypatch.setattr(registry, "get_embedder", lambda: use)
-    assert configured_vector_text() == VectorText.TITLED
-    settings.ARANDU_EMBED_TITLES = "false"
-    assert configured_vector_text() == VectorText.TEXT
-    settings.ARANDU_EMBED_TITLES = "true"
-    monkeypatch.setattr(registry, "get_embedder", lambda: embedder)
-    assert configured_vector_text() == VectorText.TITLED
+def test_titles_are_off_by_default() -> None:
+    """Measured no better on the labelled set (docs/PERFORMANCE.md §22)."""
+    import adminsite.settings as project
+
+    assert project.ARANDU_EMBED_TITLES is False
 
 
 def test_the_vector_is_embedded_with_title_and_headings_the_text_stays(recording, policy) -> None:
@@ -181,7 +163,7 @@ def test_the_vector_is_embedded_with_title_and_headings_the_text_stays(recording
 
 
 def test_titles_off_embeds_the_text_alone(recording, policy, settings) -> None:
-    settings.ARANDU_EMBED_TITLES = "false"
+    settings.ARANDU_EMBED_TITLES = False
     knowledge_set = _ingest(policy)
     assert knowledge_set.vector_text == VectorText.TEXT
     texts = list(Chunk.objects.order_by("ordinal").values_list("text", flat=True))
@@ -192,11 +174,11 @@ def test_an_old_set_answers_until_its_background_re_embed_then_costs_nothing(
     recording, policy, settings, django_capture_on_commit_callbacks, monkeypatch
 ) -> None:
     # A set built before titles reached the dense side (as migration 0026 leaves it).
-    settings.ARANDU_EMBED_TITLES = "false"
+    settings.ARANDU_EMBED_TITLES = False
     knowledge_set = _ingest(policy)
     old = {c.pk: bytes(c.embedding) for c in Chunk.objects.all()}
     space = knowledge_set.vector_space
-    settings.ARANDU_EMBED_TITLES = "true"
+    settings.ARANDU_EMBED_TITLES = True
 
     # Until it is re-embedded it answers from the old vectors, and is known outdated.
     found = _search(knowledge_set)
@@ -260,9 +242,9 @@ def test_an_old_set_answers_until_its_background_re_embed_then_costs_nothing(
 def test_ingesting_into_an_old_set_keeps_its_kind_and_queues_the_re_embed(
     recording, policy, settings, tmp_path, monkeypatch, django_capture_on_commit_callbacks
 ) -> None:
-    settings.ARANDU_EMBED_TITLES = "false"
+    settings.ARANDU_EMBED_TITLES = False
     knowledge_set = _ingest(policy)
-    settings.ARANDU_EMBED_TITLES = "true"
+    settings.ARANDU_EMBED_TITLES = True
     queued: list[tuple] = []
     monkeypatch.setattr(reembed_service, "async_task", lambda *a, **kw: queued.append(a))
     (tmp_path / "parking.md").write_text("# Parking\n\nParking spots are booked weekly.\n")
@@ -283,11 +265,11 @@ def test_the_re_embed_keeps_the_sentence_vectors_the_cache_has(
     from ragengine.services.sentence_vectors import store_sentences_backfill
 
     monkeypatch.setattr("django_q.conf.Conf.SYNC", True)
-    settings.ARANDU_EMBED_TITLES = "false"
+    settings.ARANDU_EMBED_TITLES = False
     knowledge_set = _ingest(policy)  # its backfill runs at once (SYNC)
     store = registry.get_vector_store(space=knowledge_set.vector_space)
     assert store.document_ids_without_sentences() == []
-    settings.ARANDU_EMBED_TITLES = "true"
+    settings.ARANDU_EMBED_TITLES = True
     monkeypatch.setattr(reembed_service, "async_task", lambda *a, **kw: None)
     knowledge_sets_reembed_outdated_task()
     assert knowledge_set_reembed(knowledge_set_id=knowledge_set.pk) == "done"
@@ -300,7 +282,7 @@ def test_the_re_embed_keeps_the_sentence_vectors_the_cache_has(
 def test_the_admin_says_a_re_embed_is_needed_for_another_text(recording, policy, settings):
     from ragengine.selectors.knowledge import reembed_state_text
 
-    settings.ARANDU_EMBED_TITLES = "false"
+    settings.ARANDU_EMBED_TITLES = False
     knowledge_set = _ingest(policy)
     state = reembed_state_text(
         knowledge_set=knowledge_set,

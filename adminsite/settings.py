@@ -285,6 +285,10 @@ WEAVIATE_COLLECTION = env.str("WEAVIATE_COLLECTION", default="AranduChunk")
 ARANDU_STORE_DIR = ARANDU_DATA_DIR / "store"
 ARANDU_CHUNK_TOKENS = env.int("ARANDU_CHUNK_TOKENS", default=256)
 ARANDU_CHUNK_OVERLAP = env.int("ARANDU_CHUNK_OVERLAP", default=32)
+# Embed each chunk with its document's title and heading path before its text (the
+# cited text stays the chunk's own). Off: measured no better on the labelled set
+# (docs/PERFORMANCE.md §22). Changing it re-embeds every set in the background.
+ARANDU_EMBED_TITLES = env.bool("ARANDU_EMBED_TITLES", default=False)
 ARANDU_MAX_FILE_MB = env.float("ARANDU_MAX_FILE_MB", default=20.0)
 # One document's caps and one file's parse time (a child process killed at the deadline).
 ARANDU_MAX_DOC_PARAGRAPHS = env.int("ARANDU_MAX_DOC_PARAGRAPHS", default=50_000)

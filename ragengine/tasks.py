@@ -17,7 +17,7 @@ from ragengine.services.document_ingestion import (
     documents_sweep_stale,
 )
 from ragengine.services.question_history import question_history_prune
-from ragengine.services.reembed import knowledge_set_reembed
+from ragengine.services.reembed import knowledge_set_reembed, knowledge_sets_queue_outdated
 from ragengine.services.sentence_vectors import store_sentences_backfill
 from ragengine.services.workers import worker_heartbeat
 
@@ -61,6 +61,13 @@ def knowledge_set_reembed_task(knowledge_set_id: int) -> str:
     """Embed a knowledge set again with the configured embedder, then switch it to the new
     vectors (queued by a question that reached it, or the admin); its re-embed status."""
     return knowledge_set_reembed(knowledge_set_id=knowledge_set_id)
+
+
+def knowledge_sets_reembed_outdated_task() -> int:
+    """Hourly: queue a re-embed of the sets whose vectors are not the configured
+    embedder's of the configured text (ARANDU_EMBED_TITLES), so a data dir from before
+    moves over without anyone asking; how many were queued."""
+    return len(knowledge_sets_queue_outdated())
 
 
 def documents_sweep_task() -> int:

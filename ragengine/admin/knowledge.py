@@ -14,12 +14,14 @@ from unfold.admin import ModelAdmin
 from ragengine.models import Chunk, KnowledgeSet
 from ragengine.retrieval import registry
 from ragengine.selectors.knowledge import knowledge_set_summary, reembed_state_text
+from ragengine.services.chunk_records import configured_vector_text
 from ragengine.services.knowledge import knowledge_set_delete
 from ragengine.services.reembed import knowledge_sets_queue_reembed
 
 # The set's index: which model built its vectors, where they are, its re-embed.
 INDEX_FIELDS = (
     "embedder",
+    "vector_text",
     "vector_space",
     "reembed_state",
     "reembed_error",
@@ -60,9 +62,11 @@ class KnowledgeSetAdmin(ModelAdmin):
     @admin.display(description="re-embed")
     def reembed_state(self, obj: KnowledgeSet) -> str:
         """Where a re-embed stands: queued, running with its progress, done or failed;
-        "needed" when the configured embedder is not the one that built the set."""
+        "needed" when the configured embedder (or text) is not the one that built the set."""
         return reembed_state_text(
-            knowledge_set=obj, configured_embedder=registry.get_embedder().name
+            knowledge_set=obj,
+            configured_embedder=registry.get_embedder().name,
+            configured_vector_text=configured_vector_text(),
         )
 
     @admin.action(

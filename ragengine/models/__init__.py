@@ -51,6 +51,7 @@ from ragengine.models.knowledge import (
     DocumentStatus,
     KnowledgeSet,
     ReembedStatus,
+    VectorText,
 )
 from ragengine.models.people import Identity, Member, Platform
 from ragengine.models.providers import ModelPrice, ProviderEndpoint, ProviderKind
@@ -123,6 +124,7 @@ __all__ = [
     "Tier",
     "TierModel",
     "UsageRecord",
+    "VectorText",
     "UsageStatus",
     "WorkerHeartbeat",
     "Workspace",

@@ -17,6 +17,15 @@ class ReembedStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+class VectorText(models.TextChoices):
+    """What a knowledge set's chunk vectors were embedded from: the chunk's text alone
+    (sets built before titles reached the dense side), or its document's title and
+    heading path, then its text (`services/chunk_records.embedding_text`)."""
+
+    TEXT = "text", "Chunk text"
+    TITLED = "titled", "Title and headings, then the chunk text"
+
+
 class KnowledgeSet(models.Model):
     """A named group of documents that channels and people are given access to.
 
@@ -24,9 +33,10 @@ class KnowledgeSet(models.Model):
     set (cached answers) can tell it is stale. `embedder` records which embedder built
     the set's vectors and `vector_space` which store holds them ("" the main one): a
     search embeds the question with that embedder and searches that store only, so
-    vectors of two models are never compared. When the configured embedder differs, a
-    background re-embed (`services/reembed.py`) builds the set's vectors anew in
-    another space and switches both fields at once.
+    vectors of two models are never compared. `vector_text` records what each chunk's
+    vector was embedded from. When the configured embedder or text differs, a
+    background re-embed (`services/reembed.py`) builds the set's vectors anew (in
+    another space for another embedder) and switches the fields at once.
     """
 
     name = models.CharField(max_length=120, unique=True)
@@ -35,6 +45,12 @@ class KnowledgeSet(models.Model):
     embedder = models.CharField(max_length=200, blank=True)
     vector_space = models.CharField(
         max_length=120, blank=True, help_text="Store holding the vectors (blank: the main one)."
+    )
+    vector_text = models.CharField(
+        max_length=10,
+        choices=VectorText.choices,
+        default=VectorText.TEXT,  # a set's first ingestion records the configured kind
+        help_text="What the chunk vectors were embedded from.",
     )
     reembed_status = models.CharField(
         "re-embed", max_length=10, choices=ReembedStatus.choices, blank=True, default=""

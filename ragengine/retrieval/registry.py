@@ -184,17 +184,34 @@ def space_name(embedder_name: str) -> str:
     return slug[:100] or "default"
 
 
+def _checked_space(space: str) -> str:
+    if space and space != space_name(space):
+        raise ValueError(f"Not a vector space name: {space!r}")
+    return space
+
+
+def space_store_dir(*, space: str = "") -> Path:
+    """Where the local store of a vector space lives: `ARANDU_STORE_DIR` for the main
+    one, `ARANDU_STORE_DIR/spaces/<name>` for another."""
+    path = Path(settings.ARANDU_STORE_DIR)
+    return path / "spaces" / space if _checked_space(space) else path
+
+
+def space_weaviate_config(*, space: str = "") -> WeaviateConfig:
+    """The Weaviate collection of a vector space: the configured one for the main space,
+    `<collection>_<name>` for another (a ValueError when Weaviate is not configured)."""
+    _checked_space(space)
+    config = weaviate_config()
+    if space:
+        config = replace(config, collection=f"{config.collection}_{space}")
+    return config
+
+
 def get_vector_store(*, space: str = "") -> VectorStore:
     """The store of one vector space: "" the main one (`ARANDU_STORE_DIR`, or the
     configured Weaviate collection); another name a store beside it
     (`ARANDU_STORE_DIR/spaces/<name>`, or the collection `<collection>_<name>`). Each
     space holds the vectors of one embedder only."""
-    if space and space != space_name(space):
-        raise ValueError(f"Not a vector space name: {space!r}")
     if settings.ARANDU_VECTOR_STORE == "weaviate":
-        config = weaviate_config()
-        if space:
-            config = replace(config, collection=f"{config.collection}_{space}")
-        return _weaviate_store(config)
-    path = Path(settings.ARANDU_STORE_DIR)
-    return _store(settings.ARANDU_VECTOR_STORE, str(path / "spaces" / space if space else path))
+        return _weaviate_store(space_weaviate_config(space=space))
+    return _store(settings.ARANDU_VECTOR_STORE, str(space_store_dir(space=space)))

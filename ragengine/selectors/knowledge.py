@@ -16,6 +16,7 @@ from ragengine.models import (
     DocumentStatus,
     KnowledgeSet,
     ReembedStatus,
+    VectorText,
 )
 
 MAX_POLLED = 500
@@ -154,10 +155,13 @@ def _records(n: int) -> str:
     return f"{n} record" + ("" if n == 1 else "s")
 
 
-def reembed_state_text(*, knowledge_set: KnowledgeSet, configured_embedder: str) -> str:
+def reembed_state_text(
+    *, knowledge_set: KnowledgeSet, configured_embedder: str, configured_vector_text: str = ""
+) -> str:
     """A set's re-embed in a few words for the admin: queued, running (done/total),
     done, failed (the reason is shown beside it), or needed when the configured embedder
-    is not the one that built the set; "" when there is nothing to say."""
+    is not the one that built the set (or its vectors were embedded from another text
+    than `configured_vector_text`); "" when there is nothing to say."""
     status = knowledge_set.reembed_status
     target = knowledge_set.reembed_target
     if status == ReembedStatus.QUEUED:
@@ -171,6 +175,12 @@ def reembed_state_text(*, knowledge_set: KnowledgeSet, configured_embedder: str)
     needed = knowledge_set.embedder and knowledge_set.embedder != configured_embedder
     if needed:
         return f"needed → {configured_embedder}"
+    if (
+        knowledge_set.embedder
+        and configured_vector_text
+        and knowledge_set.vector_text != configured_vector_text
+    ):
+        return f"needed → {VectorText(configured_vector_text).label.lower()}"
     if status == ReembedStatus.DONE:
         return "done"
     return ""

@@ -1,4 +1,8 @@
-"""Embedding with a content-hash cache, so unchanged text is never embedded twice."""
+"""Embedding with a content-hash cache, so unchanged text is never embedded twice.
+
+The key is the hash of the text embedded: for a chunk, what `chunk_records.embedding_text`
+makes of it (its title and headings, then its text), so a vector is found again only
+for the very text it was computed from."""
 
 from __future__ import annotations
 
@@ -52,11 +56,27 @@ def texts_embed_cached(*, embedder: Embedder, texts: Sequence[str]) -> np.ndarra
     return np.stack([known[h] for h in hashes]).astype(np.float32, copy=False)
 
 
-def cached_sentences(*, embedder: Embedder, texts: Sequence[str]) -> list[SentenceVectors | None]:
-    """The sentence vectors the cache holds for each text, None where it has none: a
+def cached_sentences(
+    *, embedder: Embedder, texts: Sequence[str], plain_texts: Sequence[str] | None = None
+) -> list[SentenceVectors | None]:
+    """The sentence vectors the cache holds for each chunk, None where it has none: a
     changed document keeps those of its unchanged chunks without waiting for the
-    background task (services/sentence_vectors.py)."""
-    hashes = [text_hash(t) for t in texts]
+    background task (services/sentence_vectors.py). `texts` are what the chunks' vectors
+    were embedded from (the cache's key); where that finds none, `plain_texts`, the
+    chunks' own texts, are tried: entries kept before titles were embedded with them
+    (the sentences depend on the chunk's text only)."""
+    found = _sentences_by_hash(embedder=embedder, hashes=[text_hash(t) for t in texts])
+    if plain_texts is not None:
+        missing = [i for i, f in enumerate(found) if f is None and plain_texts[i] != texts[i]]
+        older = _sentences_by_hash(
+            embedder=embedder, hashes=[text_hash(plain_texts[i]) for i in missing]
+        )
+        for i, sentences in zip(missing, older, strict=True):
+            found[i] = sentences
+    return found
+
+
+def _sentences_by_hash(*, embedder: Embedder, hashes: list[str]) -> list[SentenceVectors | None]:
     found: dict[str, SentenceVectors] = {}
     unique = list(dict.fromkeys(hashes))
     for start in range(0, len(unique), 500):
@@ -74,9 +94,10 @@ def cached_sentences(*, embedder: Embedder, texts: Sequence[str]) -> list[Senten
 def sentences_to_cache(
     *, embedder: Embedder, chunks: Sequence[tuple[str, bytes, SentenceVectors]]
 ) -> None:
-    """Keep each chunk's sentence vectors in its cache entry (text, vector bytes, sentence
-    vectors), creating the entry where the cache has none (a chunk copied by
-    `migrate_store`, or an entry pruned)."""
+    """Keep each chunk's sentence vectors in its cache entry (the text its vector was
+    embedded from, vector bytes, sentence vectors), creating the entry where the cache has
+    none (a chunk copied by `migrate_store`, or an entry pruned): an entry's vector is
+    always the embedding of the text its key hashes."""
     by_hash = {text_hash(text): (vector, sentences) for text, vector, sentences in chunks}
     existing: set[str] = set()
     unique = list(by_hash)

@@ -30,6 +30,7 @@ from ragengine import metrics
 from ragengine.models import Document, KnowledgeSet
 from ragengine.retrieval import registry
 from ragengine.retrieval.types import Embedder
+from ragengine.services.chunk_records import configured_vector_text
 from ragengine.services.ingest_files import find_files
 from ragengine.services.ingestor import (
     Ingestor,
@@ -56,8 +57,9 @@ logger = logging.getLogger(__name__)
 
 def _set_embedder(knowledge_set: KnowledgeSet) -> Embedder:
     """The embedder to ingest into this set with: the one that built its vectors (until a
-    re-embed switches it; one is queued here), or the configured one for a new set, which
-    then gets its vector space."""
+    re-embed switches it; one is queued here, also for vectors embedded from another kind
+    of text than the configured one, which go on being embedded that way until then), or
+    the configured one for a new set, which then gets its vector space."""
     configured = registry.get_embedder()
     if not knowledge_set.embedder:
         with transaction.atomic():
@@ -65,9 +67,14 @@ def _set_embedder(knowledge_set: KnowledgeSet) -> Embedder:
                 embedder=configured.name, knowledge_set=knowledge_set
             )
             knowledge_set.embedder = configured.name
-            knowledge_set.save(update_fields=["embedder", "vector_space", "updated_at"])
+            knowledge_set.vector_text = configured_vector_text()
+            knowledge_set.save(
+                update_fields=["embedder", "vector_space", "vector_text", "updated_at"]
+            )
         return configured
     if knowledge_set.embedder == configured.name:
+        if knowledge_set.vector_text != configured_vector_text():
+            knowledge_sets_queue_reembed(knowledge_set_ids=[knowledge_set.pk], retry_failed=False)
         return configured
     knowledge_sets_queue_reembed(knowledge_set_ids=[knowledge_set.pk], retry_failed=False)
     embedder = registry.embedder_named(knowledge_set.embedder)

@@ -41,7 +41,7 @@ from ragengine.retrieval.parsers import (
 )
 from ragengine.retrieval.parsers.base import unexpected_error
 from ragengine.retrieval.types import Embedder, StoreRecord, text_hash
-from ragengine.services.chunk_records import HEADING_SEPARATOR, chunk_record
+from ragengine.services.chunk_records import HEADING_SEPARATOR, chunk_record, embedding_text
 from ragengine.services.embedding import cached_sentences, texts_embed_cached, vector_to_bytes
 from ragengine.services.ingest_exports import ExportProgress, export_row
 from ragengine.services.ingest_files import FoundFile, read_found, size_on_disk
@@ -91,6 +91,8 @@ class _Pending:
     document_ids: list[int] = field(default_factory=list)
     hashes: dict[int, str] = field(default_factory=dict)
     records: list[StoreRecord] = field(default_factory=list)
+    # Each record's document title and heading path (what its vector is embedded with).
+    context: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
 
 
 def _max_bytes() -> int:
@@ -106,6 +108,7 @@ class Ingestor:
         self.knowledge_set = knowledge_set
         self.embedder = embedder
         self.space = knowledge_set.vector_space
+        self.vector_text = knowledge_set.vector_text
         self.store = registry.get_vector_store(space=self.space)
         self.pending = _Pending()
         self.commit_every = settings.ARANDU_INGEST_COMMIT_EVERY
@@ -200,15 +203,25 @@ class Ingestor:
             if not drafts:
                 raise ParseError("No text could be extracted from this file.")
             _mark(document, DocumentStatus.EMBEDDING)
+            title = (parsed.title or title_hint)[:500]
             texts = [d.text for d in drafts]
-            vectors = texts_embed_cached(embedder=self.embedder, texts=texts)
-            sentences = cached_sentences(embedder=self.embedder, texts=texts)
+            embedded = [
+                embedding_text(
+                    text=d.text,
+                    title=title,
+                    heading_path=d.heading_path,
+                    vector_text=self.vector_text,
+                )
+                for d in drafts
+            ]
+            vectors = texts_embed_cached(embedder=self.embedder, texts=embedded)
+            sentences = cached_sentences(embedder=self.embedder, texts=embedded, plain_texts=texts)
             self._save(
                 document,
                 parsed=parsed,
                 drafts=drafts,
                 vectors=vectors,
-                title_hint=title_hint,
+                title=title,
                 content_hash=content_hash,
                 size_bytes=size_bytes,
                 metadata=metadata,
@@ -234,7 +247,7 @@ class Ingestor:
         parsed: ParsedDocument,
         drafts: list[ChunkDraft],
         vectors,
-        title_hint: str,
+        title: str,
         content_hash: str,
         size_bytes: int,
         metadata: dict | None,
@@ -243,7 +256,7 @@ class Ingestor:
         with transaction.atomic():
             # Tells a re-embed running meanwhile that the set changed under it.
             knowledge_set_bump_version(knowledge_set_id=self.knowledge_set.pk)
-            document.title = (parsed.title or title_hint)[:500]
+            document.title = title
             document.mime_type = parsed.mime_type
             document.size_bytes = size_bytes
             document.content_hash = content_hash
@@ -331,6 +344,7 @@ class Ingestor:
                     sentences=units,
                 )
             )
+            self.pending.context.append((document.title, tuple(draft.heading_path)))
         if len(self.pending.document_ids) >= self.commit_every:
             self.flush()
 
@@ -353,21 +367,32 @@ class Ingestor:
         )
 
     def _follow_reembed(self, pending: _Pending) -> None:
-        """A re-embed switched the set to another embedder while this run embedded with
-        the old one: embed the pending chunks again with the set's embedder now (the
-        database's copy too) and write them to its space, so no space ever holds
-        vectors of two models."""
-        embedder_name, space = KnowledgeSet.objects.values_list("embedder", "vector_space").get(
-            pk=self.knowledge_set.pk
-        )
-        if (embedder_name, space) == (self.embedder.name, self.space):
+        """A re-embed switched the set to another embedder (or to vectors of another
+        text) while this run embedded the old way: embed the pending chunks again as the
+        set's vectors are now (the database's copy too) and write them to its space, so
+        no space ever holds vectors of two models, nor a set vectors of two kinds."""
+        embedder_name, space, vector_text = KnowledgeSet.objects.values_list(
+            "embedder", "vector_space", "vector_text"
+        ).get(pk=self.knowledge_set.pk)
+        if (embedder_name, space, vector_text) == (
+            self.embedder.name,
+            self.space,
+            self.vector_text,
+        ):
             return
         embedder = registry.embedder_named(embedder_name)
         if embedder is None:
             raise KnowledgeSetError(f"The set's embedder {embedder_name!r} is not available.")
-        vectors = texts_embed_cached(embedder=embedder, texts=[r.text for r in pending.records])
+        texts = [
+            embedding_text(
+                text=record.text, title=title, heading_path=headings, vector_text=vector_text
+            )
+            for record, (title, headings) in zip(pending.records, pending.context, strict=True)
+        ]
+        vectors = texts_embed_cached(embedder=embedder, texts=texts)
+        same_model = embedder.name == self.embedder.name  # else the sentences are the old's
         pending.records = [
-            replace(record, vector=vector)
+            replace(record, vector=vector, sentences=record.sentences if same_model else None)
             for record, vector in zip(pending.records, vectors, strict=True)
         ]
         with transaction.atomic():
@@ -375,11 +400,15 @@ class Ingestor:
                 Chunk.objects.filter(
                     document_id=int(record.document_id), ordinal=record.ordinal
                 ).update(embedding=vector_to_bytes(record.vector))
-        self.embedder, self.space = embedder, space
+        self.embedder, self.space, self.vector_text = embedder, space, vector_text
         self.store = registry.get_vector_store(space=space)
         logger.info(
             "ingest followed a re-embed",
-            extra={"knowledge_set": self.knowledge_set.name, "embedder": embedder_name},
+            extra={
+                "knowledge_set": self.knowledge_set.name,
+                "embedder": embedder_name,
+                "vector_text": vector_text,
+            },
         )
 
     # --- per file ---------------------------------------------------------------------

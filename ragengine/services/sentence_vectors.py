@@ -126,7 +126,12 @@ def _backfill_store(*, store, embedder: Embedder, until: float) -> int:
 def _backfill_batch(*, store, embedder: Embedder, pending: Sequence[str]) -> tuple[int, set[str]]:
     """One commit's worth: (documents rewritten, store ids that cannot be done now)."""
     from ragengine.models import Chunk, Document, DocumentStatus
-    from ragengine.services.chunk_records import HEADING_SEPARATOR, chunk_record
+    from ragengine.services.chunk_records import (
+        HEADING_SEPARATOR,
+        chunk_record,
+        configured_vector_text,
+        stored_embedding_texts,
+    )
     from ragengine.services.embedding import (
         cached_sentences,
         sentences_to_cache,
@@ -149,14 +154,11 @@ def _backfill_batch(*, store, embedder: Embedder, pending: Sequence[str]) -> tup
             continue
         if (
             document.indexed_hash != document.content_hash
-            or document.knowledge_set.embedder
-            not in (
-                "",
-                embedder.name,
-            )
+            or document.knowledge_set.embedder not in ("", embedder.name)
+            or document.knowledge_set.vector_text != configured_vector_text()
         ):
             # Being re-ingested (that ingestion will queue this again), or built by
-            # another embedder (its re-embed will).
+            # another embedder or from another text (its re-embed will).
             skipped.add(ids[key])
             continue
         chunks = list(Chunk.objects.filter(document=document).order_by("ordinal"))
@@ -170,7 +172,13 @@ def _backfill_batch(*, store, embedder: Embedder, pending: Sequence[str]) -> tup
     if not chosen:
         return 0, skipped
     texts = [c.text for _, chunks in chosen for c in chunks]
-    sentences = cached_sentences(embedder=embedder, texts=texts)
+    # The cache keys a chunk's entry by what its vector was embedded from.
+    embedded = [
+        text
+        for document, chunks in chosen
+        for text in stored_embedding_texts(document=document, chunks=chunks)
+    ]
+    sentences = cached_sentences(embedder=embedder, texts=embedded, plain_texts=texts)
     missing = [i for i, s in enumerate(sentences) if s is None]
     fresh = embed_sentences(embedder=embedder, texts=[texts[i] for i in missing])
     for i, computed in zip(missing, fresh, strict=True):
@@ -178,7 +186,7 @@ def _backfill_batch(*, store, embedder: Embedder, pending: Sequence[str]) -> tup
     all_chunks = [c for _, chunks in chosen for c in chunks]
     sentences_to_cache(
         embedder=embedder,
-        chunks=[(all_chunks[i].text, all_chunks[i].embedding, sentences[i]) for i in missing],
+        chunks=[(embedded[i], all_chunks[i].embedding, sentences[i]) for i in missing],
     )
     current = dict(
         Document.objects.filter(pk__in=[d.pk for d, _ in chosen]).values_list("pk", "indexed_hash")

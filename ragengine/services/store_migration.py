@@ -11,19 +11,30 @@ Verification compares, per knowledge set, the chunk counts (database, reference 
 store, target) and the top-k results of sample queries (chunk openings with their own
 vectors) in the reference and in the target.
 
-`manage.py migrate_store` drives this: into Weaviate, and back into the local store (the
-way back after a period on Weaviate, or a repair of a damaged local store).
+Vector spaces: a knowledge set's vectors live in the store of its space (its
+`vector_space`: "" the main store, another name a store beside it that holds another
+embedder's vectors, services/vector_spaces.py). A migration copies each space into the
+target's store of the same space (`<collection>_<space>` on Weaviate,
+`ARANDU_STORE_DIR/spaces/<space>` locally), verifies each against the reference of that
+space, and removes from each target space the selected sets that live in another space
+now (left there by a re-embed), so searches find every set where the serving store will
+look for it.
+
+`manage.py migrate_store` drives this (`store_migrate`): into Weaviate, and back into
+the local store (the way back after a period on Weaviate, or a repair of a damaged local
+store).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
-from typing import Literal
+from functools import partial
+from typing import Literal, Protocol
 
-from django.conf import settings
 from django.db.models import Count
 
 from ragengine.models import Chunk, Document, KnowledgeSet
@@ -132,27 +143,77 @@ def migration_knowledge_sets(*, name: str | None) -> list[KnowledgeSet]:
         raise StoreMigrationError(f"No knowledge set named {name!r}.") from exc
 
 
+@dataclass(frozen=True, slots=True)
+class SpacePlan:
+    """One vector space a migration copies: the selected sets whose vectors live there,
+    and the selected sets that live in another space now (removed from this one)."""
+
+    space: str
+    embedders: tuple[str, ...]
+    knowledge_sets: tuple[KnowledgeSet, ...]
+    moved_out: tuple[KnowledgeSet, ...] = ()
+
+    @property
+    def label(self) -> str:
+        return "the main space" if not self.space else f"space {self.space!r}"
+
+
+def migration_spaces(*, knowledge_sets: Sequence[KnowledgeSet]) -> list[SpacePlan]:
+    """The spaces of `knowledge_sets` (each set's current `vector_space`), the main one
+    first and always (a set never ingested belongs to it; with none, it is still opened,
+    so an unreachable store is reported, and cleared of sets that moved out)."""
+    by_space: dict[str, list[KnowledgeSet]] = {"": []}
+    for knowledge_set in knowledge_sets:
+        by_space.setdefault(knowledge_set.vector_space, []).append(knowledge_set)
+    return [
+        SpacePlan(
+            space=space,
+            embedders=tuple(sorted({s.embedder for s in members if s.embedder})),
+            knowledge_sets=tuple(members),
+            moved_out=tuple(s for s in knowledge_sets if s.vector_space != space),
+        )
+        for space, members in sorted(by_space.items())
+    ]
+
+
 @contextmanager
-def migration_target_open(*, kind: StoreKind, batch_size: int) -> Iterator[VectorStore]:
-    """The store to copy into: the configured Weaviate, or the local store to rebuild.
+def migration_target_open(
+    *, kind: StoreKind, batch_size: int, space: str = ""
+) -> Iterator[VectorStore]:
+    """The store to copy a space into: the configured Weaviate's collection of that
+    space, or the local store of that space to rebuild.
 
     Weaviate connects (and creates its collection) here, so a down or misconfigured
-    server fails before anything was copied."""
+    server fails before anything was copied into it."""
     if kind == "local":
-        yield LocalStore(settings.ARANDU_STORE_DIR)
+        yield LocalStore(registry.space_store_dir(space=space))
         return
     try:
-        config = registry.weaviate_config()
+        config = registry.space_weaviate_config(space=space)
     except ValueError as exc:
         raise StoreMigrationError(f"Weaviate is not configured: {exc}") from exc
     with WeaviateStore(config=config, batch_size=min(batch_size, MAX_WEAVIATE_BATCH)) as store:
         yield store
 
 
-def migration_reference(*, kind: StoreKind) -> VectorStore | None:
-    """The store a copy's search results are compared with: the local store, which
-    answered until now, for a copy into Weaviate; none for a rebuilt local store."""
-    return LocalStore(settings.ARANDU_STORE_DIR) if kind == "weaviate" else None
+def migration_reference(*, kind: StoreKind, space: str = "") -> VectorStore | None:
+    """The store a copy's search results are compared with: the local store of the same
+    space, which answered until now, for a copy into Weaviate; none for a rebuilt local
+    store."""
+    return LocalStore(registry.space_store_dir(space=space)) if kind == "weaviate" else None
+
+
+def space_leftovers_remove(
+    *, target: VectorStore, knowledge_sets: Sequence[KnowledgeSet]
+) -> list[str]:
+    """Remove from `target` the records of these sets (which live in another space now);
+    the names of the sets it held."""
+    removed = []
+    for knowledge_set in knowledge_sets:
+        if target.count(knowledge_sets=[str(knowledge_set.pk)]):
+            target.delete_knowledge_set(knowledge_set=str(knowledge_set.pk))
+            removed.append(knowledge_set.name)
+    return removed
 
 
 # --------------------------------------------------------------------------- records
@@ -383,3 +444,135 @@ def knowledge_set_verify(
             )
         )
     return check
+
+
+# --------------------------------------------------------------------------- a whole run
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyOptions:
+    """How a copy is verified (pass the search settings `ask` uses)."""
+
+    samples: int
+    top_k: int
+    alpha: float
+    fusion: Fusion
+    min_similarity: float
+    min_overlap: float = DEFAULT_MIN_OVERLAP
+
+
+def check_problems(check: SetCheck, *, label: str, top_k: int) -> list[str]:
+    """Why a set's verification fails, readably ([] when it passes)."""
+    problems = []
+    if not check.counts_ok:
+        problems.append(f"{check.name}: {check.target} in {label}, {check.database} in DB")
+    if check.low_overlap:
+        problems.append(f"{check.name}: mean overlap@{top_k} {check.mean_overlap:.2f}")
+    return problems
+
+
+@dataclass(slots=True)
+class SpaceResult:
+    """What a migration did in one vector space."""
+
+    plan: SpacePlan
+    copies: list[SetCopy] = field(default_factory=list)
+    removed_sets: list[str] = field(default_factory=list)
+    checks: list[SetCheck] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+class MigrationListener(Protocol):
+    """What a migration tells the one who runs it, as it goes (the command prints)."""
+
+    def space_started(
+        self, plan: SpacePlan, target: VectorStore, reference: VectorStore | None
+    ) -> None: ...
+
+    def set_progress(
+        self, knowledge_set: KnowledgeSet, state: SetCopy, done: int, total: int
+    ) -> None: ...
+
+    def set_copied(self, result: SetCopy, seconds: float) -> None: ...
+
+    def space_done(self, result: SpaceResult) -> None: ...
+
+
+def store_migrate(
+    *,
+    kind: StoreKind,
+    knowledge_sets: Sequence[KnowledgeSet],
+    batch_size: int,
+    force: bool = False,
+    verify: VerifyOptions | None = None,
+    listener: MigrationListener | None = None,
+) -> list[SpaceResult]:
+    """Copy every space of `knowledge_sets` into the `kind` store of the same space, and
+    with `verify` check each space's sets against its reference. Returns one result per
+    space; a space whose verification fails says why in its `problems` (the others are
+    still copied and checked). A store that cannot be reached raises."""
+    results = []
+    for plan in migration_spaces(knowledge_sets=knowledge_sets):
+        with migration_target_open(kind=kind, batch_size=batch_size, space=plan.space) as target:
+            reference = migration_reference(kind=kind, space=plan.space)
+            if listener:
+                listener.space_started(plan, target, reference)
+            result = SpaceResult(
+                plan=plan,
+                removed_sets=space_leftovers_remove(target=target, knowledge_sets=plan.moved_out),
+            )
+            for knowledge_set in plan.knowledge_sets:
+                started = time.monotonic()
+                copy = knowledge_set_migrate(
+                    knowledge_set=knowledge_set,
+                    target=target,
+                    batch_size=batch_size,
+                    force=force,
+                    on_progress=partial(listener.set_progress, knowledge_set) if listener else None,
+                )
+                result.copies.append(copy)
+                if listener:
+                    listener.set_copied(copy, time.monotonic() - started)
+            if verify is not None:
+                _space_verify(result, kind=kind, reference=reference, target=target, verify=verify)
+        logger.info(
+            "store migration space done",
+            extra={
+                "space": plan.space,
+                "embedders": list(plan.embedders),
+                "knowledge_sets": len(plan.knowledge_sets),
+                "removed_sets": result.removed_sets,
+                "problems": len(result.problems),
+            },
+        )
+        if listener:
+            listener.space_done(result)
+        results.append(result)
+    return results
+
+
+def _space_verify(
+    result: SpaceResult,
+    *,
+    kind: StoreKind,
+    reference: VectorStore | None,
+    target: VectorStore,
+    verify: VerifyOptions,
+) -> None:
+    for knowledge_set in result.plan.knowledge_sets:
+        check = knowledge_set_verify(
+            knowledge_set=knowledge_set,
+            reference=reference,
+            target=target,
+            samples=verify.samples,
+            top_k=verify.top_k,
+            alpha=verify.alpha,
+            fusion=verify.fusion,
+            min_similarity=verify.min_similarity,
+            min_overlap=verify.min_overlap,
+        )
+        result.checks.append(check)
+        result.problems.extend(
+            f"{problem} ({result.plan.label})"
+            for problem in check_problems(check, label=kind, top_k=verify.top_k)
+        )

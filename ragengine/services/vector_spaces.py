@@ -18,6 +18,7 @@ import numpy as np
 from ragengine.models import KnowledgeSet
 from ragengine.retrieval import registry
 from ragengine.retrieval.types import SearchHit, SearchQuery, VectorStore
+from ragengine.services.chunk_records import configured_vector_text
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +31,9 @@ class SpaceGroup:
     space: str
     set_ids: tuple[str, ...] | None  # the search's filter (None: no filter)
     members: tuple[str, ...] = ()  # the built sets it covers
+    # Members whose vectors were embedded from another text than the configured one
+    # (ARANDU_EMBED_TITLES): searched as they are, to be re-embedded.
+    other_text: tuple[str, ...] = ()
 
 
 def space_for(*, embedder: str, knowledge_set: KnowledgeSet) -> str:
@@ -57,18 +61,33 @@ def search_groups(*, set_ids: Sequence[str] | None) -> list[SpaceGroup]:
     store with the configured embedder (they hold nothing either way). `None` (no scope
     filter: the CLI over every set) keeps no filter when one group covers every set."""
     configured = registry.get_embedder().name
+    vector_text = configured_vector_text()
     sets = KnowledgeSet.objects.exclude(embedder="")
     if set_ids is not None:
         ids = [int(i) for i in set_ids if str(i).isdigit()]
         sets = sets.filter(pk__in=ids)
     groups: dict[tuple[str, str], list[str]] = {}
-    for pk, embedder, space in sets.values_list("pk", "embedder", "vector_space").order_by("pk"):
+    other_text: set[str] = set()
+    rows = sets.values_list("pk", "embedder", "vector_space", "vector_text").order_by("pk")
+    for pk, embedder, space, text in rows:
         groups.setdefault((embedder, space), []).append(str(pk))
+        if text != vector_text:
+            other_text.add(str(pk))
+
+    def others(members) -> tuple[str, ...]:
+        return tuple(i for i in members if i in other_text)
+
     if set_ids is None:
         if len(groups) <= 1:
             (embedder, space), members = next(iter(groups.items()), ((configured, ""), []))
             return [
-                SpaceGroup(embedder=embedder, space=space, set_ids=None, members=tuple(members))
+                SpaceGroup(
+                    embedder=embedder,
+                    space=space,
+                    set_ids=None,
+                    members=tuple(members),
+                    other_text=others(members),
+                )
             ]
     else:
         built = {i for ids in groups.values() for i in ids}
@@ -77,7 +96,9 @@ def search_groups(*, set_ids: Sequence[str] | None) -> list[SpaceGroup]:
             key = (configured, "")
             groups[key] = [*groups.get(key, []), *unbuilt]
     return [
-        SpaceGroup(embedder=e, space=s, set_ids=tuple(ids), members=tuple(ids))
+        SpaceGroup(
+            embedder=e, space=s, set_ids=tuple(ids), members=tuple(ids), other_text=others(ids)
+        )
         for (e, s), ids in groups.items()
     ]
 
@@ -85,7 +106,8 @@ def search_groups(*, set_ids: Sequence[str] | None) -> list[SpaceGroup]:
 @dataclass(frozen=True, slots=True)
 class SpaceSearch:
     hits: list[SearchHit]
-    # Sets searched whose vectors are not the configured embedder's (to re-embed).
+    # Sets searched whose vectors are not the configured embedder's, or not embedded
+    # from the configured text (to re-embed).
     outdated_set_ids: tuple[int, ...]
 
 
@@ -122,5 +144,7 @@ def documents_search(
     if len(groups) > 1:
         hits.sort(key=lambda h: -h.score)
         hits = hits[: query.top_k]
-    outdated = tuple(int(i) for g in groups if g.embedder != configured for i in g.members)
+    outdated = tuple(
+        int(i) for g in groups for i in g.members if g.embedder != configured or i in g.other_text
+    )
     return SpaceSearch(hits=hits, outdated_set_ids=outdated)

@@ -94,3 +94,20 @@ def test_old_document_states_map_to_the_ingestion_states():
         "pending": "queued", "processing": "parsing", "ready": "ready", "failed": "failed",
     }  # fmt: skip
     assert set(Document.objects.values_list("ingest_attempts", flat=True)) == {0}
+
+
+def test_existing_sets_are_recorded_as_embedded_from_their_text_and_queued_hourly():
+    apps = migrate(("ragengine", "0025_sentence_vectors"))
+    try:
+        Set = apps.get_model("ragengine", "KnowledgeSet")
+        built = Set.objects.create(name="built", slug="built", embedder="local:some-model")
+    finally:
+        apps = migrate(("ragengine", "0026_knowledge_set_vector_text"))
+
+    Set = apps.get_model("ragengine", "KnowledgeSet")
+    assert Set.objects.get(pk=built.pk).vector_text == "text"
+    Schedule = apps.get_model("django_q", "Schedule")
+    (schedule,) = Schedule.objects.filter(
+        func="ragengine.tasks.knowledge_sets_reembed_outdated_task"
+    )
+    assert (schedule.schedule_type, schedule.repeats) == ("H", -1)

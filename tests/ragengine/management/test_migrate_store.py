@@ -19,13 +19,14 @@ import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 
-from ragengine.management.commands import migrate_store
 from ragengine.models import Chunk, Document, KnowledgeSet
 from ragengine.retrieval import registry
 from ragengine.retrieval.stores.local import LocalStore
 from ragengine.retrieval.stores.weaviate_store import WeaviateStore
 from ragengine.retrieval.types import SearchQuery, VectorStore
+from ragengine.services import store_migration
 from tests.ragengine.retrieval.stores.test_weaviate_store import free_port
+from tests.ragengine.services.test_store_migration import OTHER_SPACE, moved_to_a_space
 
 pytestmark = pytest.mark.django_db
 
@@ -61,11 +62,11 @@ def into_copy_target(monkeypatch, copy_target: LocalStore) -> LocalStore:
     """The command, writing into a second LocalStore instead of Weaviate."""
 
     @contextmanager
-    def open_target(*, kind: str, batch_size: int) -> Iterator[VectorStore]:
+    def open_target(*, kind: str, batch_size: int, space: str = "") -> Iterator[VectorStore]:
         assert kind == "weaviate"
-        yield copy_target
+        yield copy_target if not space else LocalStore(copy_target.path / "spaces" / space)
 
-    monkeypatch.setattr(migrate_store, "migration_target_open", open_target)
+    monkeypatch.setattr(store_migration, "migration_target_open", open_target)
     return copy_target
 
 
@@ -128,6 +129,58 @@ def test_to_local_rebuilds_the_local_store_in_one_commit_per_set(
     row = next(line for line in output.splitlines() if line.startswith("handbook"))
     assert row.split()[:5] == ["handbook", str(chunks), str(chunks), str(chunks), "0"]
     assert "Verification passed." in output
+
+
+def test_every_space_is_copied_and_verified_with_a_report_each(
+    handbook: KnowledgeSet, into_copy_target: LocalStore, tmp_path: Path
+) -> None:
+    other = moved_to_a_space(tmp_path)
+    output = run("--to", "weaviate", "--verify", "--samples", "3")
+
+    assert f"Target: local store at {into_copy_target.path}; 1 knowledge set in the main " in output
+    space_target = into_copy_target.path / "spaces" / OTHER_SPACE
+    assert (
+        f"Target: local store at {space_target}; 1 knowledge set in space '{OTHER_SPACE}'" in output
+    )
+    assert "Verification of the main space passed." in output
+    assert f"Verification of space '{OTHER_SPACE}' passed." in output
+    assert output.rstrip().endswith("Verification passed.")
+    chunks = Chunk.objects.filter(document__knowledge_set=other).count()
+    assert LocalStore(space_target).count(knowledge_sets=[str(other.pk)]) == chunks
+    assert into_copy_target.count(knowledge_sets=[str(other.pk)]) == 0
+
+
+def test_a_space_that_fails_verification_fails_the_command_and_names_the_space(
+    handbook: KnowledgeSet, into_copy_target: LocalStore, tmp_path: Path, monkeypatch
+) -> None:
+    other = moved_to_a_space(tmp_path)
+    real_replace = LocalStore.replace_documents
+
+    def lossy(self, *, document_ids, records):  # the other space's target drops writes
+        if OTHER_SPACE not in str(self.path):
+            real_replace(self, document_ids=document_ids, records=records)
+
+    monkeypatch.setattr(LocalStore, "replace_documents", lossy)
+    chunks = Chunk.objects.filter(document__knowledge_set=other).count()
+    out = StringIO()
+    with pytest.raises(CommandError) as caught:
+        call_command("migrate_store", "--to", "weaviate", "--verify", stdout=out, stderr=StringIO())
+    assert str(caught.value) == (
+        f"Verification failed: other: 0 in weaviate, {chunks} in DB (space '{OTHER_SPACE}'); "
+        f"other: mean overlap@5 0.00 (space '{OTHER_SPACE}')"
+    )
+    assert "Verification of the main space passed." in out.getvalue()
+    assert f"Verification of space '{OTHER_SPACE}' failed." in out.getvalue()
+
+
+def test_to_local_rebuilds_every_space(handbook: KnowledgeSet, local: LocalStore, tmp_path):
+    other = moved_to_a_space(tmp_path)
+    space_store = LocalStore(registry.space_store_dir(space=OTHER_SPACE))
+    chunks = space_store.count(knowledge_sets=[str(other.pk)])
+    space_store.delete_knowledge_set(knowledge_set=str(other.pk))
+    output = run("--to", "local", "--verify")
+    assert space_store.count(knowledge_sets=[str(other.pk)]) == chunks > 0
+    assert f"Verification of space '{OTHER_SPACE}' passed." in output
 
 
 def test_command_needs_a_configured_weaviate(monkeypatch, settings) -> None:

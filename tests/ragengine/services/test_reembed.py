@@ -14,6 +14,7 @@ from ragengine.retrieval.stores.local import LocalStore
 from ragengine.retrieval.types import SearchQuery
 from ragengine.services import reembed as reembed_service
 from ragengine.services.ask import ask
+from ragengine.services.chunk_records import embedding_text
 from ragengine.services.embedding import vector_from_bytes
 from ragengine.services.ingest import documents_ingest_paths
 from ragengine.services.knowledge import knowledge_set_get_or_create
@@ -112,10 +113,16 @@ def test_the_switch_moves_the_set_to_the_new_model(
     assert built.reembed_status == "done" and built.reembed_error == ""
     assert built.reembed_done == built.reembed_total == Chunk.objects.count() > 0
     assert built.index_version > version  # cached answers on the old vectors are stale
-    for chunk in Chunk.objects.all():
+    for chunk in Chunk.objects.select_related("document"):
         stored = vector_from_bytes(chunk.embedding)
         assert stored.shape == (512,)
-        assert np.allclose(stored, use_embedder.embed_documents([chunk.text])[0], atol=1e-5)
+        embedded = embedding_text(
+            text=chunk.text,
+            title=chunk.document.title,
+            heading_path=chunk.heading_path,
+            vector_text=built.vector_text,
+        )
+        assert np.allclose(stored, use_embedder.embed_documents([embedded])[0], atol=1e-5)
     set_id = str(built.pk)
     assert registry.get_vector_store().count(knowledge_sets=[set_id]) == 0
     new_store = registry.get_vector_store(space=built.vector_space)
@@ -234,8 +241,8 @@ def test_documents_added_during_the_re_embed_are_in_the_new_space(
     real_write = reembed_service._write
     added = []
 
-    def write_then_ingest(knowledge_set, target, vectors):
-        real_write(knowledge_set, target, vectors)
+    def write_then_ingest(knowledge_set, target, vectors, *args, **kwargs):
+        real_write(knowledge_set, target, vectors, *args, **kwargs)
         if not added:  # only in the first pass
             (tmp_path / "new.md").write_text("# Parking\n\nParking spots are booked weekly.\n")
             added.append(

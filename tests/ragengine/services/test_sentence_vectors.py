@@ -19,6 +19,7 @@ from ragengine.retrieval.stores.local import LocalStore
 from ragengine.retrieval.types import SearchQuery, sentence_key
 from ragengine.services import sentence_vectors
 from ragengine.services.ask import ask
+from ragengine.services.chunk_records import stored_embedding_texts
 from ragengine.services.embedding import cached_sentences
 from ragengine.services.sentence_vectors import embed_sentences, store_sentences_backfill
 from ragengine.tasks import sentence_vectors_backfill_task
@@ -149,9 +150,12 @@ def test_a_data_dir_from_before_gets_them_from_the_scheduled_task(
     cache.clear()
     ask(member=None, question="How long is parental leave?", channel=CLI)
     assert fallback.texts == []
-    # The cache keeps them, so the next time a chunk with this text is ingested it has them.
-    texts = list(Document.objects.first().chunks.order_by("ordinal").values_list("text", flat=True))
-    assert all(s is not None for s in cached_sentences(embedder=embedder, texts=texts))
+    # The cache keeps them (by what each chunk's vector was embedded from), so the next time
+    # a chunk with this text is ingested it has them.
+    document = Document.objects.select_related("knowledge_set").first()
+    chunks = list(document.chunks.order_by("ordinal"))
+    embedded = stored_embedding_texts(document=document, chunks=chunks)
+    assert all(s is not None for s in cached_sentences(embedder=embedder, texts=embedded))
 
 
 def test_the_task_leaves_alone_what_it_must_not_rewrite(handbook, embedder) -> None:

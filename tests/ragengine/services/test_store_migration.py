@@ -7,6 +7,7 @@ them (arguments, output, exit codes) is tested in tests/ragengine/management/.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,34 @@ def local(settings) -> LocalStore:
 @pytest.fixture
 def copy_target(tmp_path: Path) -> LocalStore:
     return LocalStore(tmp_path / "copy-target")
+
+
+OTHER_SPACE = "local_other_model"
+
+
+def moved_to_a_space(tmp_path: Path) -> KnowledgeSet:
+    """A second set, "other", whose vectors live in the space OTHER_SPACE (as a re-embed
+    to another model leaves it; the vectors are MiniLM's here, which the copy does not
+    look at), none left in the main store."""
+    from ragengine.services.ingest import documents_ingest_paths
+    from ragengine.services.knowledge import knowledge_set_get_or_create
+
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "parking.md").write_text(
+        "# Parking\n\nParking spots are booked weekly.\n\n# Bikes\n\nBikes go in the yard.\n"
+    )
+    other = knowledge_set_get_or_create(name="other")
+    documents_ingest_paths(paths=[tmp_path / "other"], knowledge_set=other)
+    documents = list(Document.objects.filter(knowledge_set=other))
+    space = registry.get_vector_store(space=OTHER_SPACE)
+    space.replace_documents(
+        document_ids=[str(d.pk) for d in documents],
+        records=store_migration.chunk_records(documents),
+    )
+    registry.get_vector_store().delete_knowledge_set(knowledge_set=str(other.pk))
+    KnowledgeSet.objects.filter(pk=other.pk).update(vector_space=OTHER_SPACE)
+    other.refresh_from_db()
+    return other
 
 
 # --------------------------------------------------------------------------- records
@@ -196,6 +225,90 @@ def test_overlap() -> None:
     assert store_migration.overlap([], []) == 1.0
     assert store_migration.overlap(["a", "b"], []) == 0.0
     assert store_migration.overlap(["a", "b", "c", "d"], ["d", "c", "x", "y"]) == 0.5
+
+
+# --------------------------------------------------------------------------- spaces
+
+
+def test_a_migration_plans_one_copy_per_space(handbook: KnowledgeSet, tmp_path: Path) -> None:
+    other = moved_to_a_space(tmp_path)
+    unbuilt = KnowledgeSet.objects.create(name="empty")
+    plans = store_migration.migration_spaces(knowledge_sets=[handbook, other, unbuilt])
+    assert [(p.space, p.knowledge_sets, p.moved_out) for p in plans] == [
+        ("", (handbook, unbuilt), (other,)),
+        (OTHER_SPACE, (other,), (handbook, unbuilt)),
+    ]
+    assert plans[0].embedders == (handbook.embedder,)
+    assert [p.label for p in plans] == ["the main space", f"space {OTHER_SPACE!r}"]
+    # The main space is always opened: a store that cannot be reached is reported, and
+    # sets that moved out are removed from it.
+    (alone,) = store_migration.migration_spaces(knowledge_sets=[])
+    assert (alone.space, alone.knowledge_sets) == ("", ())
+    main, _ = store_migration.migration_spaces(knowledge_sets=[other])
+    assert (main.space, main.knowledge_sets, main.moved_out) == ("", (), (other,))
+
+
+def test_every_space_is_copied_into_its_own_store_and_verified_there(
+    handbook: KnowledgeSet, tmp_path: Path, monkeypatch
+) -> None:
+    other = moved_to_a_space(tmp_path)
+    targets: dict[str, LocalStore] = {}
+
+    @contextmanager
+    def open_target(*, kind, batch_size, space=""):
+        targets[space] = LocalStore(tmp_path / "target" / (space or "main"))
+        yield targets[space]
+
+    monkeypatch.setattr(store_migration, "migration_target_open", open_target)
+    # The main target still holds "other" from a copy made before its re-embed.
+    early = LocalStore(tmp_path / "target" / "main")
+    documents = list(Document.objects.filter(knowledge_set=other))
+    early.replace_documents(
+        document_ids=[str(d.pk) for d in documents],
+        records=store_migration.chunk_records(documents),
+    )
+    verify = store_migration.VerifyOptions(
+        samples=4, top_k=5, alpha=0.5, fusion="relative", min_similarity=0.0
+    )
+
+    results = store_migration.store_migrate(
+        kind="weaviate", knowledge_sets=[handbook, other], batch_size=50, verify=verify
+    )
+
+    main, space = results
+    assert main.plan.space == "" and space.plan.space == OTHER_SPACE
+    assert main.removed_sets == ["other"] and space.removed_sets == []
+    assert [c.name for c in main.copies] == ["handbook"]
+    assert [c.name for c in space.copies] == ["other"]
+    for result, knowledge_set in ((main, handbook), (space, other)):
+        in_db = Chunk.objects.filter(document__knowledge_set=knowledge_set).count()
+        target = targets[result.plan.space]
+        assert target.count(knowledge_sets=[str(knowledge_set.pk)]) == in_db > 0
+        assert target.count() == in_db  # nothing of the other space
+        (check,) = result.checks
+        assert check.name == knowledge_set.name and check.counts_ok
+        assert check.local == in_db  # compared with the local store of its own space
+        assert check.samples and check.mean_overlap == 1.0
+        assert result.problems == []
+
+    # Resumable per space: a second run copies nothing.
+    again = store_migration.store_migrate(
+        kind="weaviate", knowledge_sets=[handbook, other], batch_size=50
+    )
+    assert [c.copied_chunks for r in again for c in r.copies] == [0, 0]
+
+
+def test_a_space_target_and_reference_are_that_space_s_stores(settings) -> None:
+    with store_migration.migration_target_open(
+        kind="local", batch_size=10, space=OTHER_SPACE
+    ) as target:
+        assert target.path == settings.ARANDU_STORE_DIR / "spaces" / OTHER_SPACE
+    reference = store_migration.migration_reference(kind="weaviate", space=OTHER_SPACE)
+    assert reference.path == settings.ARANDU_STORE_DIR / "spaces" / OTHER_SPACE
+    weaviate_settings(settings, WEAVIATE_URL="http://127.0.0.1:9", WEAVIATE_COLLECTION="Chunks")
+    config = registry.space_weaviate_config(space=OTHER_SPACE)
+    assert config.collection == f"Chunks_{OTHER_SPACE}"
+    assert registry.space_weaviate_config().collection == "Chunks"
 
 
 # --------------------------------------------------------------------------- start

@@ -100,3 +100,23 @@ def test_every_import_points_down() -> None:
 )
 def test_the_check_tells_up_from_down(source: str, module: str, upward: bool) -> None:
     assert _upward(_room(source), _room(module)) is upward
+
+
+# The doors (Slack, Discord, their shared conversation code) reach the engine through its
+# services and selectors (the `ask` seam first), its plain types and its models; never
+# through the rooms that do the answering.
+ENGINE_INTERNALS = frozenset({"cache", "composition", "retrieval", "llm", "tasks", "admin"})
+
+
+def test_the_doors_never_import_the_engines_internals() -> None:
+    import botcore
+
+    doors = Path(botcore.__file__).parent
+    inside = [
+        f"{path.relative_to(doors.parent)}:{line} -> {module}"
+        for path in sorted(doors.rglob("*.py"))
+        for module, line in _imports(path)
+        if _room(module) in ENGINE_INTERNALS
+    ]
+
+    assert inside == []

@@ -12,14 +12,12 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from ragengine.ask_types import Answer, AnswerMode, Channel
 from ragengine.models import Member, QuestionOutcome, QuestionRecord
 from ragengine.plaintext import readable
-from ragengine.transactions import relax_commit_durability
 
 logger = logging.getLogger(__name__)
 
@@ -42,48 +40,25 @@ def question_record(
     """
     keep_text = settings.ARANDU_QUESTION_RETENTION_DAYS > 0
     try:
-        with transaction.atomic():
-            # A history row lost in a database crash costs no money and no answer; the
-            # flush wait was most of its cost on every question (docs/PERFORMANCE.md).
-            relax_commit_durability()
-            return _create_row(
-                request_id=request_id,
-                member=member,
-                channel=channel,
-                question=question,
-                answer=answer,
-                keep_text=keep_text,
-            )
+        return QuestionRecord.objects.create(
+            request_id=request_id,
+            member=member if member is not None and member.pk else None,
+            door=channel.platform[:20],
+            channel=f"{channel.platform}:{channel.channel_id}"[:120],
+            knowledge_sets=list(channel.knowledge_sets or ()),
+            question=readable(question[:MAX_STORED_CHARS]) if keep_text else "",
+            answer=readable(answer.text[:MAX_STORED_CHARS]) if answer and keep_text else "",
+            outcome=str(answer.mode) if answer is not None else QuestionOutcome.ERROR,
+            not_found=answer is not None and answer.mode in ANSWERED_MODES and not answer.sources,
+            sources=_sources(answer),
+            provider=answer.provider[:60] if answer else "",
+            model=answer.model[:120] if answer else "",
+            cost=answer.cost if answer else 0,
+            total_ms=round(answer.timings_ms.get("total", 0.0), 3) if answer else 0.0,
+        )
     except Exception:
         logger.exception("question not recorded in the history", extra={"request_id": request_id})
         return None
-
-
-def _create_row(
-    *,
-    request_id: str,
-    member: Member | None,
-    channel: Channel,
-    question: str,
-    answer: Answer | None,
-    keep_text: bool,
-) -> QuestionRecord:
-    return QuestionRecord.objects.create(
-        request_id=request_id,
-        member=member if member is not None and member.pk else None,
-        door=channel.platform[:20],
-        channel=f"{channel.platform}:{channel.channel_id}"[:120],
-        knowledge_sets=list(channel.knowledge_sets or ()),
-        question=readable(question[:MAX_STORED_CHARS]) if keep_text else "",
-        answer=readable(answer.text[:MAX_STORED_CHARS]) if answer and keep_text else "",
-        outcome=str(answer.mode) if answer is not None else QuestionOutcome.ERROR,
-        not_found=answer is not None and answer.mode in ANSWERED_MODES and not answer.sources,
-        sources=_sources(answer),
-        provider=answer.provider[:60] if answer else "",
-        model=answer.model[:120] if answer else "",
-        cost=answer.cost if answer else 0,
-        total_ms=round(answer.timings_ms.get("total", 0.0), 3) if answer else 0.0,
-    )
 
 
 def _sources(answer: Answer | None) -> list[dict]:

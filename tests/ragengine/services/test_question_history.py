@@ -110,51 +110,6 @@ def test_a_history_failure_never_reaches_the_asker(handbook, monkeypatch, caplog
     assert "question not recorded in the history" in caplog.text
 
 
-def test_a_database_error_in_the_history_leaves_the_callers_transaction_usable(monkeypatch):
-    from django.db import connection, transaction
-
-    from ragengine.services import question_history
-
-    def broken_sql(**kwargs):
-        with connection.cursor() as cursor:  # aborts the transaction on PostgreSQL
-            cursor.execute("SELECT * FROM no_such_history_table")
-
-    monkeypatch.setattr(question_history, "_create_row", broken_sql)
-    member = MemberFactory()
-    with transaction.atomic():
-        recorded = question_history.question_record(
-            request_id="r1",
-            member=member,
-            channel=Channel(platform="cli"),
-            question="Hi?",
-            answer=None,
-        )
-        member.refresh_from_db()  # the outer transaction still works
-
-    assert recorded is None
-
-
-def test_the_history_row_does_not_wait_for_the_disk_flush(monkeypatch):
-    from ragengine.services import question_history
-
-    relaxed: list[bool] = []
-    real = question_history.relax_commit_durability
-
-    def spy() -> None:
-        from django.db import connection
-
-        relaxed.append(connection.in_atomic_block)  # only meaningful inside a transaction
-        real()
-
-    monkeypatch.setattr(question_history, "relax_commit_durability", spy)
-    question_history.question_record(
-        request_id="r1", member=None, channel=Channel(platform="cli"), question="Hi?", answer=None
-    )
-
-    assert relaxed == [True]
-    assert QuestionRecord.objects.get().outcome == QuestionOutcome.ERROR
-
-
 # --- retention: the daily clean-up empties text past ARANDU_QUESTION_RETENTION_DAYS
 
 

@@ -125,6 +125,9 @@ def _steps_cache() -> _StepsCache:
 
 
 def _load_tier_steps(*, tier: Tier, arm: str) -> list[Step]:
+    if arm == _DOWNGRADE:
+        step = _step(tier.downgrade_endpoint, tier.downgrade_model)
+        return [step] if step else []
     steps = [_step(item.endpoint, item.model) for item in tier.chain.select_related("endpoint")]
     if arm == "B":
         steps.insert(0, _step(tier.ab_endpoint, tier.ab_model))
@@ -135,9 +138,13 @@ def _load_tier_steps(*, tier: Tier, arm: str) -> list[Step]:
     return unique
 
 
+# The downgrade policy's chain, cached beside the tier's own: it is looked up before
+# every question of a budgeted downgrade tier.
+_DOWNGRADE = "downgrade"
+
+
 def downgrade_steps(*, tier: Tier) -> list[Step]:
-    step = _step(tier.downgrade_endpoint, tier.downgrade_model)
-    return [step] if step else []
+    return _steps_cache().get(tier=tier, arm=_DOWNGRADE)
 
 
 def affordable_tokens(*, price: ModelPrice, prompt_tokens: int, money: Decimal, most: int) -> int:

@@ -173,7 +173,7 @@ def _open_waiting(
         )
 
     opening = ask_ledger()
-    if opening.denial is not None and opening.denial.kind == "busy":
+    if opening.outcome == Outcome.WAIT:
         logger.info("waiting for questions in flight", extra={"request_id": request_id})
     while opening.outcome == Outcome.WAIT:
         time.sleep(pause)
@@ -188,7 +188,7 @@ def _plan_from(
     """The plan for what the ledger did: the chain; a refusal (rate limit, or the refuse
     policy); or, at the hard limit, the cheaper chain or extractive answers, with a notice."""
     denial, reservation = opening.denial, opening.reservation
-    if denial is None:  # the chain's claim reserved
+    if opening.outcome == Outcome.CHAIN:  # the chain's claim reserved
         return _plan(steps=steps, tier=tier, reservation=reservation, arm=arm)
     if opening.outcome == Outcome.RATE:
         metrics.record_rate_limited(tier=tier.name)

@@ -117,7 +117,13 @@ def answer_questions(
     from ragengine.retrieval.similarity_scale import similarity_scale
     from ragengine.services.document_answers import document_search_query
 
+    # The embedder's cosine thresholds, for the answerers that read them (older ones had
+    # MiniLM's built in).
     scale = similarity_scale(embedder.name)
+    scaled = {
+        label: {"scale": scale} if "scale" in inspect.signature(answer).parameters else {}
+        for label, answer in answerers.items()
+    }
     # The set's own vector space (a second embedder's set lives beside the first's).
     space = KnowledgeSet.objects.get(pk=knowledge_set_id).vector_space
     store = registry.get_vector_store(space=space)
@@ -154,9 +160,6 @@ def answer_questions(
             embed = memos[label]
             if label in stored_sentences:
                 embed = sentence_embed((h.sentences for h in hits), fallback=embed)
-            # The embedder's cosine thresholds, for an answerer that reads them (older
-            # ones had MiniLM's built in).
-            scaled = {"scale": scale} if "scale" in inspect.signature(answer).parameters else {}
             start = time.perf_counter()
             result = answer(
                 question=question,
@@ -165,7 +168,7 @@ def answer_questions(
                 embed=embed,
                 query_vector=vector,
                 max_embedded=settings.ARANDU_EXTRACTIVE_EMBED_SENTENCES,
-                **scaled,
+                **scaled[label],
             )
             timings[label].append((time.perf_counter() - start) * 1000)
             if result.found:

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from types import MappingProxyType
 from typing import Any, Final
 
 from ragengine.ask_types import Answer, AnswerMode, Source
 from ragengine.cache.lookup import CacheHit
 
 # The notice on a cached reply, in the answer's language like the rest of it.
-_NOTICE: Final = MappingProxyType(
-    {
-        "en": ("This answer comes from the cache.", 'for the similar question "{question}"'),
-        "pt": ("Esta resposta vem do cache.", 'da pergunta parecida "{question}"'),
-    }
-)
+_NOTICE: Final = {
+    "en": (
+        "This answer comes from the cache.",
+        'This answer comes from the cache, for the similar question "{question}".',
+    ),
+    "pt": (
+        "Esta resposta vem do cache.",
+        'Esta resposta vem do cache, da pergunta parecida "{question}".',
+    ),
+}
 
 
 def answer_payload(*, answer: Answer) -> dict[str, Any]:
@@ -41,10 +44,8 @@ def answer_from_hit(*, hit: CacheHit, request_id: str = "") -> Answer:
     so the asker can judge it answers theirs)."""
     data = hit.answer
     language = data.get("language", "")  # entries cached before it was kept have none
-    plain, similar = _NOTICE.get(language, _NOTICE["en"])
-    notice = plain
-    if hit.kind == "semantic":
-        notice = f"{plain[:-1]}, {similar.format(question=hit.question)}."
+    exact, similar = _NOTICE.get(language, _NOTICE["en"])
+    notice = similar.format(question=hit.question) if hit.kind == "semantic" else exact
     return Answer(
         text=data.get("text", ""),
         language=language,

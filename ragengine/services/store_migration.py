@@ -514,7 +514,8 @@ def store_migrate(
     results = []
     for plan in migration_spaces(knowledge_sets=knowledge_sets):
         with migration_target_open(kind=kind, batch_size=batch_size, space=plan.space) as target:
-            reference = migration_reference(kind=kind, space=plan.space)
+            # only a verification reads it (opening a local store creates its folders)
+            reference = migration_reference(kind=kind, space=plan.space) if verify else None
             if listener:
                 listener.space_started(plan, target, reference)
             result = SpaceResult(

@@ -140,7 +140,12 @@ def documents_search(
                 group_query = replace(group_query, vector=None, alpha=0.0)
             else:
                 group_query = replace(group_query, vector=embedder.embed_query(query.text))
-        hits.extend(registry.get_vector_store(space=group.space).search(group_query))
+        found = registry.get_vector_store(space=group.space).search(group_query)
+        if group.embedder != configured:
+            # Their sentence vectors are another model's: the answer compares its units
+            # with the configured model's question vector, so it embeds them afresh.
+            found = [replace(hit, sentences=None) for hit in found]
+        hits.extend(found)
     if len(groups) > 1:
         hits.sort(key=lambda h: -h.score)
         hits = hits[: query.top_k]

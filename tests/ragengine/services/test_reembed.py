@@ -168,6 +168,20 @@ def test_questions_are_answered_from_the_old_vectors_until_the_switch(
     assert checked_search[-1][1] == use_embedder.dimension
 
 
+def test_an_outdated_sets_sentence_vectors_are_not_compared_with_the_new_models_question(
+    built, embedder, use_embedder, configure
+):
+    from ragengine.services.sentence_vectors import store_sentences_backfill
+
+    store_sentences_backfill()
+    assert all(hit.sentences is not None for hit in _search(QUESTION, built).hits)
+
+    configure(use_embedder)  # the set still holds MiniLM's vectors, sentences included
+    hits = _search(QUESTION, built).hits
+
+    assert hits and all(hit.sentences is None for hit in hits)
+
+
 def test_a_question_that_reaches_an_outdated_set_queues_its_re_embed(
     built, use_embedder, configure, queued_tasks, django_capture_on_commit_callbacks
 ):

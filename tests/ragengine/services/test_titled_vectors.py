@@ -13,6 +13,7 @@ from django_q.models import Schedule
 from ragengine.ask_types import Channel
 from ragengine.models import Chunk, Document, EmbeddingCacheEntry, KnowledgeSet, VectorText
 from ragengine.retrieval import registry
+from ragengine.retrieval.stores.local import LocalStore
 from ragengine.retrieval.types import SearchQuery, text_hash
 from ragengine.services import reembed as reembed_service
 from ragengine.services.ask import ask
@@ -205,8 +206,17 @@ def test_an_old_set_answers_until_its_background_re_embed_then_costs_nothing(
         return real_switch(*args, **kwargs)
 
     monkeypatch.setattr(reembed_service, "_switch", switch_later)
+    emptied: list[str] = []  # the same space: records replaced, never the set emptied first
+    real_delete = LocalStore.delete_knowledge_set
+
+    def delete_knowledge_set(self, *, knowledge_set: str) -> None:
+        emptied.append(knowledge_set)
+        real_delete(self, knowledge_set=knowledge_set)
+
+    monkeypatch.setattr(LocalStore, "delete_knowledge_set", delete_knowledge_set)
     recording.documents.clear()
     assert knowledge_set_reembed(knowledge_set_id=knowledge_set.pk) == "done"
+    assert emptied == []
     embedded, answer = during
     assert "three days" in answer.text and answer.sources
 

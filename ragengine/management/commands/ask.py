@@ -23,8 +23,9 @@ def format_answer(answer: Answer) -> str:
             where = f" — {source.location}" if source.location else ""
             link = f" <{source.link}>" if source.link else ""
             lines.append(f"  [{source.number}] {source.title}{where}{link}")
-    for notice in answer.notices:
-        lines.append(f"Note: {notice}")  # notices are in English (see composition/labels.py)
+    if answer.notices:
+        lines += ["", f"{labels.get('notes', 'Notes')}:"]
+        lines += [f"  {notice}" for notice in answer.notices]
     return "\n".join(lines)
 
 

@@ -88,6 +88,16 @@ def test_ask_human_output_lists_sources_labelled_in_the_questions_language(embed
     assert "\nSources:\n" in output and "Fontes:" not in output
 
 
+def test_ask_human_output_labels_notes_in_the_questions_language(embedder, handbook_dir):
+    run("ingest", str(handbook_dir), "--knowledge-set", "handbook")
+    question = "Qual é a operadora do plano de saúde?"
+    run("ask", question, "--knowledge-set", "handbook")
+
+    again = run("ask", question, "--knowledge-set", "handbook")  # from the cache: a notice
+
+    assert again.endswith("\nNotas:\n  Esta resposta vem do cache.\n")
+
+
 def test_chat_keeps_the_thread_history(embedder, handbook_dir, monkeypatch):
     run("ingest", str(handbook_dir), "--knowledge-set", "handbook")
     lines = iter(
